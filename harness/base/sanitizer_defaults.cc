@@ -1,0 +1,153 @@
+// Sanitizer options compiled into every netrig executable, so that a bare `./binary` behaves the
+// same as under CI: halt on the first error, full symbolized stacks (both stacks of a race),
+// the suppressions file in sanitizers/ loaded, and an exit code that names the sanitizer:
+//
+//   81 ASan   82 UBSan   83 LSan   84 TSan
+//
+// Environment variables (ASAN_OPTIONS, ...) still override everything here.
+#include <sanitizer/common_interface_defs.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "harness/base/crash_context.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NETRIG_HAS_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define NETRIG_HAS_TSAN 1
+#endif
+#endif
+
+#ifndef NETRIG_SUPPRESSIONS_DIR
+#define NETRIG_SUPPRESSIONS_DIR ""
+#endif
+
+namespace {
+
+// Builds "<common>:suppressions=<dir>/<file>" when the file exists; a missing file would make
+// the sanitizer abort at start-up (installed binaries run far from the source tree).
+[[maybe_unused]] const char* WithSuppressions(char* buffer, size_t size, const char* common, const char* file) {
+  char path[512];
+  std::snprintf(path, sizeof(path), "%s/%s", NETRIG_SUPPRESSIONS_DIR, file);
+  if (NETRIG_SUPPRESSIONS_DIR[0] != '\0' && access(path, R_OK) == 0) {
+    std::snprintf(buffer, size, "%s:suppressions=%s", common, path);
+  } else {
+    std::snprintf(buffer, size, "%s", common);
+  }
+  return buffer;
+}
+
+}  // namespace
+
+namespace netrig {
+namespace {
+std::atomic<const char*> crash_context{nullptr};
+
+void WriteAll(const char* text) {
+  size_t left = std::strlen(text);
+  while (left > 0) {
+    const ssize_t n = write(STDERR_FILENO, text, left);
+    if (n <= 0) return;
+    text += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+[[maybe_unused]] void OnFatalSignal(int signal_number) {
+  PrintCrashContext();
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+}  // namespace
+
+void SetCrashContext(const char* text) { crash_context.store(text); }
+
+void PrintCrashContext() {
+  const char* text = crash_context.load();
+  if (text == nullptr) return;
+  WriteAll("netrig: crashed while ");
+  WriteAll(text);
+  WriteAll("\n");
+}
+
+void InstallCrashContextSignalHandlers() {
+#if !defined(NETRIG_HAS_ASAN) && !defined(NETRIG_HAS_TSAN)
+  for (int signal_number : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+    ::signal(signal_number, OnFatalSignal);
+  }
+#endif
+}
+
+}  // namespace netrig
+
+extern "C" {
+
+#ifdef NETRIG_HAS_ASAN
+#include <sanitizer/asan_interface.h>
+
+namespace {
+volatile int ubsan_reported = 0;
+
+// Die() runs death callbacks before exiting with the shared common exit code; this is the one
+// place that can still tell which sanitizer called it.
+void ExitWithSanitizerCode() {
+  netrig::PrintCrashContext();
+  if (ubsan_reported) _exit(82);
+  if (__asan_report_present()) _exit(81);
+  _exit(83);  // Leak report at exit (the only other way Die() is reached here).
+}
+
+__attribute__((constructor)) void InstallDeathCallback() {
+  __sanitizer_set_death_callback(ExitWithSanitizerCode);
+}
+}  // namespace
+
+void __ubsan_on_report() { ubsan_reported = 1; }
+
+const char* __asan_default_options() {
+  static char buffer[1024];
+  return WithSuppressions(buffer, sizeof(buffer),
+                          "halt_on_error=1:abort_on_error=0:exitcode=81:detect_leaks=1:"
+                          "detect_stack_use_after_return=1:strict_string_checks=1:"
+                          "check_initialization_order=1:symbolize=1:print_summary=1:"
+                          "handle_abort=1:allocator_may_return_null=1",
+                          "asan.supp");
+}
+
+const char* __lsan_default_options() {
+  static char buffer[1024];
+  return WithSuppressions(buffer, sizeof(buffer), "exitcode=83:report_objects=1", "lsan.supp");
+}
+
+const char* __ubsan_default_options() {
+  static char buffer[1024];
+  return WithSuppressions(buffer, sizeof(buffer),
+                          "halt_on_error=1:print_stacktrace=1:symbolize=1:exitcode=82",
+                          "ubsan.supp");
+}
+#endif  // NETRIG_HAS_ASAN
+
+#ifdef NETRIG_HAS_TSAN
+namespace {
+__attribute__((constructor)) void InstallDeathCallback() {
+  __sanitizer_set_death_callback(netrig::PrintCrashContext);
+}
+}  // namespace
+
+const char* __tsan_default_options() {
+  static char buffer[1024];
+  // second_deadlock_stack and history_size give both stacks of a race, fully.
+  return WithSuppressions(buffer, sizeof(buffer),
+                          "halt_on_error=1:exitcode=84:second_deadlock_stack=1:history_size=4:"
+                          "symbolize=1:report_signal_unsafe=0",
+                          "tsan.supp");
+}
+#endif  // NETRIG_HAS_TSAN
+
+}  // extern "C"

@@ -1,0 +1,1 @@
+// Placeholder: the Endpoint implementation lands here.
