@@ -1,0 +1,144 @@
+#include "harness/drive/driver.h"
+
+#include <sys/prctl.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "harness/base/mutex.h"
+#include "harness/sched/schedule_point.h"
+
+namespace netrig {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+// Sleeps until `when` with sub-100us precision: the kernel's default 50 us timer slack would
+// otherwise bunch open-loop starts at high rates.
+void SleepUntil(absl::Time when) {
+  while (true) {
+    const absl::Duration left = when - absl::Now();
+    if (left <= absl::ZeroDuration()) return;
+    if (left > absl::Microseconds(200)) {
+      absl::SleepFor(left - absl::Microseconds(100));
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace
+
+void RequestStop() { stop_requested.store(true, std::memory_order_relaxed); }
+void ClearStopRequest() { stop_requested.store(false, std::memory_order_relaxed); }
+bool StopRequested() { return stop_requested.load(std::memory_order_relaxed); }
+
+std::string HumanCount(double value) {
+  if (value >= 1e9) return absl::StrFormat("%.2fG", value / 1e9);
+  if (value >= 1e6) return absl::StrFormat("%.2fM", value / 1e6);
+  if (value >= 1e4) return absl::StrFormat("%.1fk", value / 1e3);
+  return absl::StrFormat("%.0f", value);
+}
+
+DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations) {
+  ClearStopRequest();
+  const int threads = options.threads > 0 ? options.threads : 1;
+  const bool open_loop = options.rate > 0;
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + options.duration;
+  std::atomic<uint64_t> next_index{0};
+  std::atomic<uint64_t> started{0};
+  std::atomic<uint64_t> late{0};
+  std::atomic<bool> done{false};
+  Mutex reason_mu;
+  std::string reason ABSL_GUARDED_BY(reason_mu);
+  auto finish = [&](const char* why) {
+    MutexLock lock(&reason_mu);
+    if (reason.empty()) reason = why;
+    done.store(true, std::memory_order_relaxed);
+  };
+
+  auto worker_main = [&](int worker) {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    workload.WorkerStarted(worker);
+    while (!done.load(std::memory_order_relaxed)) {
+      const uint64_t index = next_index.fetch_add(1, std::memory_order_relaxed);
+      if (options.max_operations != 0 && index >= options.max_operations) {
+        finish("max_operations");
+        break;
+      }
+      absl::Time intended = absl::Now();
+      if (open_loop) {
+        intended = start + absl::Seconds(static_cast<double>(index) / options.rate);
+        if (intended >= end) {
+          finish("duration");
+          break;
+        }
+        SleepUntil(intended);
+        if (absl::Now() - intended > absl::Milliseconds(1)) late.fetch_add(1, std::memory_order_relaxed);
+      } else if (intended >= end) {
+        finish("duration");
+        break;
+      }
+      if (StopRequested()) {
+        finish("interrupted");
+        break;
+      }
+      if (options.stop_on_violation && violations != nullptr && !violations->empty()) {
+        finish("violation");
+        break;
+      }
+      SchedulePoint("driver.operate");
+      workload.Operate(worker, index, intended);
+      started.fetch_add(1, std::memory_order_relaxed);
+    }
+    workload.WorkerFinished(worker);
+  };
+
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  for (int worker = 0; worker < threads; ++worker) workers.emplace_back(worker_main, worker);
+
+  // The status line, from this thread, until the workers are done.
+  absl::Time next_status = start + options.status_interval;
+  uint64_t last_count = 0;
+  absl::Time last_time = start;
+  while (!done.load(std::memory_order_relaxed)) {
+    absl::SleepFor(absl::Milliseconds(20));
+    const absl::Time now = absl::Now();
+    if (StopRequested()) finish("interrupted");
+    if (options.stop_on_violation && violations != nullptr && !violations->empty()) {
+      finish("violation");
+    }
+    if (now >= end + absl::Seconds(1)) finish("duration");  // Workers blocked in Operate().
+    if (options.status_out != nullptr && now >= next_status) {
+      const uint64_t count = started.load(std::memory_order_relaxed);
+      const double rate = static_cast<double>(count - last_count) /
+                          absl::ToDoubleSeconds(now - last_time);
+      absl::FPrintF(options.status_out, "[%5.1fs] ops %s (%s/s) %s| violations %d\n",
+                    absl::ToDoubleSeconds(now - start), HumanCount(static_cast<double>(count)),
+                    HumanCount(rate), workload.StatusFragment() + " ",
+                    violations != nullptr ? violations->total() : 0);
+      std::fflush(options.status_out);
+      last_count = count;
+      last_time = now;
+      next_status += options.status_interval;
+    }
+  }
+  for (auto& worker : workers) worker.join();
+
+  DriveResult result;
+  result.operations = started.load();
+  result.elapsed = absl::Now() - start;
+  result.late_starts = late.load();
+  {
+    MutexLock lock(&reason_mu);
+    result.stop_reason = reason;
+  }
+  return result;
+}
+
+}  // namespace netrig

@@ -1,0 +1,80 @@
+// The driver core shared by every stress workload (`netrig udp`, `netrig http`): worker threads,
+// open-loop pacing with intended start times (latency is measured from when an operation should
+// have started, so a stalled client cannot hide its stall: no coordinated omission) or closed
+// loop, duration and operation bounds, the one-line status each interval, and stopping on
+// Ctrl-C or on the first violation.
+//
+// A workload implements Operate(); completions may arrive later on other threads and record
+// their latency from `intended_start`.
+//
+// Example:
+//   class Pinger : public netrig::Workload {
+//     void Operate(int worker, uint64_t index, absl::Time intended_start) override {
+//       client_.SendAsync([this, intended_start] { latency_.Record(absl::Now() - intended_start); });
+//     }
+//   };
+//   netrig::ViolationLog violations(recipe);
+//   Pinger pinger;
+//   netrig::DriveResult result = netrig::Drive({.duration = absl::Seconds(5), .rate = 20000},
+//                                              pinger, &violations);
+#ifndef NETRIG_HARNESS_DRIVE_DRIVER_H_
+#define NETRIG_HARNESS_DRIVE_DRIVER_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "absl/time/time.h"
+#include "harness/check/violation.h"
+
+namespace netrig {
+
+struct DriveOptions {
+  absl::Duration duration = absl::Seconds(10);
+  int threads = 2;
+  // Operations per second across all threads; 0 runs closed loop (as fast as possible).
+  double rate = 0;
+  // Stop after this many operations (0: only the duration bounds the run).
+  uint64_t max_operations = 0;
+  absl::Duration status_interval = absl::Seconds(1);
+  FILE* status_out = stderr;  // nullptr: no status lines.
+  bool stop_on_violation = false;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  // Runs one operation on worker thread `worker` (0-based). `index` is global and unique.
+  virtual void Operate(int worker, uint64_t index, absl::Time intended_start) = 0;
+  virtual void WorkerStarted(int /*worker*/) {}
+  virtual void WorkerFinished(int /*worker*/) {}
+  // A short fragment for the status line, e.g. "delivered 1.2M dropped 31 waiting 0".
+  virtual std::string StatusFragment() { return ""; }
+};
+
+struct DriveResult {
+  uint64_t operations = 0;  // Operations started.
+  absl::Duration elapsed;
+  // "duration", "max_operations", "violation" or "interrupted".
+  std::string stop_reason;
+  // Open loop only: operations that started more than 1 ms after their intended time.
+  uint64_t late_starts = 0;
+};
+
+// Runs `workload` until the duration passes, max_operations are started, a violation is reported
+// (with stop_on_violation), or RequestStop() is called. Returns when every worker has returned
+// from its last Operate(); draining asynchronous completions is the workload's job.
+DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations);
+
+// Asks a running Drive() to stop (async-signal-safe: the netrig command calls it on SIGINT).
+void RequestStop();
+// Clears a previous stop request (Drive() does it when it starts).
+void ClearStopRequest();
+bool StopRequested();
+
+// "950", "12.3k", "4.56M".
+std::string HumanCount(double value);
+
+}  // namespace netrig
+
+#endif  // NETRIG_HARNESS_DRIVE_DRIVER_H_
