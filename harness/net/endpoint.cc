@@ -1,1 +1,637 @@
-// Placeholder: the Endpoint implementation lands here.
+#include "harness/net/endpoint.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "harness/base/mutex.h"
+
+namespace netrig {
+
+absl::string_view EndpointKindName(EndpointKind kind) {
+  switch (kind) {
+    case EndpointKind::kHost:
+      return "host";
+    case EndpointKind::kAddress:
+      return "address";
+    case EndpointKind::kRedacted:
+      return "redacted";
+  }
+  return "unknown";
+}
+
+namespace internal {
+namespace {
+
+// The host's interfaces, loaded with one if_nameindex() call and reused: if_nametoindex() and
+// if_indextoname() each open a socket and issue an ioctl, far too slow for a fuzzer's hot path.
+class InterfaceNames {
+ public:
+  static InterfaceNames& Get() {
+    static InterfaceNames* const names = new InterfaceNames;
+    return *names;
+  }
+
+  std::optional<uint32_t> IndexOf(absl::string_view name) {
+    return Lookup([name](const Entries& entries) -> std::optional<uint32_t> {
+      for (const auto& [index, entry_name] : entries) {
+        if (entry_name == name) return index;
+      }
+      return std::nullopt;
+    });
+  }
+
+  std::optional<std::string> NameOf(uint32_t index) {
+    return Lookup([index](const Entries& entries) -> std::optional<std::string> {
+      for (const auto& [entry_index, name] : entries) {
+        if (entry_index == index) return name;
+      }
+      return std::nullopt;
+    });
+  }
+
+  void Invalidate() {
+    MutexLock lock(&mu_);
+    loaded_ = false;
+  }
+
+ private:
+  using Entries = std::vector<std::pair<uint32_t, std::string>>;
+
+  // Uses a snapshot at most 1 s old; after a miss, reloads once if the snapshot is older than
+  // 50 ms (an interface a test has just created), so misses cost at most 20 reloads a second.
+  template <typename Find>
+  auto Lookup(Find find) -> decltype(find(Entries{})) {
+    MutexLock lock(&mu_);
+    ReloadIfOlderThan(std::chrono::seconds(1));
+    auto found = find(entries_);
+    if (!found.has_value() && ReloadIfOlderThan(std::chrono::milliseconds(50))) {
+      found = find(entries_);
+    }
+    return found;
+  }
+
+  // Returns whether it reloaded.
+  bool ReloadIfOlderThan(std::chrono::steady_clock::duration max_age)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (loaded_ && now - loaded_at_ < max_age) return false;
+    entries_.clear();
+    if (struct if_nameindex* list = if_nameindex(); list != nullptr) {
+      for (const struct if_nameindex* it = list; it->if_index != 0 && it->if_name != nullptr;
+           ++it) {
+        entries_.emplace_back(it->if_index, it->if_name);
+      }
+      if_freenameindex(list);
+    }
+    loaded_ = true;
+    loaded_at_ = now;
+    return true;
+  }
+
+  Mutex mu_;
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point loaded_at_ ABSL_GUARDED_BY(mu_);
+  Entries entries_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+void ReloadInterfaceNames() { InterfaceNames::Get().Invalidate(); }
+
+}  // namespace internal
+
+namespace {
+
+constexpr size_t kMaxTextLength = 300;
+constexpr size_t kMaxHostNameLength = 253;
+constexpr size_t kMaxLabelLength = 63;
+constexpr size_t kMaxScopeNameLength = IF_NAMESIZE - 1;
+constexpr size_t kMaxRedactedTokenLength = 64;
+constexpr size_t kMaxPortDigits = 5;
+constexpr size_t kMaxIPv4TextLength = 15;  // "255.255.255.255"
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool AllDigits(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), IsDigit);
+}
+
+bool IsScopeNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
+
+// A name Parse accepts as an interface name (and that does not read as an index).
+bool IsPrintableScopeName(absl::string_view name) {
+  return !name.empty() && name.size() <= kMaxScopeNameLength && !AllDigits(name) &&
+         std::all_of(name.begin(), name.end(), IsScopeNameChar);
+}
+
+struct Scope {
+  uint32_t id = 0;
+  std::string text;
+};
+
+Scope ScopeFromIndex(uint32_t index) {
+  if (index == 0) return {};
+  std::optional<std::string> name = internal::InterfaceNames::Get().NameOf(index);
+  if (name.has_value() && IsPrintableScopeName(*name)) return {index, *std::move(name)};
+  return {index, absl::StrCat(index)};
+}
+
+Scope ScopeFromName(absl::string_view name) {
+  std::optional<uint32_t> index = internal::InterfaceNames::Get().IndexOf(name);
+  return {index.value_or(0), std::string(name)};
+}
+
+bool IsLinkLocalUnicast(const std::array<uint8_t, 16>& b) {
+  return b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+// Interface-local (ff01) and link-local (ff02) multicast, with any flags nibble.
+bool IsLocalMulticast(const std::array<uint8_t, 16>& b) {
+  return b[0] == 0xff && ((b[1] & 0x0f) == 0x01 || (b[1] & 0x0f) == 0x02);
+}
+bool HasKameScopeField(const std::array<uint8_t, 16>& b) {
+  return IsLinkLocalUnicast(b) || IsLocalMulticast(b);
+}
+uint16_t KameScope(const std::array<uint8_t, 16>& b) {
+  return static_cast<uint16_t>((b[2] << 8) | b[3]);
+}
+
+std::string Ntop(int af, const uint8_t* bytes) {
+  char buffer[INET6_ADDRSTRLEN];
+  if (inet_ntop(af, bytes, buffer, sizeof(buffer)) == nullptr) return "?";
+  return buffer;
+}
+
+// inet_pton on a bounded, NUL-terminated copy of `text`.
+bool Pton(int af, absl::string_view text, uint8_t* out) {
+  char buffer[INET6_ADDRSTRLEN];
+  if (text.empty() || text.size() >= sizeof(buffer)) return false;
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  return inet_pton(af, buffer, out) == 1;
+}
+
+bool LooksLikeIPv4(absl::string_view text) {
+  uint8_t bytes[4];
+  return text.size() <= kMaxIPv4TextLength && Pton(AF_INET, text, bytes);
+}
+
+}  // namespace
+
+namespace internal {
+
+// Parses one input; every error names the input and an absolute byte position.
+class EndpointTextParser {
+ public:
+  explicit EndpointTextParser(absl::string_view text) : text_(text) {}
+
+  absl::StatusOr<Endpoint> Parse() {
+    if (text_.empty()) return Error(0, "empty input");
+    if (text_.size() > kMaxTextLength) {
+      return Error(kMaxTextLength, absl::StrCat("longer than ", kMaxTextLength, " bytes"));
+    }
+    for (size_t i = 0; i < text_.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text_[i]);
+      if (c <= 0x20 || c >= 0x7f) {
+        return Error(i, absl::StrCat("unexpected byte 0x", absl::Hex(c, absl::kZeroPad2),
+                                     " (only printable ASCII without spaces)"));
+      }
+    }
+    if (absl::StartsWithIgnoreCase(text_, "IPv4#") || absl::StartsWithIgnoreCase(text_, "IPv6#")) {
+      return ParseRedacted();
+    }
+    if (text_[0] == '[') return ParseBracketed();
+    const size_t first_colon = text_.find(':');
+    const bool several_colons =
+        first_colon != absl::string_view::npos && text_.find(':', first_colon + 1) != text_.npos;
+    if (several_colons || text_.find('%') != text_.npos) return ParseUnbracketed();
+    return ParseHostOrIPv4(first_colon);
+  }
+
+ private:
+  absl::Status Error(size_t position, absl::string_view reason) const {
+    std::string shown = absl::CHexEscape(text_.substr(0, kMaxTextLength));
+    if (text_.size() > kMaxTextLength) absl::StrAppend(&shown, "...");
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid endpoint \"", shown, "\" at byte ", position, ": ", reason));
+  }
+
+  absl::string_view Slice(size_t begin, size_t end) const {
+    return text_.substr(begin, end - begin);
+  }
+
+  absl::StatusOr<uint16_t> ParsePort(size_t begin) const {
+    const absl::string_view digits = text_.substr(begin);
+    if (digits.empty()) return Error(begin, "missing port number");
+    for (size_t i = 0; i < digits.size(); ++i) {
+      if (!IsDigit(digits[i])) {
+        return Error(begin + i, "port must be decimal digits only");
+      }
+    }
+    if (digits.size() > kMaxPortDigits) return Error(begin, "port has more than 5 digits");
+    uint32_t value = 0;
+    for (char c : digits) value = value * 10 + static_cast<uint32_t>(c - '0');
+    if (value > 65535) return Error(begin, absl::StrCat("port ", value, " is above 65535"));
+    return static_cast<uint16_t>(value);
+  }
+
+  // Scope text at [begin, end), after a '%'.
+  absl::StatusOr<Scope> ParseScope(size_t begin, size_t end) const {
+    const absl::string_view scope = Slice(begin, end);
+    if (scope.empty()) return Error(begin, "empty scope after '%'");
+    if (AllDigits(scope)) {
+      uint32_t index = 0;
+      if (scope.size() > 10 || !absl::SimpleAtoi(scope, &index)) {
+        return Error(begin, "scope index is above 4294967295");
+      }
+      return ScopeFromIndex(index);
+    }
+    if (scope.size() > kMaxScopeNameLength) {
+      return Error(begin + kMaxScopeNameLength,
+                   absl::StrCat("interface name longer than ", kMaxScopeNameLength, " bytes"));
+    }
+    for (size_t i = 0; i < scope.size(); ++i) {
+      if (!IsScopeNameChar(scope[i])) {
+        return Error(begin + i, "interface names use only letters, digits, '_', '.' and '-'");
+      }
+    }
+    return ScopeFromName(scope);
+  }
+
+  absl::StatusOr<std::array<uint8_t, 16>> ParseIPv6(size_t begin, size_t end) const {
+    const absl::string_view address = Slice(begin, end);
+    if (address.empty()) return Error(begin, "missing IPv6 address");
+    std::array<uint8_t, 16> bytes{};
+    if (Pton(AF_INET6, address, bytes.data())) return bytes;
+    if (LooksLikeIPv4(address)) {
+      return Error(begin, "an IPv4 address takes no brackets and no scope (1.2.3.4:53)");
+    }
+    return Error(begin, "not a valid IPv6 address");
+  }
+
+  // Builds an IPv6 endpoint, moving a KAME-embedded scope (bytes 2-3) to the scope.
+  absl::StatusOr<Endpoint> MakeIPv6(std::array<uint8_t, 16> bytes, Scope scope, size_t scope_begin,
+                                    uint16_t port) const {
+    if (HasKameScopeField(bytes) && KameScope(bytes) != 0) {
+      const uint16_t embedded = KameScope(bytes);
+      if (!scope.text.empty() && scope.id != embedded) {
+        return Error(scope_begin, absl::StrCat("scope '", scope.text, "' conflicts with the scope ",
+                                               embedded, " embedded in the address"));
+      }
+      if (scope.text.empty()) scope = ScopeFromIndex(embedded);
+      bytes[2] = bytes[3] = 0;
+    }
+    return Endpoint::FromParts(bytes, port, std::move(scope.text), scope.id);
+  }
+
+  absl::StatusOr<Endpoint> ParseRedacted() const {
+    const AddressFamily family = text_[3] == '4' ? AddressFamily::kIPv4 : AddressFamily::kIPv6;
+    constexpr size_t kTokenBegin = 5;
+    const size_t colon = text_.rfind(':');
+    if (colon == text_.npos || colon < kTokenBegin) {
+      return Error(text_.size(), "missing ':PORT' after the redacted token");
+    }
+    const absl::string_view token = Slice(kTokenBegin, colon);
+    if (token.empty()) return Error(kTokenBegin, "empty redacted token");
+    if (token.size() > kMaxRedactedTokenLength) {
+      return Error(kTokenBegin + kMaxRedactedTokenLength,
+                   absl::StrCat("redacted token longer than ", kMaxRedactedTokenLength, " digits"));
+    }
+    for (size_t i = 0; i < token.size(); ++i) {
+      if (!absl::ascii_isxdigit(static_cast<unsigned char>(token[i]))) {
+        return Error(kTokenBegin + i, "redacted tokens are hexadecimal digits");
+      }
+    }
+    absl::StatusOr<uint16_t> port = ParsePort(colon + 1);
+    if (!port.ok()) return port.status();
+    return Endpoint::Redacted(family, token, *port);
+  }
+
+  // "[addr%scope]:port"
+  absl::StatusOr<Endpoint> ParseBracketed() const {
+    const size_t close = text_.find(']');
+    if (close == text_.npos) return Error(text_.size(), "missing ']'");
+    const size_t percent = Slice(0, close).find('%');
+    const size_t address_end = percent == text_.npos ? close : percent;
+    absl::StatusOr<std::array<uint8_t, 16>> bytes = ParseIPv6(1, address_end);
+    if (!bytes.ok()) return bytes.status();
+    Scope scope;
+    if (percent != text_.npos) {
+      absl::StatusOr<Scope> parsed = ParseScope(percent + 1, close);
+      if (!parsed.ok()) return parsed.status();
+      scope = *std::move(parsed);
+    }
+    if (close + 1 == text_.size()) return Error(close + 1, "missing ':PORT' after ']'");
+    if (text_[close + 1] != ':') return Error(close + 1, "expected ':' after ']'");
+    absl::StatusOr<uint16_t> port = ParsePort(close + 2);
+    if (!port.ok()) return port.status();
+    return MakeIPv6(*bytes, std::move(scope), percent + 1, *port);
+  }
+
+  // "addr%scope.port", "addr%scope:port", "addr.port"
+  absl::StatusOr<Endpoint> ParseUnbracketed() const {
+    const size_t percent = text_.find('%');
+    size_t address_end;
+    size_t separator;
+    if (percent != text_.npos) {
+      address_end = percent;
+      // Interface names never contain ':', so a ':' after the scope is the port separator;
+      // otherwise the port follows the last '.' (names such as "eth0.100" contain dots).
+      separator = text_.find(':', percent);
+      if (separator == text_.npos) separator = text_.rfind('.');
+      if (separator == text_.npos || separator < percent) {
+        return Error(text_.size(), "missing port: write [addr%scope]:PORT or addr%scope.PORT");
+      }
+    } else {
+      separator = text_.rfind('.');
+      if (separator == text_.npos) {
+        return Error(text_.size(),
+                     "missing port: an IPv6 address needs brackets before ':PORT' "
+                     "([2001:db8::1]:443)");
+      }
+      address_end = separator;
+    }
+    absl::StatusOr<std::array<uint8_t, 16>> bytes = ParseIPv6(0, address_end);
+    if (!bytes.ok()) return bytes.status();
+    Scope scope;
+    if (percent != text_.npos) {
+      absl::StatusOr<Scope> parsed = ParseScope(percent + 1, separator);
+      if (!parsed.ok()) return parsed.status();
+      scope = *std::move(parsed);
+    }
+    absl::StatusOr<uint16_t> port = ParsePort(separator + 1);
+    if (!port.ok()) return port.status();
+    return MakeIPv6(*bytes, std::move(scope), percent + 1, *port);
+  }
+
+  // "name:port", "1.2.3.4:port"
+  absl::StatusOr<Endpoint> ParseHostOrIPv4(size_t colon) const {
+    if (colon == text_.npos) return Error(text_.size(), "missing ':PORT'");
+    const absl::string_view host = Slice(0, colon);
+    if (host.empty()) return Error(0, "missing host");
+    const bool numeric =
+        std::all_of(host.begin(), host.end(), [](char c) { return IsDigit(c) || c == '.'; });
+    std::array<uint8_t, 4> ipv4{};
+    if (numeric) {
+      if (host.size() > kMaxIPv4TextLength || !Pton(AF_INET, host, ipv4.data())) {
+        return Error(0, "not a valid IPv4 address (four decimal numbers 0-255, no leading zeros)");
+      }
+    } else if (absl::Status valid = ValidateHostName(colon); !valid.ok()) {
+      return valid;
+    }
+    absl::StatusOr<uint16_t> port = ParsePort(colon + 1);
+    if (!port.ok()) return port.status();
+    if (numeric) return Endpoint::IPv4(ipv4, *port);
+    return Endpoint::Host(host, *port);
+  }
+
+  // RFC 1123 host name at [0, end).
+  absl::Status ValidateHostName(size_t end) const {
+    if (end > kMaxHostNameLength) {
+      return Error(kMaxHostNameLength,
+                   absl::StrCat("host name longer than ", kMaxHostNameLength, " bytes"));
+    }
+    size_t label_begin = 0;
+    bool label_all_digits = true;
+    for (size_t i = 0; i <= end; ++i) {
+      if (i == end || text_[i] == '.') {
+        const size_t length = i - label_begin;
+        if (length == 0) return Error(i, "empty label in host name");
+        if (length > kMaxLabelLength) {
+          return Error(label_begin + kMaxLabelLength,
+                       absl::StrCat("label longer than ", kMaxLabelLength, " bytes"));
+        }
+        if (text_[i - 1] == '-') return Error(i - 1, "label ends with '-'");
+        if (i == end && label_all_digits) {
+          return Error(label_begin,
+                       "the last label of a host name cannot be all digits (nor is this a valid "
+                       "IPv4 address)");
+        }
+        label_begin = i + 1;
+        label_all_digits = true;
+        continue;
+      }
+      const char c = text_[i];
+      if (IsDigit(c)) continue;
+      label_all_digits = false;
+      if (absl::ascii_isalpha(static_cast<unsigned char>(c))) continue;
+      if (c == '-') {
+        if (i == label_begin) return Error(i, "label starts with '-'");
+        continue;
+      }
+      return Error(i, "host names use only letters, digits, '-' and '.'");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::string_view text_;
+};
+
+}  // namespace internal
+
+namespace {
+
+absl::Status SockaddrError(absl::Span<const uint8_t> bytes, size_t position,
+                           absl::string_view reason) {
+  const size_t shown = std::min(bytes.size(), sizeof(sockaddr_storage));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid socket address (", bytes.size(), " bytes: ",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(bytes.data()), shown)),
+      bytes.size() > shown ? "..." : "", ") at byte ", position, ": ", reason));
+}
+
+}  // namespace
+
+Endpoint Endpoint::Host(absl::string_view name, uint16_t port) {
+  Endpoint e;
+  e.kind_ = EndpointKind::kHost;
+  e.family_ = AddressFamily::kUnspecified;
+  e.port_ = port;
+  e.host_ = absl::AsciiStrToLower(name);
+  return e;
+}
+
+Endpoint Endpoint::IPv4(const std::array<uint8_t, 4>& address, uint16_t port) {
+  Endpoint e;
+  e.kind_ = EndpointKind::kAddress;
+  e.family_ = AddressFamily::kIPv4;
+  e.port_ = port;
+  std::copy(address.begin(), address.end(), e.bytes_.begin());
+  e.host_ = Ntop(AF_INET, e.bytes_.data());
+  return e;
+}
+
+Endpoint Endpoint::IPv6(const std::array<uint8_t, 16>& address, uint16_t port, uint32_t scope_id) {
+  std::array<uint8_t, 16> bytes = address;
+  if (HasKameScopeField(bytes)) {
+    if (scope_id == 0) scope_id = KameScope(bytes);
+    bytes[2] = bytes[3] = 0;
+  }
+  Scope scope = ScopeFromIndex(scope_id);
+  return FromParts(bytes, port, std::move(scope.text), scope.id);
+}
+
+Endpoint Endpoint::FromParts(const std::array<uint8_t, 16>& address, uint16_t port,
+                             std::string scope, uint32_t scope_id) {
+  Endpoint e;
+  e.kind_ = EndpointKind::kAddress;
+  e.family_ = AddressFamily::kIPv6;
+  e.port_ = port;
+  e.bytes_ = address;
+  e.host_ = Ntop(AF_INET6, e.bytes_.data());
+  e.scope_ = std::move(scope);
+  e.scope_id_ = scope_id;
+  return e;
+}
+
+Endpoint Endpoint::Redacted(AddressFamily family, absl::string_view token, uint16_t port) {
+  Endpoint e;
+  e.kind_ = EndpointKind::kRedacted;
+  e.family_ = family == AddressFamily::kIPv6 ? AddressFamily::kIPv6 : AddressFamily::kIPv4;
+  e.port_ = port;
+  e.host_ = absl::AsciiStrToLower(token);
+  return e;
+}
+
+absl::StatusOr<Endpoint> Endpoint::Parse(absl::string_view text) {
+  return internal::EndpointTextParser(text).Parse();
+}
+
+absl::StatusOr<Endpoint> Endpoint::FromSockaddr(absl::Span<const uint8_t> bytes) {
+  if (bytes.size() < sizeof(sa_family_t)) {
+    return SockaddrError(bytes, bytes.size(), "shorter than the 2-byte family field");
+  }
+  if (bytes.size() > sizeof(sockaddr_storage)) {
+    return SockaddrError(
+        bytes, sizeof(sockaddr_storage),
+        absl::StrCat("longer than sockaddr_storage (", sizeof(sockaddr_storage), " bytes)"));
+  }
+  sa_family_t family;
+  std::memcpy(&family, bytes.data(), sizeof(family));
+  if (family == AF_INET) {
+    if (bytes.size() < sizeof(sockaddr_in)) {
+      return SockaddrError(bytes, bytes.size(),
+                           absl::StrCat("AF_INET needs ", sizeof(sockaddr_in), " bytes"));
+    }
+    sockaddr_in in;
+    std::memcpy(&in, bytes.data(), sizeof(in));
+    std::array<uint8_t, 4> address;
+    std::memcpy(address.data(), &in.sin_addr, address.size());
+    return IPv4(address, ntohs(in.sin_port));
+  }
+  if (family == AF_INET6) {
+    if (bytes.size() < sizeof(sockaddr_in6)) {
+      return SockaddrError(bytes, bytes.size(),
+                           absl::StrCat("AF_INET6 needs ", sizeof(sockaddr_in6), " bytes"));
+    }
+    sockaddr_in6 in6;
+    std::memcpy(&in6, bytes.data(), sizeof(in6));
+    std::array<uint8_t, 16> address;
+    std::memcpy(address.data(), &in6.sin6_addr, address.size());
+    if (HasKameScopeField(address) && KameScope(address) != 0 && in6.sin6_scope_id != 0 &&
+        in6.sin6_scope_id != KameScope(address)) {
+      return SockaddrError(
+          bytes, offsetof(sockaddr_in6, sin6_scope_id),
+          absl::StrCat("sin6_scope_id ", in6.sin6_scope_id, " conflicts with the scope ",
+                       KameScope(address), " embedded in the address"));
+    }
+    return IPv6(address, ntohs(in6.sin6_port), in6.sin6_scope_id);
+  }
+  return SockaddrError(
+      bytes, 0,
+      absl::StrCat("unsupported address family ", family, " (AF_INET and AF_INET6 only)"));
+}
+
+absl::StatusOr<Endpoint> Endpoint::FromSockaddr(const sockaddr* address, socklen_t length) {
+  if (address == nullptr) return absl::InvalidArgumentError("invalid socket address: null");
+  if (length > sizeof(sockaddr_storage)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid socket address: declared length ",
+                                                   length, " exceeds sockaddr_storage (",
+                                                   sizeof(sockaddr_storage), " bytes)"));
+  }
+  return FromSockaddr(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(address), length));
+}
+
+absl::StatusOr<SocketAddress> Endpoint::ToSockaddr() const {
+  switch (kind_) {
+    case EndpointKind::kHost:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "host endpoint ", ToString(), " has no socket address: resolve the name first"));
+    case EndpointKind::kRedacted:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "redacted endpoint ", ToString(), " has no socket address: its address is unknown"));
+    case EndpointKind::kAddress:
+      break;
+  }
+  SocketAddress result;
+  if (family_ == AddressFamily::kIPv4) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port_);
+    std::memcpy(&in.sin_addr, bytes_.data(), 4);
+    std::memcpy(&result.storage, &in, sizeof(in));
+    result.length = sizeof(in);
+    return result;
+  }
+  uint32_t scope_id = scope_id_;
+  if (!scope_.empty() && scope_id == 0) {
+    // The interface may have appeared since parsing (a test's namespace or veth pair).
+    scope_id = internal::InterfaceNames::Get().IndexOf(scope_).value_or(0);
+    if (scope_id == 0) {
+      return absl::FailedPreconditionError(absl::StrCat("endpoint ", ToString(),
+                                                        ": this host has no interface named '",
+                                                        scope_, "', so the scope has no index"));
+    }
+  }
+  sockaddr_in6 in6{};
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(port_);
+  std::memcpy(&in6.sin6_addr, bytes_.data(), 16);
+  in6.sin6_scope_id = scope_id;
+  std::memcpy(&result.storage, &in6, sizeof(in6));
+  result.length = sizeof(in6);
+  return result;
+}
+
+std::string Endpoint::ToString() const {
+  switch (kind_) {
+    case EndpointKind::kHost:
+      return absl::StrCat(host_, ":", port_);
+    case EndpointKind::kRedacted:
+      return absl::StrCat(family_ == AddressFamily::kIPv6 ? "IPv6#" : "IPv4#", host_, ":", port_);
+    case EndpointKind::kAddress:
+      break;
+  }
+  if (family_ == AddressFamily::kIPv4) return absl::StrCat(host_, ":", port_);
+  if (scope_.empty()) return absl::StrCat("[", host_, "]:", port_);
+  return absl::StrCat("[", host_, "%", scope_, "]:", port_);
+}
+
+absl::Span<const uint8_t> Endpoint::address_bytes() const {
+  if (kind_ != EndpointKind::kAddress) return {};
+  return absl::MakeConstSpan(bytes_.data(), family_ == AddressFamily::kIPv4 ? 4 : 16);
+}
+
+bool operator==(const Endpoint& a, const Endpoint& b) {
+  return a.kind_ == b.kind_ && a.family_ == b.family_ && a.port_ == b.port_ &&
+         a.bytes_ == b.bytes_ && a.scope_id_ == b.scope_id_ && a.host_ == b.host_ &&
+         a.scope_ == b.scope_;
+}
+
+}  // namespace netrig

@@ -16,6 +16,33 @@
 //   if (!e.ok()) return e.status();            // InvalidArgument naming input and position
 //   absl::StatusOr<netrig::SocketAddress> sa = e->ToSockaddr();
 //   sendto(fd, data, size, 0, sa->get(), sa->length);
+//
+// Text forms accepted by Parse (canonical output in parentheses):
+//   host:port               "Example.COM:443"            ("example.com:443")
+//   ipv4:port               "1.2.3.4:53"                 ("1.2.3.4:53")
+//   [ipv6%scope]:port       "[fe80::1%eth0]:5353"        ("[fe80::1%eth0]:5353")
+//   ipv6%scope.port         "fe80::1%en5.54442"          ("[fe80::1%en5]:54442")
+//   ipv6%scope:port         "fe80::1%en5:54442"          (same)
+//   ipv6.port               "2001:db8::1.443"            ("[2001:db8::1]:443")
+//   KAME embedded scope     "[fe80:15::1]:80"            ("[fe80::1%21]:80": bytes 2-3 of a
+//                           link-local unicast or ff01/ff02 multicast address move to the scope)
+//   IPv4-mapped IPv6        "[::FFFF:1.2.3.4]:80"        ("[::ffff:1.2.3.4]:80", family IPv6)
+//   redacted                "IPv4#E5B4BB04:443"          ("IPv4#e5b4bb04:443"; 1-64 hex digits)
+//
+// Decisions:
+//   - A port is always required: 1-5 decimal digits, at most 65535 (0 allowed).
+//   - Host names follow RFC 1123: labels of 1-63 letters, digits and '-' (not first or last),
+//     at most 253 bytes, ASCII only, compared lower-cased. No trailing dot. A name whose last
+//     label is all digits is rejected (no top-level domain is numeric, RFC 3696 section 2), so
+//     "1.2.3" or "256.1.1.1" or "0x7f.0.0.1" are never host names: they are invalid IPv4.
+//   - Scopes: all digits = an interface index (0 = no scope); otherwise an interface name of
+//     1-15 bytes from [A-Za-z0-9_.-], case-sensitive. A name this host does not know is kept as
+//     text (scope_id() 0) so that "%en5" round-trips anywhere; ToSockaddr() then fails.
+//     An index whose interface name is not printable by those rules prints as the number.
+//   - A scope is allowed on any IPv6 address (RFC 4007), never on IPv4.
+//   - Text longer than 300 bytes, control bytes, spaces and non-ASCII bytes are rejected.
+//   - Interface names come from a cached if_nameindex() snapshot (reloaded after 1 s, or after
+//     50 ms on a miss), so parsing a scope costs no system call on the hot path.
 #ifndef NETRIG_HARNESS_NET_ENDPOINT_H_
 #define NETRIG_HARNESS_NET_ENDPOINT_H_
 
@@ -31,6 +58,10 @@
 #include "harness/net/address_family.h"
 
 namespace netrig {
+
+namespace internal {
+class EndpointTextParser;
+}  // namespace internal
 
 enum class EndpointKind { kHost, kAddress, kRedacted };
 
@@ -52,8 +83,12 @@ class Endpoint {
   static Endpoint Host(absl::string_view name, uint16_t port);
   static Endpoint IPv4(const std::array<uint8_t, 4>& address, uint16_t port);
   // scope_id 0 means no scope.
+  // scope_id 0 means no scope. A scope embedded KAME-style in bytes 2-3 of a link-local address
+  // moves to the scope (when scope_id is 0) and those bytes are cleared.
   static Endpoint IPv6(const std::array<uint8_t, 16>& address, uint16_t port,
                        uint32_t scope_id = 0);
+  // `family` kIPv4 or kIPv6 (anything else is treated as kIPv4); `token` is lower-cased.
+  static Endpoint Redacted(AddressFamily family, absl::string_view token, uint16_t port);
 
   // Parses any textual form listed in the file comment. Errors are InvalidArgument and name the
   // input and the byte position of the problem.
@@ -64,8 +99,8 @@ class Endpoint {
   static absl::StatusOr<Endpoint> FromSockaddr(absl::Span<const uint8_t> bytes);
   static absl::StatusOr<Endpoint> FromSockaddr(const sockaddr* address, socklen_t length);
 
-  // Address endpoints only; host endpoints (not resolved here), redacted endpoints and scopes
-  // naming an interface this host does not have are FailedPrecondition / InvalidArgument.
+  // Address endpoints only. Host endpoints (not resolved here) and redacted endpoints are
+  // InvalidArgument; a scope naming an interface this host does not have is FailedPrecondition.
   absl::StatusOr<SocketAddress> ToSockaddr() const;
 
   // The canonical text form.
@@ -88,7 +123,12 @@ class Endpoint {
   friend bool operator!=(const Endpoint& a, const Endpoint& b) { return !(a == b); }
 
  private:
+  friend class internal::EndpointTextParser;
+
   Endpoint() = default;
+  // An IPv6 address endpoint exactly as given (no KAME move, no scope lookup).
+  static Endpoint FromParts(const std::array<uint8_t, 16>& address, uint16_t port,
+                            std::string scope, uint32_t scope_id);
 
   EndpointKind kind_ = EndpointKind::kHost;
   AddressFamily family_ = AddressFamily::kUnspecified;
@@ -98,6 +138,11 @@ class Endpoint {
   uint32_t scope_id_ = 0;
   std::string scope_;
 };
+
+namespace internal {
+// Drops the cached interface-name snapshot (tests that create or rename interfaces call this).
+void ReloadInterfaceNames();
+}  // namespace internal
 
 }  // namespace netrig
 
