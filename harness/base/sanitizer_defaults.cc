@@ -5,8 +5,10 @@
 //   81 ASan   82 UBSan   83 LSan   84 TSan
 //
 // Environment variables (ASAN_OPTIONS, ...) still override everything here.
+#include <fcntl.h>
 #include <sanitizer/common_interface_defs.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,17 +30,39 @@
 #define NETRIG_SUPPRESSIONS_DIR ""
 #endif
 
+// These run inside the sanitizer's own start-up, before shadow memory exists: they must not be
+// instrumented at all.
+#if defined(__clang__)
+#define NETRIG_UNINSTRUMENTED __attribute__((disable_sanitizer_instrumentation))
+#else
+#define NETRIG_UNINSTRUMENTED
+#endif
+
 namespace {
+
+// Appends `text` to the NUL-terminated `buffer` of `size` bytes. Called before the sanitizer
+// runtime is initialized, so it may not call intercepted libc functions (snprintf, strlen, ...).
+NETRIG_UNINSTRUMENTED void Append(char* buffer, size_t size, const char* text) {
+  size_t used = 0;
+  while (used < size && buffer[used] != '\0') ++used;
+  while (used + 1 < size && *text != '\0') buffer[used++] = *text++;
+  if (used < size) buffer[used] = '\0';
+}
 
 // Builds "<common>:suppressions=<dir>/<file>" when the file exists; a missing file would make
 // the sanitizer abort at start-up (installed binaries run far from the source tree).
-[[maybe_unused]] const char* WithSuppressions(char* buffer, size_t size, const char* common, const char* file) {
-  char path[512];
-  std::snprintf(path, sizeof(path), "%s/%s", NETRIG_SUPPRESSIONS_DIR, file);
-  if (NETRIG_SUPPRESSIONS_DIR[0] != '\0' && access(path, R_OK) == 0) {
-    std::snprintf(buffer, size, "%s:suppressions=%s", common, path);
-  } else {
-    std::snprintf(buffer, size, "%s", common);
+[[maybe_unused]] NETRIG_UNINSTRUMENTED const char* WithSuppressions(char* buffer, size_t size,
+                                                                    const char* common,
+                                                                    const char* file) {
+  char path[512] = "";
+  Append(path, sizeof(path), NETRIG_SUPPRESSIONS_DIR);
+  Append(path, sizeof(path), "/");
+  Append(path, sizeof(path), file);
+  buffer[0] = '\0';
+  Append(buffer, size, common);
+  if (NETRIG_SUPPRESSIONS_DIR[0] != '\0' && syscall(SYS_faccessat, AT_FDCWD, path, R_OK, 0) == 0) {
+    Append(buffer, size, ":suppressions=");
+    Append(buffer, size, path);
   }
   return buffer;
 }
@@ -110,7 +134,7 @@ __attribute__((constructor)) void InstallDeathCallback() {
 
 void __ubsan_on_report() { ubsan_reported = 1; }
 
-const char* __asan_default_options() {
+NETRIG_UNINSTRUMENTED const char* __asan_default_options() {
   static char buffer[1024];
   return WithSuppressions(buffer, sizeof(buffer),
                           "halt_on_error=1:abort_on_error=0:exitcode=81:detect_leaks=1:"
@@ -120,12 +144,12 @@ const char* __asan_default_options() {
                           "asan.supp");
 }
 
-const char* __lsan_default_options() {
+NETRIG_UNINSTRUMENTED const char* __lsan_default_options() {
   static char buffer[1024];
   return WithSuppressions(buffer, sizeof(buffer), "exitcode=83:report_objects=1", "lsan.supp");
 }
 
-const char* __ubsan_default_options() {
+NETRIG_UNINSTRUMENTED const char* __ubsan_default_options() {
   static char buffer[1024];
   return WithSuppressions(buffer, sizeof(buffer),
                           "halt_on_error=1:print_stacktrace=1:symbolize=1:exitcode=82",
@@ -140,7 +164,7 @@ __attribute__((constructor)) void InstallDeathCallback() {
 }
 }  // namespace
 
-const char* __tsan_default_options() {
+NETRIG_UNINSTRUMENTED const char* __tsan_default_options() {
   static char buffer[1024];
   // second_deadlock_stack and history_size give both stacks of a race, fully.
   return WithSuppressions(buffer, sizeof(buffer),

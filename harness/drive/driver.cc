@@ -53,11 +53,11 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   std::atomic<uint64_t> started{0};
   std::atomic<uint64_t> late{0};
   std::atomic<bool> done{false};
-  Mutex reason_mu;
-  std::string reason ABSL_GUARDED_BY(reason_mu);
+  // The first reason to stop wins.
+  std::atomic<const char*> reason{nullptr};
   auto finish = [&](const char* why) {
-    MutexLock lock(&reason_mu);
-    if (reason.empty()) reason = why;
+    const char* none = nullptr;
+    reason.compare_exchange_strong(none, why);
     done.store(true, std::memory_order_relaxed);
   };
 
@@ -134,10 +134,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   result.operations = started.load();
   result.elapsed = absl::Now() - start;
   result.late_starts = late.load();
-  {
-    MutexLock lock(&reason_mu);
-    result.stop_reason = reason;
-  }
+  result.stop_reason = reason.load() != nullptr ? reason.load() : "duration";
   return result;
 }
 
