@@ -1,1 +1,35 @@
-# install rules: filled in with the UDP issue (find_package(netrig CONFIG)).
+# Install rules and the CMake package: `find_package(netrig CONFIG REQUIRED)` then
+#   target_link_libraries(my_netrig PRIVATE netrig::main my_flow_registration.o ...)
+# gives a user the library (netrig::netrig) and the `netrig` command's main (netrig::main).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(_netrig_libraries netrig netrig_base netrig_net netrig_sched netrig_check netrig_main
+    netrig_sanitizer_defaults)
+foreach(layer udp http drive)
+  if(TARGET netrig_${layer})
+    list(APPEND _netrig_libraries netrig_${layer})
+  endif()
+endforeach()
+foreach(target ${_netrig_libraries})
+  string(REGEX REPLACE "^netrig_" "" export_name ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name})
+endforeach()
+set_target_properties(netrig PROPERTIES EXPORT_NAME netrig)
+
+install(TARGETS ${_netrig_libraries} EXPORT netrigTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/netrig-objects
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS netrig_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY harness stress DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+install(EXPORT netrigTargets NAMESPACE netrig:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/netrig)
+
+configure_package_config_file(cmake/netrigConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/netrigConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/netrig)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/netrigConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/netrigConfig.cmake ${PROJECT_BINARY_DIR}/netrigConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/netrig)
