@@ -1,0 +1,1 @@
+netrig_fuzzer(datagram_oracle LIBS netrig_net)
