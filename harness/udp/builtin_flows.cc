@@ -1,0 +1,54 @@
+// Registers netrig's own flows. The registry calls RegisterBuiltinFlows() on every lookup, which
+// is what keeps this file (and the flows it names) in any binary that uses the registry, even
+// when netrig_udp is linked as a static library.
+#include <cstdlib>
+#include <memory>
+
+#include "harness/udp/dns_proxy.h"
+#include "harness/udp/flow.h"
+#include "harness/udp/socket_flow.h"
+
+namespace netrig::internal {
+
+void RegisterBuiltinBugFlows();  // bug_flows.cc
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<Flow>> MakeSocketFlow(const FlowOptions& options) {
+  absl::StatusOr<std::unique_ptr<SocketFlow>> flow = SocketFlow::Open(options);
+  if (!flow.ok()) return flow.status();
+  return std::unique_ptr<Flow>(std::move(*flow));
+}
+
+absl::StatusOr<std::unique_ptr<Flow>> MakeDnsProxyFlow(const FlowOptions& options) {
+  absl::StatusOr<std::unique_ptr<DnsProxyFlow>> flow = DnsProxyFlow::Open(options);
+  if (!flow.ok()) return flow.status();
+  return std::unique_ptr<Flow>(std::move(*flow));
+}
+
+void RegisterAll() {
+  auto must = [](absl::Status status) {
+    if (!status.ok()) std::abort();
+  };
+  must(AddFlowRegistration({"socket",
+                            "a real UDP socket per family (127.0.0.1, ::1), batched with "
+                            "sendmmsg/recvmmsg",
+                            &MakeSocketFlow, nullptr}));
+  must(AddFlowRegistration({"dns-proxy",
+                            "forwards each datagram as a DNS query over TCP (two-byte length "
+                            "framing) to FlowOptions::dns_upstream; responses come back tagged "
+                            "with the endpoint exactly as written",
+                            &MakeDnsProxyFlow, nullptr}));
+}
+
+}  // namespace
+
+void RegisterBuiltinFlows() {
+  static const bool registered = [] {
+    RegisterAll();
+    return true;
+  }();
+  (void)registered;
+}
+
+}  // namespace netrig::internal

@@ -1,0 +1,138 @@
+#include "harness/udp/dns_upstream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace netrig {
+
+std::string MakeDnsResponse(absl::string_view query) {
+  std::string response(query);
+  if (response.size() >= 3) response[2] = static_cast<char>(response[2] | 0x80);
+  return response;
+}
+
+absl::Status WriteDnsFrame(int fd, absl::string_view message, absl::Duration timeout, int wake_fd) {
+  if (message.size() > kMaxDnsTcpMessage) {
+    return absl::InvalidArgumentError(absl::StrCat("DNS message of ", message.size(),
+                                                   " bytes exceeds the TCP framing maximum of ",
+                                                   kMaxDnsTcpMessage, " bytes"));
+  }
+  std::string frame;
+  frame.reserve(message.size() + 2);
+  frame.push_back(static_cast<char>(message.size() >> 8));
+  frame.push_back(static_cast<char>(message.size() & 0xff));
+  frame.append(message.data(), message.size());
+  return internal::WriteAll(fd, frame.data(), frame.size(), timeout, wake_fd);
+}
+
+absl::StatusOr<std::string> ReadDnsFrame(int fd, absl::Duration timeout, int wake_fd) {
+  uint8_t prefix[2];
+  absl::Status status = internal::ReadExact(fd, prefix, 2, timeout, wake_fd);
+  if (!status.ok()) return status;
+  std::string message((static_cast<size_t>(prefix[0]) << 8) | prefix[1], '\0');
+  status = internal::ReadExact(fd, message.data(), message.size(), timeout, wake_fd);
+  if (!status.ok()) return status;
+  return message;
+}
+
+absl::StatusOr<std::unique_ptr<DnsUpstream>> DnsUpstream::Start(const DnsUpstreamOptions& options) {
+  std::unique_ptr<DnsUpstream> upstream(new DnsUpstream(options));
+  absl::Status last = absl::OkStatus();
+  for (int attempt = 0; attempt < 64 && !upstream->ipv4_.valid(); ++attempt) {
+    absl::StatusOr<internal::UniqueFd> v4 = internal::ListenTcp(AddressFamily::kIPv4, 0);
+    if (!v4.ok()) return v4.status();
+    absl::StatusOr<Endpoint> local = internal::LocalEndpoint(v4->get());
+    if (!local.ok()) return local.status();
+    absl::StatusOr<internal::UniqueFd> v6 =
+        internal::ListenTcp(AddressFamily::kIPv6, local->port());
+    if (!v6.ok() && absl::StrContains(v6.status().message(), "in use")) {
+      last = v6.status();
+      continue;
+    }
+    upstream->ipv4_ = std::move(*v4);
+    if (v6.ok()) upstream->ipv6_ = std::move(*v6);
+    upstream->port_ = local->port();
+  }
+  if (!upstream->ipv4_.valid()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no TCP port free on both 127.0.0.1 and ::1: ", last.message()));
+  }
+  absl::StatusOr<internal::UniqueFd> wake = internal::MakeWakeFd();
+  if (!wake.ok()) return wake.status();
+  upstream->wake_ = std::move(*wake);
+  upstream->acceptor_ = std::thread([u = upstream.get()] { u->AcceptLoop(); });
+  return upstream;
+}
+
+DnsUpstream::~DnsUpstream() { Stop(); }
+
+void DnsUpstream::Stop() {
+  if (stopped_.exchange(true)) return;
+  internal::SignalWakeFd(wake_.get());
+  acceptor_.join();
+  std::vector<std::thread> servers;
+  {
+    MutexLock lock(&mu_);
+    servers.swap(servers_);
+  }
+  for (std::thread& t : servers) t.join();
+}
+
+Endpoint DnsUpstream::ipv4_endpoint() const { return Endpoint::IPv4({127, 0, 0, 1}, port_); }
+
+std::optional<Endpoint> DnsUpstream::ipv6_endpoint() const {
+  if (!ipv6_.valid()) return std::nullopt;
+  std::array<uint8_t, 16> loopback{};
+  loopback[15] = 1;
+  return Endpoint::IPv6(loopback, port_);
+}
+
+void DnsUpstream::AcceptLoop() {
+  while (!stopped_.load(std::memory_order_acquire)) {
+    pollfd fds[3];
+    int count = 0;
+    for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
+      if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
+    }
+    if (::poll(fds, count, 1000) <= 0) continue;
+    for (int i = 0; i < count; ++i) {
+      if (fds[i].fd == wake_.get() || (fds[i].revents & POLLIN) == 0) continue;
+      internal::UniqueFd connection(
+          ::accept4(fds[i].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!connection.valid()) continue;
+      if (active_.load() >= options_.max_connections) continue;  // closed by UniqueFd
+      int one = 1;
+      ::setsockopt(connection.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      connections_.fetch_add(1, std::memory_order_relaxed);
+      active_.fetch_add(1);
+      MutexLock lock(&mu_);
+      servers_.emplace_back([this, c = std::make_shared<internal::UniqueFd>(
+                                       std::move(connection))]() mutable { Serve(std::move(*c)); });
+    }
+  }
+}
+
+void DnsUpstream::Serve(internal::UniqueFd connection) {
+  while (!stopped_.load(std::memory_order_acquire)) {
+    // An idle connection is kept until Stop(); each wait re-checks within a second.
+    absl::StatusOr<std::string> query =
+        ReadDnsFrame(connection.get(), absl::Hours(24), wake_.get());
+    if (!query.ok()) break;
+    queries_.fetch_add(1, std::memory_order_relaxed);
+    if (!WriteDnsFrame(connection.get(), MakeDnsResponse(*query), absl::Seconds(10), wake_.get())
+             .ok()) {
+      break;
+    }
+  }
+  active_.fetch_sub(1);
+}
+
+}  // namespace netrig

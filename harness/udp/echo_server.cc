@@ -1,0 +1,126 @@
+#include "harness/udp/echo_server.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace netrig {
+
+namespace internal {
+
+absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port) {
+  absl::Status last = absl::OkStatus();
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    absl::StatusOr<UniqueFd> v4 = BindUdp(AddressFamily::kIPv4, 0);
+    if (!v4.ok()) return v4.status();
+    absl::StatusOr<Endpoint> local = LocalEndpoint(v4->get());
+    if (!local.ok()) return local.status();
+    absl::StatusOr<UniqueFd> v6 = BindUdp(AddressFamily::kIPv6, local->port());
+    if (!v6.ok() && absl::IsFailedPrecondition(v6.status()) &&
+        absl::StrContains(v6.status().message(), "in use")) {
+      last = v6.status();
+      continue;  // That port is taken on ::1; try another.
+    }
+    *ipv4 = std::move(*v4);
+    if (v6.ok()) *ipv6 = std::move(*v6);  // No ::1 on this host: IPv4 only.
+    *port = local->port();
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("no port free on both 127.0.0.1 and ::1 after 64 tries: ", last.message()));
+}
+
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const EchoServerOptions& options) {
+  std::unique_ptr<EchoServer> server(new EchoServer);
+  absl::Status bound = internal::BindUdpPair(&server->ipv4_, &server->ipv6_, &server->port_);
+  if (!bound.ok()) return bound;
+  absl::StatusOr<internal::UniqueFd> wake = internal::MakeWakeFd();
+  if (!wake.ok()) return wake.status();
+  server->wake_ = std::move(*wake);
+  const int buffer_bytes = 4 << 20;
+  for (int fd : {server->ipv4_.get(), server->ipv6_.get()}) {
+    if (fd < 0) continue;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
+  }
+  const int batch = std::clamp(options.batch, 1, 256);
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    server->threads_.emplace_back([s = server.get(), batch] { s->Serve(batch); });
+  }
+  return server;
+}
+
+EchoServer::~EchoServer() { Stop(); }
+
+void EchoServer::Stop() {
+  if (stopped_.exchange(true)) return;
+  internal::SignalWakeFd(wake_.get());
+  for (std::thread& t : threads_) t.join();
+}
+
+Endpoint EchoServer::ipv4_endpoint() const { return Endpoint::IPv4({127, 0, 0, 1}, port_); }
+
+std::optional<Endpoint> EchoServer::ipv6_endpoint() const {
+  if (!ipv6_.valid()) return std::nullopt;
+  std::array<uint8_t, 16> loopback{};
+  loopback[15] = 1;
+  return Endpoint::IPv6(loopback, port_);
+}
+
+void EchoServer::Serve(int batch) {
+  constexpr size_t kSlot = 65536;
+  std::vector<uint8_t> data(static_cast<size_t>(batch) * kSlot);
+  std::vector<sockaddr_storage> names(batch);
+  std::vector<iovec> iovecs(batch);
+  std::vector<mmsghdr> headers(batch);
+  while (!stopped_.load(std::memory_order_acquire)) {
+    pollfd fds[3];
+    int count = 0;
+    for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
+      if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
+    }
+    if (::poll(fds, count, 1000) <= 0) continue;
+    for (int f = 0; f < count; ++f) {
+      if (fds[f].fd == wake_.get() || (fds[f].revents & POLLIN) == 0) continue;
+      for (int i = 0; i < batch; ++i) {
+        iovecs[i] = {data.data() + i * kSlot, kSlot};
+        headers[i].msg_hdr = {};
+        headers[i].msg_hdr.msg_name = &names[i];
+        headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        headers[i].msg_hdr.msg_iov = &iovecs[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+      }
+      const int received = ::recvmmsg(fds[f].fd, headers.data(), batch, MSG_DONTWAIT, nullptr);
+      if (received <= 0) continue;  // Another thread took them.
+      received_.fetch_add(received, std::memory_order_relaxed);
+      for (int i = 0; i < received; ++i) iovecs[i].iov_len = headers[i].msg_len;
+      int next = 0;
+      int full_waits = 0;
+      while (next < received) {
+        const int sent = ::sendmmsg(fds[f].fd, headers.data() + next, received - next, 0);
+        if (sent > 0) {
+          echoed_.fetch_add(sent, std::memory_order_relaxed);
+          next += sent;
+        } else if (errno == EINTR) {
+          continue;
+        } else if ((errno == EAGAIN || errno == EWOULDBLOCK) && full_waits++ < 20) {
+          pollfd out{fds[f].fd, POLLOUT, 0};
+          ::poll(&out, 1, 50);
+        } else {
+          echo_errors_.fetch_add(1, std::memory_order_relaxed);
+          ++next;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace netrig

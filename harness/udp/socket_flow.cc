@@ -1,0 +1,471 @@
+#include "harness/udp/socket_flow.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "harness/sched/schedule_point.h"
+
+namespace netrig {
+
+using internal::ErrnoStatus;
+
+// Large enough for any UDP payload (65527), so the reference flow never truncates.
+inline constexpr size_t kReceiveSlotBytes = 65536;
+
+struct SocketFlow::ReceiveBuffers {
+  explicit ReceiveBuffers(size_t batch)
+      : data(batch * kReceiveSlotBytes), names(batch), iovecs(batch), headers(batch) {
+    for (size_t i = 0; i < batch; ++i) {
+      iovecs[i].iov_base = data.data() + i * kReceiveSlotBytes;
+      iovecs[i].iov_len = kReceiveSlotBytes;
+    }
+  }
+  std::vector<uint8_t> data;
+  std::vector<sockaddr_storage> names;
+  std::vector<iovec> iovecs;
+  std::vector<mmsghdr> headers;
+  uint64_t polls = 0;
+};
+
+absl::StatusOr<std::unique_ptr<SocketFlow>> SocketFlow::Open(const FlowOptions& options,
+                                                             internal::SocketFlowBugs bugs) {
+  std::unique_ptr<SocketFlow> flow(new SocketFlow(options, bugs));
+  absl::Status status = flow->Init();
+  if (!status.ok()) return status;
+  return flow;
+}
+
+SocketFlow::SocketFlow(const FlowOptions& options, internal::SocketFlowBugs bugs)
+    : options_(options), bugs_(bugs) {}
+
+SocketFlow::~SocketFlow() { Close(); }
+
+absl::Status SocketFlow::Init() {
+  absl::StatusOr<internal::UniqueFd> wake = internal::MakeWakeFd();
+  if (!wake.ok()) return wake.status();
+  wake_ = std::move(*wake);
+  absl::StatusOr<internal::UniqueFd> ipv4 = internal::BindUdp(AddressFamily::kIPv4, 0);
+  if (!ipv4.ok()) return ipv4.status();
+  ipv4_ = std::move(*ipv4);
+  // A host without ::1 still gets an IPv4-only flow.
+  absl::StatusOr<internal::UniqueFd> ipv6 = internal::BindUdp(AddressFamily::kIPv6, 0);
+  if (ipv6.ok()) ipv6_ = std::move(*ipv6);
+  const int buffer_bytes = 4 << 20;
+  for (int fd : {ipv4_.get(), ipv6_.get()}) {
+    if (fd < 0) continue;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+  }
+  if (options_.dont_fragment) {
+    int discover = IP_PMTUDISC_DO;
+    if (::setsockopt(ipv4_.get(), IPPROTO_IP, IP_MTU_DISCOVER, &discover, sizeof(discover)) != 0) {
+      return ErrnoStatus("setsockopt IP_MTU_DISCOVER", errno);
+    }
+    if (ipv6_.valid()) {
+      int v6_discover = IPV6_PMTUDISC_DO;
+      int one = 1;
+      ::setsockopt(ipv6_.get(), IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6_discover, sizeof(v6_discover));
+      if (::setsockopt(ipv6_.get(), IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one)) != 0) {
+        return ErrnoStatus("setsockopt IPV6_DONTFRAG", errno);
+      }
+    }
+  }
+  buffers_ = std::make_unique<ReceiveBuffers>(std::clamp<int>(options_.batch, 1, kMaxBatch));
+  return absl::OkStatus();
+}
+
+bool SocketFlow::Enter() {
+  MutexLock lock(&mu_);
+  if (closed_.load(std::memory_order_acquire)) return false;
+  ++in_flight_;
+  return true;
+}
+
+void SocketFlow::Leave() {
+  MutexLock lock(&mu_);
+  if (--in_flight_ == 0) idle_.SignalAll();
+}
+
+FlowState SocketFlow::state() const {
+  if (closed_.load(std::memory_order_acquire)) return FlowState::kClosed;
+  return waiting_.load(std::memory_order_acquire) ? FlowState::kWaiting : FlowState::kReady;
+}
+
+std::vector<Endpoint> SocketFlow::LocalEndpoints() const {
+  std::vector<Endpoint> out;
+  for (int fd : {ipv4_.get(), ipv6_.get()}) {
+    if (fd < 0) continue;
+    absl::StatusOr<Endpoint> local = internal::LocalEndpoint(fd);
+    if (local.ok()) out.push_back(*std::move(local));
+  }
+  return out;
+}
+
+void SocketFlow::OnPathEvent(PathEvent event) {
+  if (closed_.load(std::memory_order_acquire)) return;
+  if (event == PathEvent::kPathLost) {
+    SchedulePoint("flow.path_lost");
+    waiting_.store(true, std::memory_order_release);
+  } else {
+    SchedulePoint("flow.path_back");
+    waiting_.store(false, std::memory_order_release);
+  }
+}
+
+void SocketFlow::Close() {
+  // Serializes concurrent Close() calls; reads and writes never take close_mu_.
+  MutexLock close_lock(&close_mu_);
+  if (!closed_.exchange(true, std::memory_order_acq_rel)) {
+    SchedulePoint("flow.close");
+    internal::SignalWakeFd(wake_.get());
+    if (bugs_.close_race_uaf) {
+      // Seeded bug (c): the buffers go away while a read may still be using them.
+      buffers_.reset();
+    }
+  }
+  {
+    MutexLock lock(&mu_);
+    while (in_flight_ > 0) idle_.Wait(&mu_);
+  }
+  SchedulePoint("flow.close.idle");
+  ipv4_.Reset();
+  ipv6_.Reset();
+}
+
+absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
+                                                       absl::Duration timeout) {
+  if (!Enter()) return absl::CancelledError("flow is closed");
+  absl::Cleanup leave = [this] { Leave(); };
+  SchedulePoint("flow.read");
+  // Seeded bug (c) keeps a raw pointer across the wait; the reference looks buffers up under
+  // read_mu_ each time it receives.
+  ReceiveBuffers* const cached = bugs_.close_race_uaf ? buffers_.get() : nullptr;
+  max_datagrams = std::max<size_t>(max_datagrams, 1);
+  std::vector<Datagram> out;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    pollfd fds[3];
+    int count = 0;
+    for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
+      if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
+    }
+    const int ready = ::poll(fds, count, internal::PollTimeoutMs(deadline - absl::Now()));
+    if (cached != nullptr) ++cached->polls;
+    if (closed_.load(std::memory_order_acquire)) {
+      return absl::CancelledError("flow closed while a read was waiting");
+    }
+    if (ready < 0 && errno != EINTR) return ErrnoStatus("poll", errno);
+    for (int i = 0; ready > 0 && i < count; ++i) {
+      if (fds[i].fd == wake_.get() || (fds[i].revents & POLLIN) == 0) continue;
+      if (out.size() < max_datagrams) ReceiveFrom(fds[i].fd, max_datagrams - out.size(), out);
+    }
+    if (!out.empty()) {
+      SchedulePoint("flow.read.done");
+      return out;
+    }
+    if (absl::Now() >= deadline) return out;
+  }
+}
+
+void SocketFlow::ReceiveFrom(int fd, size_t max, std::vector<Datagram>& out) {
+  MutexLock lock(&read_mu_);
+  ReceiveBuffers* buffers = buffers_.get();
+  if (buffers == nullptr) return;
+  const size_t batch = std::min(max, buffers->headers.size());
+  for (size_t i = 0; i < batch; ++i) {
+    msghdr& header = buffers->headers[i].msg_hdr;
+    header = {};
+    header.msg_name = &buffers->names[i];
+    header.msg_namelen = sizeof(sockaddr_storage);
+    header.msg_iov = &buffers->iovecs[i];
+    header.msg_iovlen = 1;
+  }
+  int received;
+  do {
+    received = ::recvmmsg(fd, buffers->headers.data(), static_cast<unsigned>(batch), MSG_DONTWAIT,
+                          nullptr);
+  } while (received < 0 && errno == EINTR);
+  for (int i = 0; i < received; ++i) {
+    const mmsghdr& message = buffers->headers[i];
+    absl::StatusOr<Endpoint> source = Endpoint::FromSockaddr(
+        reinterpret_cast<const sockaddr*>(&buffers->names[i]), message.msg_hdr.msg_namelen);
+    if (!source.ok()) continue;  // The kernel only hands out AF_INET/AF_INET6 sources here.
+    const auto* bytes = static_cast<const char*>(buffers->iovecs[i].iov_base);
+    out.push_back({*std::move(source),
+                   std::string(bytes, std::min<size_t>(message.msg_len, kReceiveSlotBytes)),
+                   (message.msg_hdr.msg_flags & MSG_TRUNC) != 0});
+  }
+}
+
+absl::StatusOr<SocketAddress> SocketFlow::ResolveHost(const Endpoint& endpoint) {
+  SocketAddress address;
+  bool cached = false;
+  {
+    MutexLock lock(&mu_);
+    auto it = resolved_.find(endpoint.host());
+    if (it != resolved_.end()) {
+      address = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    addrinfo hints{};
+    hints.ai_family = ipv6_.valid() ? AF_UNSPEC : AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* results = nullptr;
+    const int error = ::getaddrinfo(endpoint.host().c_str(), nullptr, &hints, &results);
+    if (error != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot resolve host ", endpoint.host(), ": ", ::gai_strerror(error)));
+    }
+    bool found = false;
+    for (addrinfo* r = results; r != nullptr && !found; r = r->ai_next) {
+      if (r->ai_addrlen > sizeof(address.storage)) continue;
+      if (r->ai_family != AF_INET && r->ai_family != AF_INET6) continue;
+      std::memcpy(&address.storage, r->ai_addr, r->ai_addrlen);
+      address.length = r->ai_addrlen;
+      found = true;
+    }
+    ::freeaddrinfo(results);
+    if (!found) {
+      return absl::UnavailableError(
+          absl::StrCat("host ", endpoint.host(), " has no IPv4 or IPv6 address"));
+    }
+    MutexLock lock(&mu_);
+    resolved_.emplace(endpoint.host(), address);
+  }
+  const uint16_t port = htons(endpoint.port());
+  if (address.storage.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = port;
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = port;
+  }
+  return address;
+}
+
+absl::StatusOr<SocketFlow::Destination> SocketFlow::Resolve(const Endpoint& endpoint) {
+  Destination destination;
+  switch (endpoint.kind()) {
+    case EndpointKind::kRedacted:
+      return absl::InvalidArgumentError(absl::StrCat("endpoint ", endpoint.ToString(),
+                                                     " is redacted: it has no address to send to"));
+    case EndpointKind::kHost: {
+      absl::StatusOr<SocketAddress> address = ResolveHost(endpoint);
+      if (!address.ok()) return address.status();
+      destination.address = *address;
+      break;
+    }
+    case EndpointKind::kAddress: {
+      absl::StatusOr<SocketAddress> address;
+      if (bugs_.scope_mangle && !endpoint.scope().empty()) {
+        // Seeded bug (b): "drop the scope" by cutting the text at '%' and re-adding the port.
+        const std::string text = endpoint.ToString();
+        absl::StatusOr<Endpoint> mangled =
+            Endpoint::Parse(absl::StrCat(text.substr(0, text.find('%')), ":", endpoint.port()));
+        if (!mangled.ok()) return mangled.status();
+        address = mangled->ToSockaddr();
+      } else {
+        address = endpoint.ToSockaddr();
+      }
+      if (!address.ok()) return address.status();
+      destination.address = *address;
+      break;
+    }
+  }
+  // IPv4-mapped IPv6 leaves through the IPv4 socket (the IPv6 socket is IPv6-only).
+  if (destination.address.storage.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&destination.address.storage);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = sin6->sin6_port;
+      std::memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+      destination.address = SocketAddress{};
+      std::memcpy(&destination.address.storage, &sin, sizeof(sin));
+      destination.address.length = sizeof(sin);
+    }
+  }
+  if (options_.loopback_only && !internal::IsLoopback(destination.address)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "endpoint ", endpoint.ToString(), " is not loopback; this flow sends only to loopback"));
+  }
+  if (destination.address.storage.ss_family == AF_INET) {
+    destination.fd = ipv4_.get();
+    destination.family = AddressFamily::kIPv4;
+  } else {
+    destination.fd = ipv6_.get();
+    destination.family = AddressFamily::kIPv6;
+  }
+  if (destination.fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this flow has no ", AddressFamilyName(destination.family), " socket"));
+  }
+  return destination;
+}
+
+namespace {
+
+// The route MTU the kernel would use towards `address`, from a throwaway connected socket.
+absl::StatusOr<int> RouteMtu(const SocketAddress& address) {
+  internal::UniqueFd fd(::socket(address.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket", errno);
+  if (::connect(fd.get(), address.get(), address.length) != 0) {
+    return ErrnoStatus("connect", errno);
+  }
+  int mtu = 0;
+  socklen_t length = sizeof(mtu);
+  const bool ipv6 = address.storage.ss_family == AF_INET6;
+  if (::getsockopt(fd.get(), ipv6 ? IPPROTO_IPV6 : IPPROTO_IP, ipv6 ? IPV6_MTU : IP_MTU, &mtu,
+                   &length) != 0) {
+    return ErrnoStatus("getsockopt IP_MTU", errno);
+  }
+  return mtu;
+}
+
+}  // namespace
+
+WriteResult SocketFlow::MapSendError(int error_number, const Datagram& datagram,
+                                     const Destination& destination) const {
+  const std::string to = datagram.endpoint.ToString();
+  if (error_number != EMSGSIZE) {
+    return WriteResult::Rejected(ErrnoStatus(absl::StrCat("sendmmsg to ", to), error_number));
+  }
+  const bool ipv6 = destination.family == AddressFamily::kIPv6;
+  const uint64_t family_maximum = ipv6 ? kIPv6MaxPayload : kIPv4MaxPayload;
+  const uint64_t size = datagram.payload.size();
+  if (size > family_maximum) {
+    return WriteResult::TooLarge(
+        absl::InvalidArgumentError(absl::StrFormat(
+            "payload %d bytes to %s exceeds the family maximum of %d bytes for %s (EMSGSIZE)", size,
+            to, family_maximum, AddressFamilyName(destination.family))),
+        DatagramLimitKind::kFamilyMaximum, family_maximum);
+  }
+  absl::StatusOr<int> mtu = RouteMtu(destination.address);
+  if (!mtu.ok()) {
+    return WriteResult::Rejected(absl::InvalidArgumentError(
+        absl::StrFormat("payload %d bytes to %s is too large for the path (EMSGSIZE); route MTU "
+                        "unknown: %s",
+                        size, to, mtu.status().message())));
+  }
+  // As the kernel does: IPv4 caps the MTU at the 16-bit total length.
+  const uint64_t effective_mtu = ipv6 ? *mtu : std::min(*mtu, 65535);
+  const uint64_t header = (ipv6 ? kIPv6HeaderBytes : kIPv4HeaderBytes) + kUdpHeaderBytes;
+  const uint64_t limit = effective_mtu > header ? effective_mtu - header : 0;
+  return WriteResult::TooLarge(
+      absl::InvalidArgumentError(
+          absl::StrFormat("payload %d bytes to %s exceeds the path MTU limit of %d bytes (route "
+                          "MTU %d, don't-fragment; EMSGSIZE)",
+                          size, to, limit, *mtu)),
+      DatagramLimitKind::kPathMtuDontFragment, limit);
+}
+
+void SocketFlow::SendBatch(absl::Span<const Datagram> datagrams, absl::Span<const size_t> indices,
+                           absl::Span<const Destination> destinations,
+                           absl::Span<WriteResult> all_results) {
+  const size_t count = indices.size();
+  iovec iovecs[kMaxBatch];
+  mmsghdr headers[kMaxBatch];
+  for (size_t i = 0; i < count; ++i) {
+    const Datagram& datagram = datagrams[indices[i]];
+    iovecs[i].iov_base = const_cast<char*>(datagram.payload.data());
+    iovecs[i].iov_len = datagram.payload.size();
+    msghdr& header = headers[i].msg_hdr;
+    header = {};
+    header.msg_name = const_cast<sockaddr*>(destinations[i].address.get());
+    header.msg_namelen = destinations[i].address.length;
+    header.msg_iov = &iovecs[i];
+    header.msg_iovlen = 1;
+  }
+  auto result = [&](size_t i) -> WriteResult& { return all_results[indices[i]]; };
+  const int fd = destinations[0].fd;
+  size_t next = 0;
+  int full_waits = 0;
+  while (next < count) {
+    const int sent =
+        ::sendmmsg(fd, headers + next, static_cast<unsigned>(count - next), MSG_DONTWAIT);
+    if (sent > 0) {
+      next += static_cast<size_t>(sent);  // results stay Accepted
+      continue;
+    }
+    const int error = errno;
+    if (sent < 0 && error == EINTR) continue;
+    if (sent < 0 && (error == EAGAIN || error == EWOULDBLOCK) && full_waits < 50) {
+      // The send buffer is full: wait for room (up to 50 x 100 ms), unless the flow closes.
+      ++full_waits;
+      pollfd fds[2] = {{fd, POLLOUT, 0}, {wake_.get(), POLLIN, 0}};
+      ::poll(fds, 2, 100);
+      if (fds[1].revents & POLLIN) {
+        for (; next < count; ++next) {
+          result(next) = WriteResult::Rejected(
+              absl::CancelledError("flow closed while the send buffer was full; not sent"));
+        }
+      }
+      continue;
+    }
+    result(next) = MapSendError(error, datagrams[indices[next]], destinations[next]);
+    ++next;
+  }
+}
+
+std::vector<WriteResult> SocketFlow::Write(absl::Span<const Datagram> datagrams) {
+  std::vector<WriteResult> results(datagrams.size());
+  if (!Enter()) {
+    for (WriteResult& r : results) {
+      r = WriteResult::Rejected(absl::FailedPreconditionError("flow is closed; datagram not sent"));
+    }
+    return results;
+  }
+  absl::Cleanup leave = [this] { Leave(); };
+  SchedulePoint("flow.write");
+  if (waiting_.load(std::memory_order_acquire)) {
+    if (bugs_.waiting_drop) return results;  // Seeded bug (d): "accepted", never sent.
+    for (WriteResult& r : results) {
+      r = WriteResult::Rejected(absl::UnavailableError(
+          "flow is waiting for a path (path lost): datagram not sent and not queued"));
+    }
+    return results;
+  }
+  // Resolve each destination, then send runs of datagrams that share a socket, `batch` at a time.
+  size_t batch_indices[kMaxBatch];
+  Destination batch_destinations[kMaxBatch];
+  size_t batched = 0;
+  const size_t batch = static_cast<size_t>(std::clamp<int>(options_.batch, 1, kMaxBatch));
+  auto flush = [&] {
+    if (batched == 0) return;
+    SendBatch(datagrams, absl::MakeConstSpan(batch_indices, batched),
+              absl::MakeConstSpan(batch_destinations, batched), absl::MakeSpan(results));
+    batched = 0;
+  };
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    const Datagram& datagram = datagrams[i];
+    if (bugs_.address_too_large && datagram.endpoint.kind() == EndpointKind::kAddress) {
+      // Seeded bug (a): the endpoint encoding is reported as a size problem.
+      results[i] = WriteResult::Rejected(absl::InvalidArgumentError("The datagram was too large"));
+      continue;
+    }
+    absl::StatusOr<Destination> destination = Resolve(datagram.endpoint);
+    if (!destination.ok()) {
+      results[i] = WriteResult::Rejected(destination.status());
+      continue;
+    }
+    if (batched > 0 && (batch_destinations[0].fd != destination->fd || batched >= batch)) flush();
+    batch_indices[batched] = i;
+    batch_destinations[batched] = *destination;
+    ++batched;
+  }
+  flush();
+  SchedulePoint("flow.write.done");
+  return results;
+}
+
+}  // namespace netrig

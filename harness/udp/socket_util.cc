@@ -1,0 +1,251 @@
+#include "harness/udp/socket_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace netrig::internal {
+
+void UniqueFd::Reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+absl::Status ErrnoStatus(absl::string_view what, int error_number) {
+  std::string message =
+      absl::StrCat(what, ": ", std::strerror(error_number), " (errno ", error_number, ")");
+  switch (error_number) {
+    case EAGAIN:
+    case ENOBUFS:
+    case ENOMEM:
+      return absl::ResourceExhaustedError(message);
+    case EINVAL:
+    case EMSGSIZE:
+    case EAFNOSUPPORT:
+      return absl::InvalidArgumentError(message);
+    case ECONNREFUSED:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+    case ECONNRESET:
+    case EPIPE:
+      return absl::UnavailableError(message);
+    case EADDRNOTAVAIL:
+    case EADDRINUSE:
+      return absl::FailedPreconditionError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    case ETIMEDOUT:
+      return absl::DeadlineExceededError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+namespace {
+
+absl::StatusOr<SocketAddress> LoopbackAddress(AddressFamily family, uint16_t port) {
+  SocketAddress address;
+  if (family == AddressFamily::kIPv6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = in6addr_loopback;
+    sin6->sin6_port = htons(port);
+    address.length = sizeof(sockaddr_in6);
+  } else if (family == AddressFamily::kIPv4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&address.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin->sin_port = htons(port);
+    address.length = sizeof(sockaddr_in);
+  } else {
+    return absl::InvalidArgumentError("an unspecified address family has no loopback address");
+  }
+  return address;
+}
+
+absl::StatusOr<UniqueFd> BindSocket(int type, AddressFamily family, uint16_t port,
+                                    const Endpoint* bind_address) {
+  SocketAddress address;
+  if (bind_address != nullptr) {
+    absl::StatusOr<SocketAddress> converted = bind_address->ToSockaddr();
+    if (!converted.ok()) return converted.status();
+    address = *converted;
+    family = bind_address->family();
+  } else {
+    absl::StatusOr<SocketAddress> loopback = LoopbackAddress(family, port);
+    if (!loopback.ok()) return loopback.status();
+    address = *loopback;
+  }
+  const int domain = family == AddressFamily::kIPv6 ? AF_INET6 : AF_INET;
+  UniqueFd fd(::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket", errno);
+  if (domain == AF_INET6) {
+    int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  }
+  if (type == SOCK_STREAM) {
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  }
+  if (::bind(fd.get(), address.get(), address.length) != 0) {
+    return ErrnoStatus(absl::StrCat("bind ", AddressFamilyName(family), " port ", port), errno);
+  }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> BindUdp(AddressFamily family, uint16_t port,
+                                 const Endpoint* bind_address) {
+  return BindSocket(SOCK_DGRAM, family, port, bind_address);
+}
+
+absl::StatusOr<UniqueFd> ListenTcp(AddressFamily family, uint16_t port) {
+  absl::StatusOr<UniqueFd> fd = BindSocket(SOCK_STREAM, family, port, nullptr);
+  if (!fd.ok()) return fd.status();
+  if (::listen(fd->get(), 64) != 0) return ErrnoStatus("listen", errno);
+  return fd;
+}
+
+absl::StatusOr<UniqueFd> ConnectTcp(const Endpoint& peer, absl::Duration timeout) {
+  absl::StatusOr<SocketAddress> address = peer.ToSockaddr();
+  if (!address.ok()) return address.status();
+  UniqueFd fd(::socket(address->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket", errno);
+  int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (::connect(fd.get(), address->get(), address->length) != 0) {
+    if (errno != EINPROGRESS) return ErrnoStatus(absl::StrCat("connect ", peer.ToString()), errno);
+    pollfd p{fd.get(), POLLOUT, 0};
+    const absl::Time deadline = absl::Now() + timeout;
+    int ready = 0;
+    while (ready == 0 && absl::Now() < deadline) {
+      ready = ::poll(&p, 1, PollTimeoutMs(deadline - absl::Now()));
+      if (ready < 0 && errno == EINTR) ready = 0;
+    }
+    if (ready <= 0) {
+      return absl::DeadlineExceededError(absl::StrCat("connect ", peer.ToString(), ": timed out"));
+    }
+    int error = 0;
+    socklen_t length = sizeof(error);
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length);
+    if (error != 0) return ErrnoStatus(absl::StrCat("connect ", peer.ToString()), error);
+  }
+  return fd;
+}
+
+absl::StatusOr<Endpoint> LocalEndpoint(int fd) {
+  SocketAddress address;
+  address.length = sizeof(address.storage);
+  if (::getsockname(fd, address.get(), &address.length) != 0) {
+    return ErrnoStatus("getsockname", errno);
+  }
+  return Endpoint::FromSockaddr(address.get(), address.length);
+}
+
+bool IsLoopback(const SocketAddress& address) {
+  if (address.storage.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&address.storage);
+    return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.storage.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+    if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && sin6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+absl::StatusOr<UniqueFd> MakeWakeFd() {
+  UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("eventfd", errno);
+  return fd;
+}
+
+void SignalWakeFd(int fd) {
+  const uint64_t one = 1;
+  // A full counter (2^64 - 2) still leaves the fd readable, which is all a waker needs.
+  [[maybe_unused]] ssize_t written = ::write(fd, &one, sizeof(one));
+}
+
+int PollTimeoutMs(absl::Duration remaining) {
+  if (remaining <= absl::ZeroDuration()) return 0;
+  if (remaining >= absl::Seconds(1)) return 1000;
+  return static_cast<int>(absl::ToInt64Milliseconds(remaining + absl::Microseconds(999)));
+}
+
+namespace {
+
+// Waits for `events` on fd. OK when ready; DeadlineExceeded; Cancelled when wake_fd fires.
+absl::Status WaitFor(int fd, short events, absl::Time deadline, int wake_fd) {
+  while (true) {
+    pollfd p[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+    const int count = wake_fd >= 0 ? 2 : 1;
+    const absl::Duration remaining = deadline - absl::Now();
+    if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError("timed out");
+    const int ready = ::poll(p, count, PollTimeoutMs(remaining));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("poll", errno);
+    }
+    if (count == 2 && (p[1].revents & POLLIN)) return absl::CancelledError("closed");
+    if (p[0].revents != 0) return absl::OkStatus();
+  }
+}
+
+}  // namespace
+
+absl::Status WriteAll(int fd, const void* data, size_t size, absl::Duration timeout, int wake_fd) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t n = ::send(fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      bytes += n;
+      size -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      absl::Status ready = WaitFor(fd, POLLOUT, deadline, wake_fd);
+      if (!ready.ok()) return ready;
+      continue;
+    }
+    return ErrnoStatus("send", errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadExact(int fd, void* data, size_t size, absl::Duration timeout, int wake_fd) {
+  const absl::Time deadline = absl::Now() + timeout;
+  auto* bytes = static_cast<uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t n = ::recv(fd, bytes, size, MSG_DONTWAIT);
+    if (n > 0) {
+      bytes += n;
+      size -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n == 0) return absl::UnavailableError("connection closed by peer");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      absl::Status ready = WaitFor(fd, POLLIN, deadline, wake_fd);
+      if (!ready.ok()) return ready;
+      continue;
+    }
+    return ErrnoStatus("recv", errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace netrig::internal

@@ -1,0 +1,85 @@
+// Small socket helpers shared by the UDP layer's flows, peers and relay (internal).
+//
+// Example:
+//   absl::StatusOr<netrig::internal::UniqueFd> fd =
+//       netrig::internal::BindUdp(netrig::AddressFamily::kIPv4, /*port=*/0);
+//   absl::StatusOr<netrig::Endpoint> local = netrig::internal::LocalEndpoint(fd->get());
+#ifndef NETRIG_HARNESS_UDP_SOCKET_UTIL_H_
+#define NETRIG_HARNESS_UDP_SOCKET_UTIL_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "harness/net/address_family.h"
+#include "harness/net/endpoint.h"
+
+namespace netrig::internal {
+
+// Owns one file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) Reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void Reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// "what: strerror (errno N)" with a status code that fits the errno.
+absl::Status ErrnoStatus(absl::string_view what, int error_number);
+
+// A non-blocking UDP socket bound to the loopback address of `family` (127.0.0.1 or ::1, IPv6
+// only) and `port` (0: kernel-chosen). `bind_address` overrides the loopback address.
+absl::StatusOr<UniqueFd> BindUdp(AddressFamily family, uint16_t port,
+                                 const Endpoint* bind_address = nullptr);
+// A non-blocking TCP listening socket on loopback.
+absl::StatusOr<UniqueFd> ListenTcp(AddressFamily family, uint16_t port);
+// A blocking TCP connection to `peer` (an address endpoint), with TCP_NODELAY.
+absl::StatusOr<UniqueFd> ConnectTcp(const Endpoint& peer, absl::Duration timeout);
+
+absl::StatusOr<Endpoint> LocalEndpoint(int fd);
+
+// 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.
+bool IsLoopback(const SocketAddress& address);
+
+// An eventfd used to wake poll(): once Signal()ed it stays readable.
+absl::StatusOr<UniqueFd> MakeWakeFd();
+void SignalWakeFd(int fd);
+
+// poll() timeout in milliseconds for `remaining` (rounded up, 0 when <= 0, capped at 1 s so that
+// every wait re-checks its stop condition).
+int PollTimeoutMs(absl::Duration remaining);
+
+// Writes/reads exactly `size` bytes on a blocking or non-blocking stream socket, polling up to
+// `timeout` in total. `wake_fd` (optional, -1: none) aborts the wait with CancelledError.
+absl::Status WriteAll(int fd, const void* data, size_t size, absl::Duration timeout,
+                      int wake_fd = -1);
+absl::Status ReadExact(int fd, void* data, size_t size, absl::Duration timeout, int wake_fd = -1);
+
+// A 64-bit mixer (SplitMix64 finalizer) for seeded, index-addressed decisions.
+constexpr uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace netrig::internal
+
+#endif  // NETRIG_HARNESS_UDP_SOCKET_UTIL_H_
