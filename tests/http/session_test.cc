@@ -1,0 +1,684 @@
+// The reference libcurl session ("curl") against the embedded loopback server: completion
+// exactly once under concurrent resume/cancel, cancel at every moment, both invalidation modes,
+// nothing after invalidation, observers, live counters, HTTP/1.1 keep-alive and h2c; and the
+// client registry.
+#include "harness/http/session.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/base/mutex.h"
+#include "harness/check/ledger.h"
+#include "harness/check/violation.h"
+#include "harness/http/buggy_clients.h"
+#include "harness/http/http_client.h"
+#include "harness/http/server.h"
+
+namespace netrig {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Registered the way users register their own client (the test binary links this file).
+class NullClient : public HttpClient {
+ public:
+  absl::StatusOr<std::unique_ptr<HttpSession>> NewSession(const HttpSessionOptions&) override {
+    return absl::UnimplementedError("test client");
+  }
+};
+NETRIG_REGISTER_HTTP_CLIENT("test-null", "registered by session_test",
+                            [] { return std::make_unique<NullClient>(); });
+
+// Collects completions: how many per task, the last result, and anything after invalidation.
+class Recorder {
+ public:
+  HttpCompletion Callback() {
+    return [this](const HttpResult& result) {
+      MutexLock lock(&mu_);
+      ++calls_[result.task_id];
+      results_[result.task_id] = result;
+      if (invalidated_) ++after_invalidation_;
+      done_.SignalAll();
+    };
+  }
+  absl::AnyInvocable<void()> InvalidatedCallback() {
+    return [this] {
+      MutexLock lock(&mu_);
+      invalidated_ = true;
+      ++invalidation_callbacks_;
+    };
+  }
+  // Waits until `n` distinct tasks completed (at most 30 s).
+  bool WaitFor(size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    MutexLock lock(&mu_);
+    while (calls_.size() < n) {
+      if (absl::Now() > deadline) return false;
+      done_.WaitWithTimeout(&mu_, absl::Milliseconds(100));
+    }
+    return true;
+  }
+  int Calls(uint64_t task_id) {
+    MutexLock lock(&mu_);
+    auto it = calls_.find(task_id);
+    return it == calls_.end() ? 0 : it->second;
+  }
+  HttpResult Result(uint64_t task_id) {
+    MutexLock lock(&mu_);
+    return results_[task_id];
+  }
+  size_t Completed() {
+    MutexLock lock(&mu_);
+    return calls_.size();
+  }
+  int MaxCalls() {
+    MutexLock lock(&mu_);
+    int max = 0;
+    for (const auto& [id, n] : calls_) max = std::max(max, n);
+    return max;
+  }
+  int AfterInvalidation() {
+    MutexLock lock(&mu_);
+    return after_invalidation_;
+  }
+  int InvalidationCallbacks() {
+    MutexLock lock(&mu_);
+    return invalidation_callbacks_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar done_;
+  absl::flat_hash_map<uint64_t, int> calls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, HttpResult> results_ ABSL_GUARDED_BY(mu_);
+  bool invalidated_ ABSL_GUARDED_BY(mu_) = false;
+  int after_invalidation_ ABSL_GUARDED_BY(mu_) = 0;
+  int invalidation_callbacks_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A loopback port with nothing listening.
+int ClosedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+class SessionTest : public ::testing::TestWithParam<HttpVersion> {
+ protected:
+  void SetUp() override {
+    HttpServerOptions options;
+    options.threads = 2;
+    options.default_body_bytes = 100;
+    server_ = std::make_unique<HttpServer>(options);
+    ASSERT_TRUE(server_->Start().ok());
+    auto client = NewCurlClient();
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+  }
+  void TearDown() override {
+    client_.reset();
+    server_->Stop();
+    EXPECT_TRUE(CurlLiveObjects().AllZero()) << Counts();
+  }
+
+  static std::string Counts() {
+    const CurlLiveCounts counts = CurlLiveObjects();
+    return absl::StrCat("sessions=", counts.sessions, " tasks=", counts.tasks,
+                        " connections=", counts.connections, " observers=", counts.observers,
+                        " registrations=", counts.observer_registrations);
+  }
+
+  std::unique_ptr<HttpSession> NewSession() {
+    auto session = client_->NewSession({});
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? std::move(*session) : nullptr;
+  }
+
+  HttpRequest Request(absl::string_view path = "/") {
+    HttpRequest request;
+    request.url = absl::StrCat(server_->url(), path);
+    request.version = GetParam();
+    request.timeout = absl::Seconds(20);
+    return request;
+  }
+
+  std::shared_ptr<HttpTask> Make(HttpSession& session, Recorder& recorder,
+                                 absl::string_view path = "/") {
+    auto task = session.MakeTask(Request(path), recorder.Callback());
+    EXPECT_TRUE(task.ok()) << task.status();
+    return task.ok() ? *task : nullptr;
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_P(SessionTest, CompletesOneTaskWithStatusBytesAndTimings) {
+  Recorder recorder;
+  auto session = NewSession();
+  auto task = Make(*session, recorder);
+  EXPECT_STREQ(task->state(), "created");
+  task->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  const HttpResult result = recorder.Result(task->id());
+  EXPECT_TRUE(result.ok()) << result.error_message;
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.body_bytes, 100);
+  EXPECT_EQ(result.version, GetParam());
+  EXPECT_NE(result.connection_id, 0u);
+  EXPECT_LE(result.timings.created, result.timings.resumed);
+  EXPECT_LE(result.timings.resumed, result.timings.completed);
+  EXPECT_GT(result.timings.total, absl::ZeroDuration());
+  EXPECT_STREQ(task->state(), "completed");
+  session->FinishTasksAndInvalidate(recorder.InvalidatedCallback());
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(recorder.InvalidationCallbacks(), 1);
+}
+
+TEST_P(SessionTest, ReusesOneConnectionForSequentialTasks) {
+  Recorder recorder;
+  auto session = NewSession();
+  std::vector<uint64_t> connection_ids;
+  for (int i = 0; i < 5; ++i) {
+    auto task = Make(*session, recorder);
+    task->Resume();
+    ASSERT_TRUE(recorder.WaitFor(i + 1));
+    const HttpResult result = recorder.Result(task->id());
+    ASSERT_TRUE(result.ok()) << result.error_message;
+    connection_ids.push_back(result.connection_id);
+  }
+  EXPECT_THAT(connection_ids, ::testing::Each(connection_ids[0]));
+  EXPECT_EQ(CurlLiveObjects().connections, 1);
+}
+
+TEST_P(SessionTest, CaptureBodyKeepsAtMostTheAskedBytes) {
+  Recorder recorder;
+  auto session = NewSession();
+  HttpRequest request = Request();
+  request.max_captured_body = 10;
+  auto task = session->MakeTask(request, recorder.Callback());
+  ASSERT_TRUE(task.ok());
+  (*task)->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  const HttpResult result = recorder.Result((*task)->id());
+  EXPECT_EQ(result.body.size(), 10u);
+  EXPECT_EQ(result.body_bytes, 100);
+}
+
+TEST_P(SessionTest, CancelBeforeResumeCompletesOnceAsCancelled) {
+  Recorder recorder;
+  auto session = NewSession();
+  auto task = Make(*session, recorder);
+  task->Cancel();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  task->Resume();  // Does nothing now.
+  task->Cancel();
+  const HttpResult result = recorder.Result(task->id());
+  EXPECT_EQ(result.error, HttpErrorKind::kCancelled);
+  EXPECT_EQ(result.connection_id, 0u);
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(recorder.Calls(task->id()), 1);
+}
+
+TEST_P(SessionTest, CancelAfterCompletionDoesNotCallBackAgain) {
+  Recorder recorder;
+  auto session = NewSession();
+  auto task = Make(*session, recorder);
+  task->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  task->Cancel();
+  task->Cancel();
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(recorder.Calls(task->id()), 1);
+  EXPECT_TRUE(recorder.Result(task->id()).ok());
+}
+
+TEST_P(SessionTest, CancelWhileWaitingForTheResponse) {
+  Recorder recorder;
+  auto session = NewSession();
+  auto task = Make(*session, recorder, "/fault/delay,ms=5000");
+  task->Resume();
+  // Bounded wait until the request is on the wire (the task is running).
+  for (int i = 0; i < 2000 && std::string(task->state()) != "running"; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(20));
+  task->Cancel();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  const HttpResult result = recorder.Result(task->id());
+  EXPECT_EQ(result.error, HttpErrorKind::kCancelled) << result.error_message;
+  EXPECT_THAT(result.error_message, HasSubstr("running"));
+  session->InvalidateAndCancel();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(recorder.Calls(task->id()), 1);
+}
+
+TEST_P(SessionTest, ErrorKindsForTimeoutConnectAndStatus) {
+  Recorder recorder;
+  auto session = NewSession();
+  HttpRequest slow = Request("/fault/delay,ms=3000");
+  slow.timeout = absl::Milliseconds(100);
+  auto timeout_task = session->MakeTask(slow, recorder.Callback());
+  HttpRequest refused = Request();
+  refused.url = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/");
+  auto connect_task = session->MakeTask(refused, recorder.Callback());
+  auto status_task = Make(*session, recorder, "/fault/status,code=503");
+  ASSERT_TRUE(timeout_task.ok() && connect_task.ok());
+  (*timeout_task)->Resume();
+  (*connect_task)->Resume();
+  status_task->Resume();
+  ASSERT_TRUE(recorder.WaitFor(3));
+  EXPECT_EQ(recorder.Result((*timeout_task)->id()).error, HttpErrorKind::kTimeout);
+  EXPECT_EQ(recorder.Result((*connect_task)->id()).error, HttpErrorKind::kConnect);
+  const HttpResult status = recorder.Result(status_task->id());
+  EXPECT_TRUE(status.ok()) << status.error_message;
+  EXPECT_EQ(status.status, 503);
+}
+
+TEST_P(SessionTest, FinishTasksAndInvalidateLetsResumedTasksFinish) {
+  Recorder recorder;
+  auto session = NewSession();
+  std::vector<std::shared_ptr<HttpTask>> tasks;
+  for (int i = 0; i < 8; ++i) {
+    tasks.push_back(Make(*session, recorder, "/fault/delay,ms=50"));
+    tasks.back()->Resume();
+  }
+  auto never_resumed = Make(*session, recorder);
+  session->FinishTasksAndInvalidate(recorder.InvalidatedCallback());
+  auto refused = session->MakeTask(Request(), recorder.Callback());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(session->AddConnectionObserver({}).ok());
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  for (const auto& task : tasks) {
+    EXPECT_EQ(recorder.Calls(task->id()), 1);
+    const HttpResult result = recorder.Result(task->id());
+    EXPECT_TRUE(result.ok()) << result.error_message;
+    EXPECT_EQ(result.status, 200);
+  }
+  EXPECT_EQ(recorder.Calls(never_resumed->id()), 1);
+  EXPECT_EQ(recorder.Result(never_resumed->id()).error, HttpErrorKind::kCancelled);
+  EXPECT_EQ(recorder.InvalidationCallbacks(), 1);
+  EXPECT_EQ(recorder.AfterInvalidation(), 0);
+}
+
+TEST_P(SessionTest, InvalidateAndCancelCancelsRunningTasks) {
+  Recorder recorder;
+  auto session = NewSession();
+  std::vector<std::shared_ptr<HttpTask>> tasks;
+  for (int i = 0; i < 8; ++i) {
+    tasks.push_back(Make(*session, recorder, "/fault/delay,ms=10000"));
+    tasks.back()->Resume();
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  session->InvalidateAndCancel(recorder.InvalidatedCallback());
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  for (const auto& task : tasks) {
+    EXPECT_EQ(recorder.Calls(task->id()), 1);
+    EXPECT_EQ(recorder.Result(task->id()).error, HttpErrorKind::kCancelled);
+  }
+  EXPECT_EQ(recorder.InvalidationCallbacks(), 1);
+  EXPECT_EQ(recorder.AfterInvalidation(), 0);
+}
+
+TEST_P(SessionTest, EscalatingFromFinishToCancelAndLateCallbacks) {
+  Recorder recorder;
+  auto session = NewSession();
+  auto task = Make(*session, recorder, "/fault/delay,ms=10000");
+  task->Resume();
+  session->FinishTasksAndInvalidate(recorder.InvalidatedCallback());
+  EXPECT_FALSE(session->WaitUntilInvalidated(absl::Milliseconds(50)));
+  session->InvalidateAndCancel(recorder.InvalidatedCallback());
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(recorder.Result(task->id()).error, HttpErrorKind::kCancelled);
+  EXPECT_EQ(recorder.InvalidationCallbacks(), 2);
+  // After invalidation a callback runs at once, on this thread.
+  bool ran = false;
+  session->FinishTasksAndInvalidate([&ran] { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
+TEST_P(SessionTest, DestroyingASessionCancelsItsTasks) {
+  Recorder recorder;
+  auto session = NewSession();
+  auto running = Make(*session, recorder, "/fault/delay,ms=10000");
+  running->Resume();
+  auto created = Make(*session, recorder);
+  session.reset();
+  EXPECT_EQ(recorder.Calls(running->id()), 1);
+  EXPECT_EQ(recorder.Calls(created->id()), 1);
+  EXPECT_EQ(recorder.Result(running->id()).error, HttpErrorKind::kCancelled);
+  // Handles outlive the session harmlessly.
+  running->Cancel();
+  created->Resume();
+  EXPECT_EQ(recorder.Calls(running->id()), 1);
+}
+
+// Many tasks from 4 threads; cancels at random moments from 2 more (before resume, while
+// connecting or mid-response, after completion). Each task completes exactly once, nothing
+// completes after invalidation, and the ledger agrees.
+TEST_P(SessionTest, ExactlyOnceUnderConcurrentResumeAndCancel) {
+  ViolationLog violations;
+  Ledger ledger(&violations, "task", absl::Seconds(60));
+  Recorder recorder;
+  auto session = NewSession();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 150;
+  Mutex tasks_mu;
+  std::vector<std::shared_ptr<HttpTask>> tasks;  // Guarded by tasks_mu.
+  std::atomic<bool> spawning{true};
+  const uint64_t scope = 1;
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(t);
+      for (int i = 0; i < kPerThread; ++i) {
+        const uint64_t ledger_id = ledger.Open(scope);
+        HttpCompletion inner = recorder.Callback();
+        const char* path = (i % 3 == 0) ? "/fault/delay,ms=2" : "/";
+        auto task = session->MakeTask(Request(path), [&ledger, ledger_id, inner = std::move(inner)](
+                                                         const HttpResult& result) mutable {
+          ledger.Complete(ledger_id, result.ok() ? "ok" : "error");
+          inner(result);
+        });
+        ASSERT_TRUE(task.ok());
+        if (random() % 5 != 0) (*task)->Resume();  // Some are cancelled before any resume.
+        if (random() % 7 == 0) (*task)->Cancel();
+        MutexLock lock(&tasks_mu);
+        tasks.push_back(*task);
+      }
+    });
+  }
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(100 + t);
+      while (spawning.load()) {
+        std::shared_ptr<HttpTask> victim;
+        {
+          MutexLock lock(&tasks_mu);
+          if (!tasks.empty()) victim = tasks[random() % tasks.size()];
+        }
+        if (victim != nullptr) victim->Cancel();
+        if (random() % 4 == 0) std::this_thread::yield();
+      }
+    });
+  }
+  for (int t = 0; t < kThreads; ++t) threads[t].join();
+  {
+    MutexLock lock(&tasks_mu);
+    for (const auto& task : tasks) task->Resume();  // Resume the rest (no-op if done).
+  }
+  ASSERT_TRUE(recorder.WaitFor(kThreads * kPerThread));
+  spawning.store(false);
+  for (size_t t = kThreads; t < threads.size(); ++t) threads[t].join();
+  session->FinishTasksAndInvalidate(recorder.InvalidatedCallback());
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  ledger.CloseScope(scope, /*require_all_complete=*/true);
+  {
+    MutexLock lock(&tasks_mu);
+    for (const auto& task : tasks) task->Cancel();  // After invalidation: nothing happens.
+  }
+  EXPECT_EQ(recorder.Completed(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(recorder.MaxCalls(), 1);
+  EXPECT_EQ(recorder.AfterInvalidation(), 0);
+  EXPECT_EQ(ledger.duplicate_completions(), 0u);
+  EXPECT_TRUE(violations.empty()) << violations.ToJson().dump();
+  session.reset();
+  MutexLock lock(&tasks_mu);
+  tasks.clear();
+}
+
+// Sessions of one client share the DNS cache through a locked CURLSH; run several at once.
+TEST_P(SessionTest, SessionsOfOneClientRunConcurrently) {
+  constexpr int kSessions = 3;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int s = 0; s < kSessions; ++s) {
+    threads.emplace_back([&] {
+      Recorder recorder;
+      auto session = NewSession();
+      std::vector<std::shared_ptr<HttpTask>> tasks;
+      for (int i = 0; i < 50; ++i) {
+        tasks.push_back(Make(*session, recorder));
+        tasks.back()->Resume();
+      }
+      if (!recorder.WaitFor(tasks.size())) return;
+      for (const auto& task : tasks) ok += recorder.Result(task->id()).ok() ? 1 : 0;
+      session->FinishTasksAndInvalidate();
+      session->WaitUntilInvalidated(absl::Seconds(30));
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), kSessions * 50);
+}
+
+class ObserverLog {
+ public:
+  ConnectionObserver Observer() {
+    ConnectionObserver observer;
+    observer.on_viability_changed = [this](const ConnectionInfo& info, bool viable) {
+      MutexLock lock(&mu_);
+      (viable ? viable_ : not_viable_).push_back(info.id);
+    };
+    observer.on_better_path = [this](const ConnectionInfo&, bool) {
+      MutexLock lock(&mu_);
+      ++better_path_;
+    };
+    return observer;
+  }
+  std::vector<uint64_t> viable() {
+    MutexLock lock(&mu_);
+    return viable_;
+  }
+  std::vector<uint64_t> not_viable() {
+    MutexLock lock(&mu_);
+    return not_viable_;
+  }
+  int calls() {
+    MutexLock lock(&mu_);
+    return static_cast<int>(viable_.size() + not_viable_.size()) + better_path_;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<uint64_t> viable_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> not_viable_ ABSL_GUARDED_BY(mu_);
+  int better_path_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST_P(SessionTest, ObserversSeeConnectionsComeAndGo) {
+  Recorder recorder;
+  ObserverLog log;
+  auto session = NewSession();
+  auto id = session->AddConnectionObserver(log.Observer());
+  ASSERT_TRUE(id.ok());
+  auto task = Make(*session, recorder);
+  task->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  const uint64_t connection = recorder.Result(task->id()).connection_id;
+  EXPECT_THAT(log.viable(), ::testing::ElementsAre(connection));
+  EXPECT_EQ(CurlLiveObjects().observer_registrations, 1);
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_THAT(log.not_viable(), ::testing::ElementsAre(connection));
+  EXPECT_EQ(CurlLiveObjects().observer_registrations, 0);
+  EXPECT_EQ(CurlLiveObjects().connections, 0);
+  session->RemoveConnectionObserver(*id);  // After invalidation: harmless.
+}
+
+TEST_P(SessionTest, RemovedObserverIsNotCalledAgain) {
+  Recorder recorder;
+  ObserverLog kept;
+  ObserverLog removed;
+  auto session = NewSession();
+  auto kept_id = session->AddConnectionObserver(kept.Observer());
+  auto removed_id = session->AddConnectionObserver(removed.Observer());
+  ASSERT_TRUE(kept_id.ok() && removed_id.ok());
+  auto first = Make(*session, recorder);
+  first->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  EXPECT_EQ(removed.calls(), 1);
+  session->RemoveConnectionObserver(*removed_id);
+  session->RemoveConnectionObserver(*removed_id);  // Twice: harmless.
+  // A second connection (the first is busy with a slow request), then invalidation closes both.
+  auto slow = Make(*session, recorder, "/fault/delay,ms=200");
+  slow->Resume();
+  auto second = Make(*session, recorder);
+  second->Resume();
+  ASSERT_TRUE(recorder.WaitFor(3));
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(removed.calls(), 1);
+  EXPECT_EQ(kept.viable().size(), kept.not_viable().size());
+  EXPECT_GE(kept.viable().size(), 1u);
+}
+
+TEST_P(SessionTest, ObserverRemovingItselfFromItsCallback) {
+  Recorder recorder;
+  auto session = NewSession();
+  std::atomic<int> calls{0};
+  std::atomic<ObserverId> self{0};
+  ConnectionObserver observer;
+  HttpSession* raw_session = session.get();
+  observer.on_viability_changed = [&](const ConnectionInfo&, bool) {
+    ++calls;
+    raw_session->RemoveConnectionObserver(self.load());
+  };
+  auto id = session->AddConnectionObserver(observer);
+  ASSERT_TRUE(id.ok());
+  self.store(*id);
+  auto task = Make(*session, recorder);
+  task->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  EXPECT_EQ(calls.load(), 1);
+}
+
+// Observers added and removed from several threads while tasks open and close connections.
+TEST_P(SessionTest, ObserverChurnLeavesNothingBehind) {
+  Recorder recorder;
+  auto session = NewSession();
+  std::atomic<bool> running{true};
+  std::vector<std::thread> churners;
+  for (int t = 0; t < 2; ++t) {
+    churners.emplace_back([&] {
+      ObserverLog log;
+      while (running.load()) {
+        auto id = session->AddConnectionObserver(log.Observer());
+        if (!id.ok()) break;
+        std::this_thread::yield();
+        session->RemoveConnectionObserver(*id);
+      }
+    });
+  }
+  std::vector<std::shared_ptr<HttpTask>> tasks;
+  for (int i = 0; i < 100; ++i) {
+    // close_after makes the server drop connections, so new ones keep opening.
+    tasks.push_back(Make(*session, recorder, i % 2 ? "/" : "/fault/close_after"));
+    tasks.back()->Resume();
+  }
+  ASSERT_TRUE(recorder.WaitFor(tasks.size()));
+  running.store(false);
+  for (auto& thread : churners) thread.join();
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  session.reset();
+  tasks.clear();
+  EXPECT_TRUE(CurlLiveObjects().AllZero()) << Counts();
+}
+
+TEST_P(SessionTest, LiveCountersReturnToZero) {
+  {
+    Recorder recorder;
+    ObserverLog log;
+    auto session = NewSession();
+    ASSERT_TRUE(session->AddConnectionObserver(log.Observer()).ok());
+    std::vector<std::shared_ptr<HttpTask>> tasks;
+    for (int i = 0; i < 20; ++i) {
+      tasks.push_back(Make(*session, recorder));
+      tasks.back()->Resume();
+    }
+    ASSERT_TRUE(recorder.WaitFor(tasks.size()));
+    const CurlLiveCounts during = CurlLiveObjects();
+    EXPECT_EQ(during.sessions, 1);
+    EXPECT_EQ(during.tasks, 20);
+    EXPECT_GE(during.connections, 1);
+    EXPECT_EQ(during.observers, 1);
+    session->InvalidateAndCancel();
+    ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  }
+  EXPECT_TRUE(CurlLiveObjects().AllZero()) << Counts();
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, SessionTest,
+                         ::testing::Values(HttpVersion::kHttp11, HttpVersion::kH2cPriorKnowledge),
+                         [](const ::testing::TestParamInfo<HttpVersion>& info) {
+                           return info.param == HttpVersion::kHttp11 ? std::string("Http11")
+                                                                     : std::string("H2c");
+                         });
+
+TEST(HttpClientRegistryTest, BuiltinsAndUserClientsAreListed) {
+  std::vector<std::string> names;
+  for (const HttpClientEntry& entry : HttpClientNames()) names.push_back(entry.name);
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf({"curl", "bug-dequeue-uaf", "bug-unlocked-share",
+                                       "bug-double-completion", "bug-observer-leak", "test-null"}));
+  EXPECT_EQ(SeededHttpBugs().size(), 4u);
+}
+
+TEST(HttpClientRegistryTest, MakesClientsByName) {
+  auto curl = MakeHttpClient("curl");
+  ASSERT_TRUE(curl.ok()) << curl.status();
+  auto session = (*curl)->NewSession({});
+  EXPECT_TRUE(session.ok());
+  auto user = MakeHttpClient("test-null");
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ((*user)->NewSession({}).status().code(), absl::StatusCode::kUnimplemented);
+  auto unknown = MakeHttpClient("no-such-client");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("curl"));
+}
+
+TEST(HttpClientRegistryTest, RefusesDuplicatesAndEmptyNames) {
+  EXPECT_EQ(RegisterHttpClient("curl", "again", [] { return NewCurlClient(); }).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(RegisterHttpClient("", "empty", [] { return NewCurlClient(); }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(RegisterHttpClient("test-explicit", "explicit", [] { return NewCurlClient(); }).ok());
+  EXPECT_TRUE(MakeHttpClient("test-explicit").ok());
+}
+
+TEST(HttpVersionTest, NamesRoundTrip) {
+  for (HttpVersion version : {HttpVersion::kHttp11, HttpVersion::kH2cPriorKnowledge}) {
+    auto parsed = ParseHttpVersion(HttpVersionName(version));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, version);
+  }
+  EXPECT_FALSE(ParseHttpVersion("http3").ok());
+  EXPECT_EQ(HttpErrorKindName(HttpErrorKind::kTruncated), "truncated");
+}
+
+}  // namespace
+}  // namespace netrig
