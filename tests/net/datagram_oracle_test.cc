@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -372,6 +373,9 @@ struct KernelCase {
   DontFragment dont_fragment;
   const char* name;
 };
+
+// Keeps ctest names readable and stable (no raw bytes of the parameter).
+void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.name; }
 
 class LoopbackKernel : public ::testing::TestWithParam<KernelCase> {
  protected:

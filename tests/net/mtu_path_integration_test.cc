@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,9 @@ struct PathCase {
   AddressFamily family;
   const char* name;
 };
+
+// Keeps ctest names readable and stable (no raw bytes of the parameter).
+void PrintTo(const PathCase& c, std::ostream* os) { *os << c.name; }
 
 class MtuPath : public ::testing::TestWithParam<PathCase> {
  protected:
