@@ -3,7 +3,6 @@
 #include <errno.h>
 
 #include <algorithm>
-#include <cctype>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -11,7 +10,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 namespace netrig {
 namespace internal {
