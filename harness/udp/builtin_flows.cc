@@ -11,6 +11,7 @@
 namespace netrig::internal {
 
 void RegisterBuiltinBugFlows();  // bug_flows.cc
+absl::StatusOr<std::unique_ptr<FlowSource>> MakeLoopbackFlowSource(const FlowOptions& options);
 
 namespace {
 
@@ -33,12 +34,13 @@ void RegisterAll() {
   must(AddFlowRegistration({"socket",
                             "a real UDP socket per family (127.0.0.1, ::1), batched with "
                             "sendmmsg/recvmmsg",
-                            &MakeSocketFlow, nullptr}));
+                            &MakeSocketFlow, &MakeLoopbackFlowSource}));
   must(AddFlowRegistration({"dns-proxy",
                             "forwards each datagram as a DNS query over TCP (two-byte length "
                             "framing) to FlowOptions::dns_upstream; responses come back tagged "
                             "with the endpoint exactly as written",
                             &MakeDnsProxyFlow, nullptr}));
+  RegisterBuiltinBugFlows();
 }
 
 }  // namespace

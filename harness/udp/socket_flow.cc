@@ -336,21 +336,26 @@ absl::StatusOr<int> RouteMtu(const SocketAddress& address) {
 
 WriteResult SocketFlow::MapSendError(int error_number, const Datagram& datagram,
                                      const Destination& destination) const {
+  return internal::SendErrorResult(error_number, datagram, destination.family, destination.address);
+}
+
+WriteResult internal::SendErrorResult(int error_number, const Datagram& datagram,
+                                      AddressFamily family, const SocketAddress& address) {
   const std::string to = datagram.endpoint.ToString();
   if (error_number != EMSGSIZE) {
     return WriteResult::Rejected(ErrnoStatus(absl::StrCat("sendmmsg to ", to), error_number));
   }
-  const bool ipv6 = destination.family == AddressFamily::kIPv6;
+  const bool ipv6 = family == AddressFamily::kIPv6;
   const uint64_t family_maximum = ipv6 ? kIPv6MaxPayload : kIPv4MaxPayload;
   const uint64_t size = datagram.payload.size();
   if (size > family_maximum) {
     return WriteResult::TooLarge(
         absl::InvalidArgumentError(absl::StrFormat(
             "payload %d bytes to %s exceeds the family maximum of %d bytes for %s (EMSGSIZE)", size,
-            to, family_maximum, AddressFamilyName(destination.family))),
+            to, family_maximum, AddressFamilyName(family))),
         DatagramLimitKind::kFamilyMaximum, family_maximum);
   }
-  absl::StatusOr<int> mtu = RouteMtu(destination.address);
+  absl::StatusOr<int> mtu = RouteMtu(address);
   if (!mtu.ok()) {
     return WriteResult::Rejected(absl::InvalidArgumentError(
         absl::StrFormat("payload %d bytes to %s is too large for the path (EMSGSIZE); route MTU "
@@ -469,3 +474,72 @@ std::vector<WriteResult> SocketFlow::Write(absl::Span<const Datagram> datagrams)
 }
 
 }  // namespace netrig
+
+namespace netrig::internal {
+
+absl::StatusOr<SocketAddress> DestinationAddress(const Endpoint& endpoint, bool loopback_only) {
+  SocketAddress address;
+  switch (endpoint.kind()) {
+    case EndpointKind::kRedacted:
+      return absl::InvalidArgumentError(absl::StrCat("endpoint ", endpoint.ToString(),
+                                                     " is redacted: it has no address to send to"));
+    case EndpointKind::kAddress: {
+      absl::StatusOr<SocketAddress> converted = endpoint.ToSockaddr();
+      if (!converted.ok()) return converted.status();
+      address = *converted;
+      break;
+    }
+    case EndpointKind::kHost: {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_DGRAM;
+      addrinfo* results = nullptr;
+      const int error = ::getaddrinfo(endpoint.host().c_str(), nullptr, &hints, &results);
+      if (error != 0) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot resolve host ", endpoint.host(), ": ", ::gai_strerror(error)));
+      }
+      bool found = false;
+      for (addrinfo* r = results; r != nullptr && !found; r = r->ai_next) {
+        if ((r->ai_family != AF_INET && r->ai_family != AF_INET6) ||
+            r->ai_addrlen > sizeof(address.storage)) {
+          continue;
+        }
+        std::memcpy(&address.storage, r->ai_addr, r->ai_addrlen);
+        address.length = r->ai_addrlen;
+        found = true;
+      }
+      ::freeaddrinfo(results);
+      if (!found) {
+        return absl::UnavailableError(
+            absl::StrCat("host ", endpoint.host(), " has no IPv4 or IPv6 address"));
+      }
+      const uint16_t port = htons(endpoint.port());
+      if (address.storage.ss_family == AF_INET) {
+        reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = port;
+      } else {
+        reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = port;
+      }
+      break;
+    }
+  }
+  if (address.storage.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = sin6->sin6_port;
+      std::memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+      address = SocketAddress{};
+      std::memcpy(&address.storage, &sin, sizeof(sin));
+      address.length = sizeof(sin);
+    }
+  }
+  if (loopback_only && !IsLoopback(address)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "endpoint ", endpoint.ToString(), " is not loopback; this flow sends only to loopback"));
+  }
+  return address;
+}
+
+}  // namespace netrig::internal

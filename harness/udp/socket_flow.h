@@ -40,6 +40,16 @@ struct SocketFlowBugs {
   // (d) Writes while waiting are reported accepted and thrown away.
   bool waiting_drop = false;
 };
+
+// The rejection for a failed send of `datagram` to `address` (of `family`): EMSGSIZE names the
+// family maximum or the route's path MTU limit with its value; other errors name the errno.
+WriteResult SendErrorResult(int error_number, const Datagram& datagram, AddressFamily family,
+                            const SocketAddress& address);
+
+// Where a per-peer or simple flow sends `endpoint`: address endpoints as they are (IPv4-mapped
+// IPv6 unmapped to IPv4), host endpoints resolved with getaddrinfo, redacted ones refused;
+// PermissionDenied for a non-loopback destination when `loopback_only`.
+absl::StatusOr<SocketAddress> DestinationAddress(const Endpoint& endpoint, bool loopback_only);
 }  // namespace internal
 
 class SocketFlow : public Flow {

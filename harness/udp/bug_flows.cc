@@ -1,0 +1,75 @@
+// Seeded-bug flows (field-notes section 8 of the UDP issue): small variations of the reference
+// `socket` flow and flow source, each registered by name so `--flow NAME` runs netrig against a
+// known bug. The reference flows share the same code with every knob off.
+//
+//   bug-address-too-large   (a) story 2: a write whose endpoint is in address form (as every
+//                           Read hands it out) fails "The datagram was too large", whatever
+//                           its size.
+//   bug-scope-mangle        (b) story 2/7: a scoped IPv6 endpoint is re-encoded by cutting the
+//                           text at '%', which mangles it; the write is rejected for no true
+//                           reason.
+//   bug-close-race-uaf      (c) Close() frees the receive buffers while a read is in flight: a
+//                           heap use-after-free that ASan reports when reads and close overlap.
+//   bug-waiting-drop        (d) story 5: writes while waiting are reported accepted and vanish.
+//   bug-sleep-wake-source   (e) story 4: the flow source stops handing out new flows after its
+//                           third sleep/wake cycle.
+#include <memory>
+
+#include "harness/udp/flow.h"
+#include "harness/udp/flow_source.h"
+#include "harness/udp/socket_flow.h"
+
+namespace netrig::internal {
+
+namespace {
+
+FlowFactory SocketFlowWith(SocketFlowBugs bugs) {
+  return [bugs](const FlowOptions& options) -> absl::StatusOr<std::unique_ptr<Flow>> {
+    absl::StatusOr<std::unique_ptr<SocketFlow>> flow = SocketFlow::Open(options, bugs);
+    if (!flow.ok()) return flow.status();
+    return std::unique_ptr<Flow>(std::move(*flow));
+  };
+}
+
+FlowSourceFactory SourceWith(FlowSourceBugs bugs) {
+  return [bugs](const FlowOptions& options) -> absl::StatusOr<std::unique_ptr<FlowSource>> {
+    absl::StatusOr<std::unique_ptr<LoopbackFlowSource>> source =
+        LoopbackFlowSource::Open(options, bugs);
+    if (!source.ok()) return source.status();
+    return std::unique_ptr<FlowSource>(std::move(*source));
+  };
+}
+
+}  // namespace
+
+void RegisterBuiltinBugFlows() {
+  auto must = [](absl::Status status) {
+    if (!status.ok()) std::abort();
+  };
+  must(AddFlowRegistration({"bug-address-too-large",
+                            "seeded bug (a): rejects any datagram to an address-form endpoint as "
+                            "\"The datagram was too large\"",
+                            SocketFlowWith({.address_too_large = true}), SourceWith({})}));
+  must(AddFlowRegistration({"bug-scope-mangle",
+                            "seeded bug (b): mangles scoped IPv6 endpoints (cuts the text at "
+                            "'%') when writing",
+                            SocketFlowWith({.scope_mangle = true}), SourceWith({})}));
+  must(AddFlowRegistration({"bug-close-race-uaf",
+                            "seeded bug (c): Close() frees the receive buffers under an "
+                            "in-flight read (heap use-after-free)",
+                            SocketFlowWith({.close_race_uaf = true}), SourceWith({})}));
+  must(AddFlowRegistration({"bug-waiting-drop",
+                            "seeded bug (d): writes while waiting are reported accepted and "
+                            "silently dropped",
+                            SocketFlowWith({.waiting_drop = true}), SourceWith({})}));
+  must(AddFlowRegistration({"bug-sleep-wake-source",
+                            "seeded bug (e): the flow source hands out no new flow after its "
+                            "third sleep/wake cycle",
+                            SocketFlowWith({}), SourceWith({.stop_after_wakes = 3})}));
+}
+
+absl::StatusOr<std::unique_ptr<FlowSource>> MakeLoopbackFlowSource(const FlowOptions& options) {
+  return SourceWith({})(options);
+}
+
+}  // namespace netrig::internal
