@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 
 set(_netrig_libraries netrig netrig_base netrig_net netrig_sched netrig_check netrig_main
     netrig_sanitizer_defaults)
-foreach(layer udp http drive)
+foreach(layer udp http drive findings)
   if(TARGET netrig_${layer})
     list(APPEND _netrig_libraries netrig_${layer})
   endif()

@@ -36,6 +36,17 @@ const std::vector<Subcommand>& Subcommands() {
        "Parses the endpoint strings from the field notes and asks the datagram-size oracle\n"
        "about sizes around every limit. Exits 0.",
        "stress/demo_command.cc", &RunDemo},
+      {"fuzz", "run a fuzz target locally: merge new coverage, triage and dedup crashes",
+       "netrig fuzz TARGET [--time 10m] [--jobs N] [-- LIBFUZZER_FLAGS...]\n"
+       "netrig fuzz --list\n\n"
+       "Runs build/fuzz/fuzzers/TARGET_fuzzer (the fuzz preset) on a working copy of\n"
+       "corpora/TARGET with its .dict and .options for --time (fork mode with --jobs > 1).\n"
+       "Afterwards, also after Ctrl-C, it merges coverage-increasing inputs into\n"
+       "corpora/TARGET (set-cover merge; nothing is removed) and triages crashes into\n"
+       "artifacts/TARGET/crashes/<signature>/: minimized input, report.md, crash.json and\n"
+       "replay.sh, deduplicated by stack signature. A second Ctrl-C skips merge and triage.\n"
+       "Exit 0 no crash, 1 crashes found, 2 usage error or fuzz binary not built.",
+       "stress/fuzz_command.cc", &RunFuzz},
   };
   return *kSubcommands;
 }

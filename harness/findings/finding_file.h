@@ -1,0 +1,72 @@
+// Finding files: a stress run's violation, written so that `netrig replay FILE` reruns it with
+// the same parameters and says whether it reproduced. Confirmed findings are kept in
+// corpora/regressions/*.json, and CTest replays each one under label `replay`.
+//
+// Format (JSON, version 1):
+//   {
+//     "tool": "netrig", "version": 1,
+//     "command": "udp",                      // the subcommand: "udp" or "http"
+//     "args": ["--flow=dns_proxy", "--seed=42", "--perturb_seed=7", "--duration=5s"],
+//                                            // exact arguments after `netrig <command>`
+//     "seed": 42,                            // the run's master seed
+//     "perturb_seed": 7,                     // schedule-point perturbation seed, null when off
+//     "violations": [{"kind": "duplicate_completion", "message": "...", ...}],
+//     "report": {...},                       // the run's JSON report, as written by the driver
+//     "signature": "udp duplicate_completion" // optional dedup key; derived when absent
+//   }
+//
+// Example:
+//   netrig::Finding finding;
+//   finding.command = "udp";
+//   finding.args = {"--seed=42"};
+//   finding.seed = 42;
+//   finding.violations = violations.ToJson();
+//   absl::Status written = netrig::WriteFindingFile("artifacts/udp/finding-1.json", finding);
+//   absl::StatusOr<netrig::Finding> again =
+//   netrig::ReadFindingFile("artifacts/udp/finding-1.json");
+#ifndef NETRIG_HARNESS_FINDINGS_FINDING_FILE_H_
+#define NETRIG_HARNESS_FINDINGS_FINDING_FILE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace netrig {
+
+inline constexpr int kFindingFileVersion = 1;
+
+struct Finding {
+  std::string command;            // "udp" or "http".
+  std::vector<std::string> args;  // After `netrig <command>`, exactly as to be rerun.
+  uint64_t seed = 0;
+  std::optional<uint64_t> perturb_seed;  // Empty when perturbation was off.
+  nlohmann::json violations = nlohmann::json::array();
+  nlohmann::json report = nlohmann::json::object();
+  std::string signature;  // Empty: FindingSignature() derives one.
+
+  bool operator==(const Finding&) const = default;
+};
+
+nlohmann::json FindingToJson(const Finding& finding);
+// Checks tool, version, command and every field's type; errors name the field.
+absl::StatusOr<Finding> FindingFromJson(const nlohmann::json& json);
+
+// Writes atomically (temporary file, then rename), pretty-printed, with a trailing newline.
+absl::Status WriteFindingFile(const std::string& path, const Finding& finding);
+absl::StatusOr<Finding> ReadFindingFile(const std::string& path);
+
+// The dedup key: `signature` when set, else "<command> <sorted distinct violation kinds>".
+std::string FindingSignature(const Finding& finding);
+
+// {netrig_binary, command, args...}: the command line that reruns the finding.
+std::vector<std::string> FindingReplayArgv(const Finding& finding, absl::string_view netrig_binary);
+
+}  // namespace netrig
+
+#endif  // NETRIG_HARNESS_FINDINGS_FINDING_FILE_H_
