@@ -320,6 +320,7 @@ bool Connection::H1HandleOneRequest() {
   absl::string_view fault_header;
   absl::string_view upgrade;
   absl::string_view http2_settings;
+  bool expect_continue = false;
   absl::string_view rest =
       line_end == absl::string_view::npos ? absl::string_view() : head.substr(line_end + 2);
   while (!rest.empty()) {
@@ -343,6 +344,8 @@ bool Connection::H1HandleOneRequest() {
       if (absl::StrContains(lower, "keep-alive")) keep_alive = true;
     } else if (absl::EqualsIgnoreCase(name, "x-netrig-fault")) {
       fault_header = value;
+    } else if (absl::EqualsIgnoreCase(name, "expect")) {
+      expect_continue = absl::EqualsIgnoreCase(value, "100-continue");
     } else if (absl::EqualsIgnoreCase(name, "upgrade")) {
       upgrade = value;
     } else if (absl::EqualsIgnoreCase(name, "http2-settings")) {
@@ -350,7 +353,14 @@ bool Connection::H1HandleOneRequest() {
     }
   }
   size_t total = head_end + 4 + static_cast<size_t>(content_length);
-  if (data.size() < total) return false;  // The body is still coming.
+  if (data.size() < total) {  // The body is still coming.
+    if (expect_continue && !continue_sent_) {
+      out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+      continue_sent_ = true;
+    }
+    return false;
+  }
+  continue_sent_ = false;
 
   if (upgrade == "h2c" && content_length == 0 && requests_ == 0 &&
       worker_->server()->CurrentScript() == nullptr) {

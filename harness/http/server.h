@@ -3,9 +3,16 @@
 // One port serves both protocols: the server sniffs the first bytes of each connection, and a
 // connection that opens with the HTTP/2 client preface ("PRI * HTTP/2.0...", h2c with prior
 // knowledge) is HTTP/2 (libnghttp2 server session); anything else is HTTP/1.1 (keep-alive;
-// requests on a connection are answered in order). It binds 127.0.0.1 (and ::1 if asked) on
-// kernel-chosen ports, runs an epoll loop on `threads` workers with non-blocking sockets, and
-// never sleeps in the loop: delays and drips are timers.
+// requests on a connection are answered in order, so pipelining works too). An HTTP/1.1 first
+// request carrying "Upgrade: h2c" + HTTP2-Settings is answered "101 Switching Protocols" and the
+// connection continues as HTTP/2 (what libcurl does with CURL_HTTP_VERSION_2_0 on http://).
+// Note: Debian's libcurl 7.88.1 cannot reuse a *prior-knowledge* h2c connection (every request
+// after the first fails with CURLE_HTTP2, curl issue #10634, fixed in 8.0); upgraded
+// connections are reused and multiplexed fine.
+// It binds 127.0.0.1 (and ::1 if asked) on kernel-chosen ports, runs an epoll loop on `threads`
+// workers with non-blocking sockets, and never sleeps in the loop: delays and drips are timers.
+// Requests with a body need Content-Length (chunked uploads get 501); "Expect: 100-continue"
+// gets its 100. Connections have no idle timeout: they last until the client closes or Stop().
 //
 // What a request gets:
 //   - By default 200 with a `default_body_bytes` body.

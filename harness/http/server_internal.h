@@ -145,6 +145,7 @@ class Connection {
 
   // HTTP/1.1 response in progress (only delays and drips stay here across events).
   bool h1_busy_ = false;
+  bool continue_sent_ = false;  // "100 Continue" sent for the request being received.
   std::vector<Step> steps_;
   size_t step_ = 0;
   enum class StepState { kNotArmed, kArmed, kFired } step_state_ = StepState::kNotArmed;

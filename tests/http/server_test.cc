@@ -57,6 +57,13 @@ class Client {
     if (curl_ != nullptr) curl_easy_cleanup(curl_);
   }
 
+  Reply Post(const std::string& url, const std::string& body) {
+    post_body_ = &body;
+    Reply reply = Get(url);
+    post_body_ = nullptr;
+    return reply;
+  }
+
   Reply Get(const std::string& url, const std::string& extra_header = "") {
     if (curl_ != nullptr && wire_ == Wire::kH2cPriorKnowledge) {
       curl_easy_cleanup(curl_);
@@ -78,6 +85,12 @@ class Client {
     curl_slist* headers = nullptr;
     if (!extra_header.empty()) headers = curl_slist_append(headers, extra_header.c_str());
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+    if (post_body_ != nullptr) {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, post_body_->data());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(post_body_->size()));
+    } else {
+      curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+    }
     reply.code = curl_easy_perform(curl_);
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
     curl_easy_getinfo(curl_, CURLINFO_HTTP_VERSION, &reply.http_version);
@@ -91,6 +104,7 @@ class Client {
  private:
   Wire wire_;
   CURL* curl_ = nullptr;
+  const std::string* post_body_ = nullptr;
 };
 
 std::string Pattern(int64_t n) {
@@ -146,6 +160,17 @@ TEST_P(ServerTest, KeepAliveReusesOneConnection) {
             stats.connections_accepted);
   EXPECT_GT(stats.bytes_received, 0u);
   EXPECT_GT(stats.bytes_sent, 0u);
+}
+
+TEST_P(ServerTest, PostBodyIsReadAndAnswered) {
+  Client client(GetParam());
+  Reply first = client.Get(Url("/"));  // Sets up the connection (and the upgrade).
+  ASSERT_EQ(first.code, CURLE_OK);
+  std::string body(200000, 'b');
+  Reply reply = client.Post(Url("/fault/status,code=404"), body);
+  ASSERT_EQ(reply.code, CURLE_OK) << curl_easy_strerror(reply.code);
+  EXPECT_EQ(reply.status, 404);
+  EXPECT_GE(server_.Stats().bytes_received, body.size());
 }
 
 TEST_P(ServerTest, StatusFromPathAndHeader) {
@@ -445,6 +470,32 @@ TEST(HttpServer, MalformedRequestsGet4xxAndClose) {
                           "POST / HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"),
               ::testing::EndsWith("\r\n\r\nok"));
   EXPECT_EQ(server.Stats().bad_requests, 3u);
+}
+
+TEST(HttpServer, ExpectContinueGets100BeforeTheBody) {
+  HttpServer server;
+  ASSERT_TRUE(server.Start().ok());
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string head =
+      "POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, n), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(send(fd, "hello", 5, MSG_NOSIGNAL), 5);
+  std::string rest;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) rest.append(buf, n);
+  close(fd);
+  EXPECT_THAT(rest, ::testing::StartsWith("HTTP/1.1 200 OK"));
+  EXPECT_THAT(rest, ::testing::EndsWith("ok"));
 }
 
 TEST(FaultPlan, EncodeDecodeRoundTrip) {
