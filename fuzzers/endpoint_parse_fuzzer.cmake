@@ -1,0 +1,1 @@
+netrig_fuzzer(endpoint_parse LIBS netrig_net)
