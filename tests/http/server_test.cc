@@ -409,6 +409,41 @@ TEST(HttpServer, ConcurrentClientsOnTwoWorkers) {
   EXPECT_EQ(server.Stats().requests, 200u);
 }
 
+TEST(HttpServer, EveryFaultKindFromThePlannerUnderConcurrentClients) {
+  HttpServerOptions options;
+  options.threads = 2;
+  options.faults.emplace();
+  options.faults->seed = 99;
+  options.faults->oversized_header_bytes = 200 * 1024;
+  for (int i = 1; i < kFaultKindCount; ++i) options.faults->probability[i] = 1.0 / 13;
+  HttpServer server(options);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  constexpr int kPerThread = 60;
+  for (Wire wire : {Wire::kHttp1, Wire::kH2cPriorKnowledge, Wire::kH2cUpgrade}) {
+    threads.emplace_back([&, wire] {
+      Client client(wire);
+      for (int i = 0; i < kPerThread; ++i) {
+        if (client.Get(server.url() + "/").code == CURLE_OK) ok.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  HttpServerStats stats = server.Stats();
+  // Clients retry some failures (e.g. a refused stream) on their own, so count at least.
+  EXPECT_GE(stats.requests, 3u * kPerThread);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_LT(ok.load(), 3 * kPerThread);  // Some faults must surface as errors.
+  uint64_t by_kind = 0;
+  for (int i = 0; i < kFaultKindCount; ++i) by_kind += stats.requests_by_fault[i];
+  EXPECT_EQ(by_kind, stats.requests);
+  // The server is still healthy: a plain request (fault plan overridden) succeeds.
+  EXPECT_EQ(Client(false).Get(server.url() + "/fault/none").body, "ok");
+  server.Stop();
+  EXPECT_EQ(server.Stats().connections_open, 0u);
+}
+
 TEST(HttpServer, StopClosesEverythingAndUnblocksClients) {
   HttpServer server;
   ASSERT_TRUE(server.Start().ok());
