@@ -31,6 +31,7 @@ const std::vector<Subcommand>& Subcommands();
 int RunEndpoint(const std::vector<absl::string_view>& args);
 int RunDemo(const std::vector<absl::string_view>& args);
 int RunFuzz(const std::vector<absl::string_view>& args);
+int RunFindings(const std::vector<absl::string_view>& args);
 
 }  // namespace netrig::cli
 

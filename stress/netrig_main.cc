@@ -47,6 +47,13 @@ const std::vector<Subcommand>& Subcommands() {
        "replay.sh, deduplicated by stack signature. A second Ctrl-C skips merge and triage.\n"
        "Exit 0 no crash, 1 crashes found, 2 usage error or fuzz binary not built.",
        "stress/fuzz_command.cc", &RunFuzz},
+      {"findings", "summarize a nightly run directory: summary.md, junit.xml, deduplicated",
+       "netrig findings DIR\n\n"
+       "Reads what scripts/nightly wrote into DIR (steps.tsv, junit/*.xml from ctest, fuzz/\n"
+       "session artifacts, stress/ finding files and logs), deduplicates the findings by\n"
+       "stack signature (or finding signature), and writes DIR/summary.md and DIR/junit.xml.\n"
+       "Exit 0 clean, 1 any finding or failed step, 2 usage.",
+       "stress/findings_command.cc", &RunFindings},
   };
   return *kSubcommands;
 }

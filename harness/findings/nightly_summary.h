@@ -1,0 +1,61 @@
+// The nightly job's summary: scripts/nightly runs builds, test labels, stress drivers and fuzz
+// sessions into one output directory, and `netrig findings DIR` turns that directory into
+// summary.md and junit.xml with every finding deduplicated by signature:
+//   - fuzz crashes: the stack signatures of artifacts DIR/fuzz/<target>/last_session.json names;
+//   - sanitizer reports in test output (JUnit <system-out>) and stress logs: their stack
+//     signatures, so the same bug seen by the asan and the fuzz preset is one finding;
+//   - stress finding files (DIR/stress/**.json): FindingSignature();
+//   - other failed tests: "test failed: <name>".
+//
+// Layout read (all optional): DIR/steps.tsv (name, status, seconds, log, note; tab-separated,
+// status pass|fail|timeout|skipped), DIR/junit/*.xml (ctest --output-junit), DIR/fuzz/<target>/,
+// DIR/stress/**/*.{json,log}.
+//
+// Example:
+//   absl::StatusOr<netrig::NightlySummary> summary = netrig::CollectNightly("out/nightly");
+//   WriteFile("out/nightly/summary.md", netrig::NightlyMarkdown(*summary));
+//   return summary->clean() ? 0 : 1;
+#ifndef NETRIG_HARNESS_FINDINGS_NIGHTLY_SUMMARY_H_
+#define NETRIG_HARNESS_FINDINGS_NIGHTLY_SUMMARY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace netrig {
+
+struct NightlyStep {
+  std::string name;    // "build asan", "ctest tsan replay", "fuzz endpoint_parse", ...
+  std::string status;  // pass | fail | timeout | skipped
+  double seconds = 0;
+  std::string log;
+  std::string note;
+};
+
+struct NightlyFinding {
+  std::string signature;           // The dedup key.
+  std::string source;              // "fuzz", "sanitizer", "stress", "test".
+  std::vector<std::string> where;  // Every place it was seen ("asan: replay.endpoint_parse").
+  std::string detail;              // A file to look at first (report.md, log, finding file).
+};
+
+struct NightlySummary {
+  std::vector<NightlyStep> steps;
+  std::vector<NightlyFinding> findings;  // Deduplicated, in order of first appearance.
+  std::vector<std::string> junit_files;
+  int tests_run = 0;
+  int tests_failed = 0;
+
+  int failed_steps() const;
+  bool clean() const { return findings.empty() && failed_steps() == 0; }
+};
+
+absl::StatusOr<NightlySummary> CollectNightly(const std::string& out_dir);
+std::string NightlyMarkdown(const NightlySummary& summary);
+// One <testsuites>: every ctest suite as it was, plus nightly.steps and nightly.findings.
+std::string NightlyJunit(const NightlySummary& summary);
+
+}  // namespace netrig
+
+#endif  // NETRIG_HARNESS_FINDINGS_NIGHTLY_SUMMARY_H_
