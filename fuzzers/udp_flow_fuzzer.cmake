@@ -1,0 +1,1 @@
+netrig_fuzzer(udp_flow LIBS netrig_udp netrig_net)
