@@ -55,7 +55,8 @@ namespace netrig {
 
 // One UDP datagram and its peer: the source on read, the destination on write.
 struct Datagram {
-  Endpoint endpoint;
+  // Default: 0.0.0.0:0, a placeholder (Endpoint itself has no default); vectors can resize.
+  Endpoint endpoint = Endpoint::IPv4({0, 0, 0, 0}, 0);
   std::string payload;
   // Read side: the datagram was longer than the flow's receive buffer and was cut.
   bool truncated = false;
@@ -145,6 +146,10 @@ struct FlowOptions {
   bool loopback_only = true;
   // Set IP_PMTUDISC_DO / IPV6_DONTFRAG on the flow's sockets.
   bool dont_fragment = false;
+  // Local addresses to bind instead of 127.0.0.1 / ::1 (address endpoints; port 0 for a
+  // kernel-chosen one), e.g. a test namespace's address for a real-MTU path (`netrig udp --bind`).
+  std::optional<Endpoint> bind_ipv4;
+  std::optional<Endpoint> bind_ipv6;
 };
 
 using FlowFactory = std::function<absl::StatusOr<std::unique_ptr<Flow>>(const FlowOptions&)>;

@@ -295,9 +295,11 @@ TEST(FlowRegistry, KnowsBuiltinsAndRefusesDuplicates) {
   EXPECT_THAT(missing.status().message(), HasSubstr("socket"));
   absl::Status again = RegisterFlow({"socket", "dup", FindFlow("socket")->flow, nullptr});
   EXPECT_TRUE(absl::IsAlreadyExists(again));
-  ASSERT_TRUE(
-      RegisterFlow({"test-registered", "from a test", FindFlow("socket")->flow, nullptr}).ok());
-  absl::StatusOr<std::unique_ptr<Flow>> flow = CreateFlow("test-registered", {});
+  // A fresh name each run (--gtest_repeat registers again).
+  static int run = 0;
+  const std::string name = absl::StrCat("test-registered-", ++run);
+  ASSERT_TRUE(RegisterFlow({name, "from a test", FindFlow("socket")->flow, nullptr}).ok());
+  absl::StatusOr<std::unique_ptr<Flow>> flow = CreateFlow(name, {});
   EXPECT_TRUE(flow.ok()) << flow.status();
 }
 
