@@ -244,6 +244,7 @@ void Connection::CloseNow(bool reset) {
 FaultPlan Connection::PlanForRequest(absl::string_view target, absl::string_view fault_header,
                                      bool* bad_plan, std::string* error) {
   *bad_plan = false;
+  plan_note_.clear();
   HttpServer* server = worker_->server();
   absl::string_view encoded;
   bool asked = false;
@@ -263,8 +264,13 @@ FaultPlan Connection::PlanForRequest(absl::string_view target, absl::string_view
     *error = std::string(plan.status().message());
     return FaultPlan{.kind = FaultKind::kStatus, .status = 400};
   }
+  plan_note_.clear();
   if (const FaultPlanner* planner = server->planner()) {
-    return planner->PlanFor(server->NextRequestIndex());
+    uint64_t index = server->NextRequestIndex();
+    FaultPlan plan = planner->PlanFor(index);
+    // Lets a client log which plan it met: "<request index> <encoded plan>".
+    absl::StrAppend(&plan_note_, index, " ", EncodeFaultPlan(plan));
+    return plan;
   }
   return FaultPlan{};
 }
@@ -435,6 +441,7 @@ void Connection::H1Respond(const FaultPlan& plan, bool keep_alive, bool head) {
   if (plan.kind == FaultKind::kOversizedHeaders) {
     AppendPaddingHeaders(&head_bytes, plan.header_bytes, ": ");
   }
+  if (!plan_note_.empty()) absl::StrAppend(&head_bytes, "X-Netrig-Plan: ", plan_note_, "\r\n");
   if (!keep_alive) head_bytes.append("Connection: close\r\n");
   head_bytes.append("\r\n");
   if (head) {

