@@ -23,6 +23,8 @@ struct Subcommand {
   absl::string_view flag_file;  // Source file whose ABSL_FLAGs belong to this subcommand.
   // `args` are the positional arguments left after flag parsing.
   int (*run)(const std::vector<absl::string_view>& args);
+  // Comma list of flags defined in stress/shared_flags.cc that this subcommand also takes.
+  absl::string_view shared_flags = "";
 };
 
 // The table of subcommands, in the order `netrig --help` lists them (stress/netrig_main.cc).
@@ -30,6 +32,8 @@ const std::vector<Subcommand>& Subcommands();
 
 int RunEndpoint(const std::vector<absl::string_view>& args);
 int RunDemo(const std::vector<absl::string_view>& args);
+int RunHttp(const std::vector<absl::string_view>& args);
+int RunUdp(const std::vector<absl::string_view>& args);
 int RunFuzz(const std::vector<absl::string_view>& args);
 int RunFindings(const std::vector<absl::string_view>& args);
 

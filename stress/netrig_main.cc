@@ -2,6 +2,7 @@
 //
 // Users who plug in their own Flow or HttpClient link netrig::main (this file and the
 // subcommands) plus their registration, and get the same command with their client selectable.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "harness/base/crash_context.h"
 #include "stress/command.h"
+#include "stress/shared_flags.h"
 
 namespace netrig::cli {
 
@@ -36,6 +38,36 @@ const std::vector<Subcommand>& Subcommands() {
        "Parses the endpoint strings from the field notes and asks the datagram-size oracle\n"
        "about sizes around every limit. Exits 0.",
        "stress/demo_command.cc", &RunDemo},
+      {"http", "stress an HTTP client: task sessions under cancels, invalidation, faults",
+       "netrig http [--client curl] [--rate N | --concurrency N] [--duration 10s] [--json FILE]\n"
+       "            [--http 1.1|h2c|mixed] [--faults default|none|kind=p,...] [--seed N]\n"
+       "            [--target http://127.0.0.1:PORT/ [--allow-remote]]\n\n"
+       "Spawns HTTP tasks from several threads through the client's sessions against the\n"
+       "embedded loopback HTTP/1.1 + h2c server with seeded per-request faults (or --target),\n"
+       "open loop at --rate tasks/s (latency from each task's intended start) or closed loop.\n"
+       "Cancels at every moment, replaces sessions every --tasks_per_session tasks, adds and\n"
+       "removes connection observers, perturbs schedule points. Checks exactly-once completion,\n"
+       "nothing after invalidation, no stuck task, live objects back to zero (and LSan in ASan\n"
+       "builds). Prints a status line each second and a summary; --json FILE writes a report.\n"
+       "--faults kinds: delay, status, chunked, truncate, reset, drip, close_after,\n"
+       "big_headers, rst_stream, goaway, tiny_window (e.g. --faults=reset=0.05,delay=0.1).\n"
+       "Exit 0 no violation, 1 violations (a finding file in --finding_dir), 2 usage error.",
+       "stress/http_command.cc", &RunHttp, kStressSharedFlags},
+      {"udp", "stress a UDP flow: sizes on every limit, endpoint encodings, faults, path events",
+       "netrig udp [--flow socket] [--duration 10s] [--rate N] [--threads N] [--flows N]\n"
+       "           [--faults mild|none|drop=P,...] [--path_events 500ms] [--mtu N]\n"
+       "           [--family ipv4|ipv6|both] [--seed N] [--json FILE]\n\n"
+       "Drives a registered Flow (--list_flows) through a seeded fault relay to a loopback echo\n"
+       "peer: datagram sizes just under, at and over every limit of the datagram-size oracle\n"
+       "plus 50-200 byte ones, endpoints in every encoding (numeric, IPv4-mapped, scoped,\n"
+       "host name) echoed back as read and re-encoded, flows closed and reopened, the path\n"
+       "taken down and brought back, the flow source put to sleep and woken, schedule\n"
+       "points perturbed. Checks: no datagram that fits is rejected, every rejection names\n"
+       "a true limit and its value, no silent loss, flows leave \"waiting\" when the path is\n"
+       "back, flows after a wake reach the handler, no flow object leaks. A status line each\n"
+       "second, a summary, --json FILE a report. Exit 0 no violation, 1 violations (a\n"
+       "finding file in --finding_dir), 2 usage error.",
+       "stress/udp_command.cc", &RunUdp, kStressSharedFlags},
       {"fuzz", "run a fuzz target locally: merge new coverage, triage and dedup crashes",
        "netrig fuzz TARGET [--time 10m] [--jobs N] [-- LIBFUZZER_FLAGS...]\n"
        "netrig fuzz --list\n\n"
@@ -85,8 +117,14 @@ void PrintTopLevelHelp(FILE* out) {
 // The flags that belong to `command`: those defined in its file.
 std::vector<absl::CommandLineFlag*> FlagsOf(const Subcommand& command) {
   std::vector<absl::CommandLineFlag*> flags;
+  const std::vector<absl::string_view> shared =
+      absl::StrSplit(command.shared_flags, ',', absl::SkipEmpty());
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), command.flag_file)) flags.push_back(flag);
+    if (absl::EndsWith(flag->Filename(), command.flag_file) ||
+        (absl::EndsWith(flag->Filename(), "stress/shared_flags.cc") &&
+         std::find(shared.begin(), shared.end(), name) != shared.end())) {
+      flags.push_back(flag);
+    }
   }
   std::sort(flags.begin(), flags.end(),
             [](auto* a, auto* b) { return a->Name() < b->Name(); });
@@ -132,6 +170,30 @@ bool CheckFlagsBelong(const Subcommand& command, int argc, char** argv) {
   return true;
 }
 
+// Accepts `--allow-remote` for `--allow_remote` (flag names cannot contain '-'), and `--json`
+// for `--json_file` in subcommands that write a JSON report: `--json` is taken by `netrig
+// endpoint`'s bool flag, and flag names are global. Rewrites argv in place.
+void NormalizeFlagSpellings(const Subcommand& command, int argc, char** argv) {
+  static std::vector<std::string>* const storage = new std::vector<std::string>();
+  storage->reserve(static_cast<size_t>(argc));
+  bool has_json_file = false;
+  for (const auto* flag : FlagsOf(command)) has_json_file |= flag->Name() == "json_file";
+  for (int i = 2; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::StartsWith(arg, "--")) continue;
+    const size_t equals = arg.find('=');
+    std::string name(arg.substr(2, equals == absl::string_view::npos ? arg.npos : equals - 2));
+    std::replace(name.begin(), name.end(), '-', '_');
+    if (has_json_file && name == "json") name = "json_file";
+    std::string rewritten = absl::StrCat(
+        "--", name, equals == absl::string_view::npos ? "" : arg.substr(equals));
+    if (rewritten == arg) continue;
+    storage->push_back(std::move(rewritten));
+    argv[i] = storage->back().data();
+  }
+}
+
 }  // namespace
 }  // namespace netrig::cli
 
@@ -168,6 +230,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
   }
+  NormalizeFlagSpellings(*command, argc, argv);
   if (!CheckFlagsBelong(*command, argc, argv)) return kExitUsage;
 
   // Abseil parses argv[1..] as if the subcommand were the program.

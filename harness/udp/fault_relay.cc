@@ -137,16 +137,18 @@ void FaultRelay::Impl::Admit(RelayDirection direction, size_t client, std::strin
     MutexLock lock(&mu);
     RelayCounters& c = Of(direction);
     ++c.received;
-    auto drop = [&c](uint64_t& reason) {
+    auto drop = [&](uint64_t& reason, const char* fault) {
       ++reason;
       ++c.dropped_by_fault;
+      if (options.on_fault) options.on_fault(direction, payload, fault);
     };
-    if (!path_up.load(std::memory_order_acquire)) return drop(c.dropped_path_down);
+    if (!path_up.load(std::memory_order_acquire)) return drop(c.dropped_path_down, "path_down");
     if (options.faults.mtu_payload > 0 && payload.size() > options.faults.mtu_payload) {
-      return drop(c.dropped_mtu);
+      return drop(c.dropped_mtu, "mtu");
     }
-    if (decision.drop) return drop(c.dropped_random);
+    if (decision.drop) return drop(c.dropped_random, "drop");
     if (decision.truncate_to) {
+      if (options.on_fault) options.on_fault(direction, payload, "truncate");
       payload.resize(*decision.truncate_to);
       ++c.truncated;
     }
@@ -168,6 +170,7 @@ void FaultRelay::Impl::Admit(RelayDirection direction, size_t client, std::strin
   MutexLock lock(&mu);
   RelayCounters& c = Of(direction);
   ++(ok ? c.delivered : c.send_errors);
+  if (!ok && options.on_fault) options.on_fault(direction, payload, "send_error");
   if (duplicate_ok) ++c.duplicates;
 }
 
@@ -185,8 +188,10 @@ void FaultRelay::Impl::Release(Held item) {
   if (!up) {
     ++c.dropped_path_down;
     ++c.dropped_by_fault;
+    if (options.on_fault) options.on_fault(item.direction, item.payload, "path_down");
   } else {
     ++(delivered ? c.delivered : c.send_errors);
+    if (!delivered && options.on_fault) options.on_fault(item.direction, item.payload, "send_error");
     if (duplicated) ++c.duplicates;
   }
   if (c.in_flight == 0) drained.SignalAll();
@@ -211,6 +216,11 @@ void FaultRelay::Impl::ReceiveFront() {
         absl::StatusOr<internal::UniqueFd> fd = internal::BindUdp(
             peer.storage.ss_family == AF_INET6 ? AddressFamily::kIPv6 : AddressFamily::kIPv4, 0);
         if (fd.ok() && ::connect(fd->get(), peer.get(), peer.length) == 0) back = std::move(*fd);
+        // Room for the peer's answers while this thread is busy (the kernel drops the rest).
+        const int buffer_bytes = 4 << 20;
+        if (back.valid()) {
+          ::setsockopt(back.get(), SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+        }
       }
       if (!back.valid()) {
         MutexLock lock(&mu);

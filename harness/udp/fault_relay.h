@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,12 @@ struct RelayOptions {
   // Clients (distinct source endpoints) served; datagrams from more count as send errors.
   int max_clients = 1024;
   bool allow_non_loopback = false;
+  // Called on the relay thread, under the relay's counter lock, for each datagram a fault drops
+  // ("drop", "mtu", "path_down"), truncates ("truncate", with the payload before the cut) or the
+  // relay fails to forward ("send_error"), so a driver can account for each datagram by its
+  // content. It must not call back into the relay. Optional.
+  std::function<void(RelayDirection direction, absl::string_view payload, const char* fault)>
+      on_fault;
 };
 
 class FaultRelay {
