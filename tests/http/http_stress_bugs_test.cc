@@ -37,9 +37,9 @@ void PrintTo(const SeededHttpBug& bug, std::ostream* out) { *out << bug.client_n
 
 namespace {
 
-constexpr int kAsanExit = 81;
-constexpr int kLsanExit = 83;
-constexpr int kTsanExit = 84;
+[[maybe_unused]] constexpr int kAsanExit = 81;
+[[maybe_unused]] constexpr int kLsanExit = 83;
+[[maybe_unused]] constexpr int kTsanExit = 84;
 
 #if defined(NETRIG_TEST_ASAN)
 constexpr const char* kPreset = "asan";
