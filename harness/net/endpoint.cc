@@ -125,7 +125,7 @@ constexpr size_t kMaxPortDigits = 5;
 constexpr size_t kMaxIPv4TextLength = 15;  // "255.255.255.255"
 
 // Inputs are shown in error messages up to this many bytes (escaped), then "...".
-constexpr size_t kMaxShownInput = 100;
+constexpr size_t kMaxShownInput = 64;
 constexpr size_t kMaxShownSockaddr = 32;
 
 // Error messages are built in a stack buffer: under the fuzzer's sanitizers every heap
@@ -193,7 +193,7 @@ class MessageBuffer {
     return plain;
   }();
 
-  char buffer_[768];
+  char buffer_[448];  // Worst case 4 * kMaxShownInput + the rest; longer reasons are cut.
   size_t size_ = 0;
 };
 
@@ -284,11 +284,12 @@ class EndpointTextParser {
       return Error(kMaxTextLength, absl::StrCat("longer than ", kMaxTextLength, " bytes"));
     }
     if (const size_t bad = text_.find_first_not_of(kPrintableNoSpace); bad != text_.npos) {
-      MessageBuffer reason;
-      reason.Append("unexpected byte 0x");
-      reason.AppendHex(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(&text_[bad]), 1));
-      reason.Append(" (only printable ASCII without spaces)");
-      return Error(bad, reason.view());
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto c = static_cast<unsigned char>(text_[bad]);
+      char reason[] = "unexpected byte 0x?? (only printable ASCII without spaces)";
+      reason[18] = kHex[c >> 4];
+      reason[19] = kHex[c & 0xf];
+      return Error(bad, reason);
     }
     if (absl::StartsWithIgnoreCase(text_, "IPv4#") || absl::StartsWithIgnoreCase(text_, "IPv6#")) {
       return ParseRedacted();

@@ -91,7 +91,7 @@ class Endpoint {
   static Endpoint Redacted(AddressFamily family, absl::string_view token, uint16_t port);
 
   // Parses any textual form listed in the file comment. Errors are InvalidArgument and name the
-  // input (first 100 bytes, escaped), its length and the 0-based byte position of the problem:
+  // input (first 64 bytes, escaped), its length and the 0-based byte position of the problem:
   //   invalid endpoint "example.com:65536" (17 bytes) at byte 12: port 65536 is above 65535
   static absl::StatusOr<Endpoint> Parse(absl::string_view text);
 
