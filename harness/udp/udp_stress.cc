@@ -391,7 +391,9 @@ struct SourcePeer {
   internal::UniqueFd socket;
   std::string key;  // canonical text of the client's local endpoint
   absl::Time opened;
-  absl::Time deadline = absl::InfiniteFuture();
+  // How long the source has been awake since this peer's first datagram: a flow must reach the
+  // handler within wake_deadline of that (a source that never really wakes piles it up).
+  absl::Duration awake_waited;
   bool delivered = false;
   bool reported = false;
   std::unique_ptr<Flow> flow;
@@ -512,8 +514,9 @@ class UdpStress : public Workload {
   std::deque<std::pair<std::unique_ptr<Flow>, Endpoint>> handed_ ABSL_GUARDED_BY(source_mu_);
   std::vector<std::unique_ptr<SourcePeer>> peers_;  // source thread only
   std::vector<Endpoint> source_endpoints_;
-  std::atomic<bool> source_asleep_{false};  // written by the source thread only
-  uint64_t next_peer_ = 0;                  // source thread only
+  std::atomic<bool> source_asleep_{false};              // written by the source thread only
+  uint64_t next_peer_ = 0;                              // source thread only
+  absl::Time last_source_tick_ = absl::InfinitePast();  // source thread only
 
   Counters counters_;
   LatencyHistogram latency_;
@@ -1529,7 +1532,6 @@ void UdpStress::OpenSourcePeer(absl::Time now) {
   peer->number = next_peer_++;
   peer->key = local->ToString();
   peer->opened = now;
-  peer->deadline = source_asleep_ ? absl::InfiniteFuture() : now + options_.wake_deadline;
   const std::string hello = absl::StrCat("NRSRC ", run_tag_, " ", peer->number);
   if (::sendto(socket->get(), hello.data(), hello.size(), 0, address->get(), address->length) < 0) {
     return;
@@ -1540,6 +1542,13 @@ void UdpStress::OpenSourcePeer(absl::Time now) {
 }
 
 void UdpStress::SourceTick(absl::Time now, bool opening) {
+  if (!source_asleep_.load(std::memory_order_relaxed) &&
+      last_source_tick_ != absl::InfinitePast()) {
+    for (auto& peer : peers_) {
+      if (!peer->delivered) peer->awake_waited += now - last_source_tick_;
+    }
+  }
+  last_source_tick_ = now;
   std::deque<std::pair<std::unique_ptr<Flow>, Endpoint>> handed;
   {
     MutexLock lock(&source_mu_);
@@ -1613,16 +1622,18 @@ void UdpStress::SourceTick(absl::Time now, bool opening) {
 
 void UdpStress::CheckSourcePeers(absl::Time now) {
   for (auto& peer : peers_) {
-    if (!peer->delivered && !peer->reported && now > peer->deadline) {
+    if (!peer->delivered && !peer->reported && peer->awake_waited > options_.wake_deadline) {
       peer->reported = true;
       ReportViolation(
           "flow_not_delivered_after_wake",
           absl::StrFormat(
               "flow source of '%s': peer %d (%s) sent its first datagram %s ago and "
-              "its flow did not reach the handler within %s of the source being awake "
-              "(%d wakes so far, %d of %d peers handed out)",
+              "its flow has not reached the handler although the source has been "
+              "awake for %s since (deadline %s; %d wakes so far, %d of %d peers "
+              "handed out)",
               options_.flow, peer->number, peer->key,
               absl::FormatDuration(absl::Trunc(now - peer->opened, absl::Milliseconds(1))),
+              absl::FormatDuration(absl::Trunc(peer->awake_waited, absl::Milliseconds(1))),
               absl::FormatDuration(options_.wake_deadline), Get(counters_.source_wakes),
               Get(counters_.peers_delivered), Get(counters_.peers_opened)));
     }
@@ -1655,19 +1666,12 @@ void UdpStress::SourceLoop() {
         source_->Wake();
         source_asleep_ = false;
         Add(counters_.source_wakes);
-        // Every peer waiting for its flow is now owed one within the deadline.
-        for (auto& peer : peers_) {
-          if (!peer->delivered) peer->deadline = now + options_.wake_deadline;
-        }
         next_switch = now + gap(50, 250);
       } else {
         SchedulePoint("udp_stress.sleep");
         source_->Sleep();
         source_asleep_ = true;
         Add(counters_.source_sleeps);
-        for (auto& peer : peers_) {
-          if (!peer->delivered) peer->deadline = absl::InfiniteFuture();
-        }
         next_switch = now + gap(20, 120);
       }
     }
@@ -1680,10 +1684,6 @@ void UdpStress::SourceLoop() {
     source_->Wake();
     source_asleep_ = false;
     Add(counters_.source_wakes);
-    const absl::Time now = absl::Now();
-    for (auto& peer : peers_) {
-      if (!peer->delivered) peer->deadline = now + options_.wake_deadline;
-    }
   }
   const absl::Time until = absl::Now() + std::max(options_.wake_deadline, options_.drain);
   while (absl::Now() < until) {
