@@ -19,6 +19,13 @@
 // Each is registered under its name (see http_client.h), so `netrig http --client bug-...`
 // selects it.
 //
+// About bug-unlocked-share: Debian's libcurl is not TSan-instrumented, so TSan sees the unguarded
+// DNS cache through its interceptors (memcpy/memcmp/malloc/free called by libcurl from two
+// sessions' event threads). Often the cache is corrupted first and libcurl crashes, which TSan
+// reports as a SEGV; in other presets the crash is all there is.
+// About bug-dequeue-uaf: without ASan the freed record is usually still readable, so the
+// default preset rarely notices anything; that is the point of the asan preset.
+//
 // Example:
 //   for (const netrig::SeededHttpBug& bug : netrig::SeededHttpBugs()) {
 //     auto client = netrig::MakeHttpClient(bug.client_name);
