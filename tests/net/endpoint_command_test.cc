@@ -20,7 +20,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-struct Run {
+struct CommandRun {
   int exit_code = -1;
   std::string out;
   std::string err;
@@ -38,13 +38,13 @@ std::string ShellQuote(const std::string& arg) {
   return quoted + "'";
 }
 
-Run RunNetrig(const std::vector<std::string>& args) {
+CommandRun RunNetrig(const std::vector<std::string>& args) {
   const std::string err_path =
       absl::StrCat(::testing::TempDir(), "/endpoint_command_stderr_", getpid());
   std::string command = ShellQuote(netrig::testing::NetrigBinary());
   for (const auto& arg : args) absl::StrAppend(&command, " ", ShellQuote(arg));
   absl::StrAppend(&command, " 2>", ShellQuote(err_path));
-  Run run;
+  CommandRun run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
   char buffer[4096];
@@ -63,7 +63,7 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 TEST(EndpointCommand, PrintsCanonicalFormsOfFieldNoteStrings) {
-  const Run run =
+  const CommandRun run =
       RunNetrig({"endpoint", "fe80::7:afff:fea1:edb8%en5.54442", "[fd6e:8a96:a57d::2]:57398",
                  "IPv4#e5b4bb04:443", "Example.COM:443", "1.2.3.4:53"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
@@ -87,7 +87,7 @@ TEST(EndpointCommand, PrintsCanonicalFormsOfFieldNoteStrings) {
 }
 
 TEST(EndpointCommand, InvalidInputExits2AfterPrintingValidOnes) {
-  const Run run = RunNetrig({"endpoint", "bad:99999", "[::1]:53", "nope"});
+  const CommandRun run = RunNetrig({"endpoint", "bad:99999", "[::1]:53", "nope"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(Lines(run.out), ElementsAre("[::1]:53 -> [::1]:53 kind=address family=ipv6 "
                                           "address=::1 port=53 scope=-"));
@@ -98,7 +98,7 @@ TEST(EndpointCommand, InvalidInputExits2AfterPrintingValidOnes) {
 }
 
 TEST(EndpointCommand, JsonOneObjectPerInput) {
-  const Run run = RunNetrig({"endpoint", "--json", "[fe80:15::1]:80", "x:1:2:3"});
+  const CommandRun run = RunNetrig({"endpoint", "--json", "[fe80:15::1]:80", "x:1:2:3"});
   EXPECT_EQ(run.exit_code, 2);
   const std::vector<std::string> lines = Lines(run.out);
   ASSERT_EQ(lines.size(), 2u) << run.out;
@@ -124,14 +124,14 @@ TEST(EndpointCommand, JsonOneObjectPerInput) {
 }
 
 TEST(EndpointCommand, NoInputIsAUsageError) {
-  const Run run = RunNetrig({"endpoint"});
+  const CommandRun run = RunNetrig({"endpoint"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("needs at least one TEXT"));
   EXPECT_EQ(run.out, "");
 }
 
 TEST(EndpointCommand, HelpListsTheJsonFlag) {
-  const Run run = RunNetrig({"help", "endpoint"});
+  const CommandRun run = RunNetrig({"help", "endpoint"});
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_THAT(run.out, HasSubstr("--json"));
 }
