@@ -207,8 +207,10 @@ std::string NightlyMarkdown(const NightlySummary& summary) {
   std::string md = absl::StrFormat(
       "# netrig nightly: %s\n\n%d finding(s), %d failed or timed-out step(s), %d/%d tests "
       "failed.\n\n",
-      summary.clean() ? "clean" : "FINDINGS", summary.findings.size(), summary.failed_steps(),
-      summary.tests_failed, summary.tests_run);
+      summary.clean()            ? "clean"
+      : summary.findings.empty() ? "FAILED STEPS"
+                                 : "FINDINGS",
+      summary.findings.size(), summary.failed_steps(), summary.tests_failed, summary.tests_run);
   if (!summary.findings.empty()) {
     absl::StrAppend(&md, "## Findings (deduplicated by signature)\n\n");
     for (size_t i = 0; i < summary.findings.size(); ++i) {
