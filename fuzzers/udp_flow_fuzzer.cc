@@ -602,20 +602,32 @@ class Run {
       Fail(absl::StrCat("read a truncated datagram (", datagram.payload.size(), " bytes) from ",
                         source.ToString()));
     }
+    // Payloads are unique per input except the shortest ones (0 bytes are all alike), so the
+    // match prefers an owed datagram of the source's family and a sent one over a queued one.
+    std::optional<size_t> match;
+    int match_rank = -1;
     for (size_t i = 0; i < owed_.size(); ++i) {
       if (owed_[i].payload.size() != datagram.payload.size() ||
           owed_[i].payload != datagram.payload) {
         continue;
       }
-      if (owed_[i].queued) {
-        Fail("a datagram queued while waiting arrived while the path was still lost");
+      const int rank = ((owed_[i].families & family) != 0 ? 2 : 0) + (owed_[i].queued ? 0 : 1);
+      if (rank > match_rank) {
+        match = i;
+        match_rank = rank;
       }
-      if ((owed_[i].families & family) == 0) {
+    }
+    if (match) {
+      const Owed& owed = owed_[*match];
+      if ((owed.families & family) == 0) {
         Fail(absl::StrCat("a datagram of ", datagram.payload.size(), " bytes came back from ",
                           source.ToString(), ", a family it was not sent in"));
       }
-      owed_bytes_ -= owed_[i].payload.size();
-      owed_.erase(owed_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (owed.queued) {
+        Fail("a datagram queued while waiting arrived while the path was still lost");
+      }
+      owed_bytes_ -= owed.payload.size();
+      owed_.erase(owed_.begin() + static_cast<std::ptrdiff_t>(*match));
       last_source_ = source;
       last_source_families_ = family;
       if (pool_.size() < kMaxReadPool) pool_.push_back(std::move(datagram));
