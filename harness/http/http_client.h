@@ -156,7 +156,10 @@ class HttpSession {
   virtual void FinishTasksAndInvalidate(absl::AnyInvocable<void()> on_invalidated = nullptr) = 0;
   // Cancels every task, then completes invalidation as above.
   virtual void InvalidateAndCancel(absl::AnyInvocable<void()> on_invalidated = nullptr) = 0;
-  // Blocks until invalidation completed (its callbacks returned). False on timeout.
+  // Blocks until invalidation completed (its callbacks returned). False on timeout, and at once
+  // when called from one of the session's own callbacks (it would wait for itself).
+  // Destroying a session from one of its own callbacks is allowed: invalidation then finishes
+  // after that callback returns.
   virtual bool WaitUntilInvalidated(absl::Duration timeout = absl::InfiniteDuration()) = 0;
 
   // Observes every connection of the session, current and future, until removed. After

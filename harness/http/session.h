@@ -14,6 +14,14 @@
 // "http.connection", "http.observer", "http.observer_registration"; all are zero once every
 // session is invalidated and destroyed and the caller dropped its task handles.
 //
+// h2c: libcurl 7.88 (Debian 12) fails a prior-knowledge transfer that reuses an HTTP/2
+// connection (curl PR #10643). So only the transfer that opens a session's first connection to an
+// origin asks for prior knowledge; the others ask for HTTP/2 and wait (PIPEWAIT) to be multiplexed
+// onto it. If libcurl must open another connection meanwhile (more streams in flight than the
+// connection allows, or the first one is closing), that one starts as HTTP/1.1 with an h2c
+// Upgrade, which the embedded server accepts; keep streams per session below
+// HttpSessionOptions::max_concurrent_streams against servers without Upgrade (nginx).
+//
 // CurlClientOptions::bugs turns on the seeded bugs of buggy_clients.h; all off is the reference
 // client, registered as "curl".
 //

@@ -17,7 +17,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/mutex.h"
@@ -372,6 +371,29 @@ TEST_P(SessionTest, DestroyingASessionCancelsItsTasks) {
   running->Cancel();
   created->Resume();
   EXPECT_EQ(recorder.Calls(running->id()), 1);
+}
+
+TEST_P(SessionTest, SessionDestroyedFromItsOwnCompletionCallback) {
+  Recorder recorder;
+  std::unique_ptr<HttpSession> session = NewSession();
+  HttpSession* raw = session.get();
+  std::atomic<bool> destroyed{false};
+  auto slow = Make(*raw, recorder, "/fault/delay,ms=10000");
+  slow->Resume();
+  auto task = raw->MakeTask(Request(), [&](const HttpResult&) {
+    session.reset();  // On the session's own event thread.
+    destroyed.store(true);
+  });
+  ASSERT_TRUE(task.ok());
+  (*task)->Resume();
+  ASSERT_TRUE(recorder.WaitFor(1));  // The slow task, cancelled by the destruction.
+  EXPECT_EQ(recorder.Result(slow->id()).error, HttpErrorKind::kCancelled);
+  EXPECT_TRUE(destroyed.load());
+  // The event thread finishes invalidation after the callback and then lets the session go.
+  for (int i = 0; i < 5000 && CurlLiveObjects().sessions != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(CurlLiveObjects().sessions, 0);
 }
 
 // Many tasks from 4 threads; cancels at random moments from 2 more (before resume, while
