@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -212,13 +213,25 @@ void SocketFlow::ReceiveFrom(int fd, size_t max, std::vector<Datagram>& out) {
     received = ::recvmmsg(fd, buffers->headers.data(), static_cast<unsigned>(batch), MSG_DONTWAIT,
                           nullptr);
   } while (received < 0 && errno == EINTR);
+  // A batch usually comes from few peers: convert each distinct source address once.
+  const sockaddr_storage* previous_name = nullptr;
+  socklen_t previous_length = 0;
+  std::optional<Endpoint> previous;
   for (int i = 0; i < received; ++i) {
     const mmsghdr& message = buffers->headers[i];
-    absl::StatusOr<Endpoint> source = Endpoint::FromSockaddr(
-        reinterpret_cast<const sockaddr*>(&buffers->names[i]), message.msg_hdr.msg_namelen);
-    if (!source.ok()) continue;  // The kernel only hands out AF_INET/AF_INET6 sources here.
+    const sockaddr_storage* name = &buffers->names[i];
+    const socklen_t length = message.msg_hdr.msg_namelen;
+    if (previous_name == nullptr || length != previous_length ||
+        std::memcmp(name, previous_name, length) != 0) {
+      absl::StatusOr<Endpoint> source =
+          Endpoint::FromSockaddr(reinterpret_cast<const sockaddr*>(name), length);
+      if (!source.ok()) continue;  // The kernel only hands out AF_INET/AF_INET6 sources here.
+      previous = *std::move(source);
+      previous_name = name;
+      previous_length = length;
+    }
     const auto* bytes = static_cast<const char*>(buffers->iovecs[i].iov_base);
-    out.push_back({*std::move(source),
+    out.push_back({*previous,
                    std::string(bytes, std::min<size_t>(message.msg_len, kReceiveSlotBytes)),
                    (message.msg_hdr.msg_flags & MSG_TRUNC) != 0});
   }

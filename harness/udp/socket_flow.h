@@ -95,6 +95,8 @@ class SocketFlow : public Flow {
   internal::UniqueFd wake_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> waiting_{false};
+  // The socket (0: IPv4, 1: IPv6) that delivered datagrams last, or -1: Read's fast path.
+  std::atomic<int> last_ready_{-1};
 
   static constexpr int kMaxBatch = 256;
 
