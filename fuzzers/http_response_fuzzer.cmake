@@ -1,0 +1,1 @@
+netrig_fuzzer(http_response LIBS netrig_http netrig_check)
