@@ -293,14 +293,19 @@ bool IsMapped(const Endpoint& e) {
   return b[10] == 0xff && b[11] == 0xff;
 }
 
-// The address and port an endpoint reaches, IPv4-mapped unmapped, scope ignored ("" for host
-// and redacted endpoints).
-std::string AddressKey(const Endpoint& e) {
-  if (e.kind() != EndpointKind::kAddress) return "";
-  absl::Span<const uint8_t> b = e.address_bytes();
-  if (IsMapped(e)) b = b.subspan(12);
-  return absl::StrCat(std::string(reinterpret_cast<const char*>(b.data()), b.size()), ":",
-                      e.port());
+// The address bytes an endpoint reaches, IPv4-mapped unmapped (empty for host and redacted).
+absl::Span<const uint8_t> UnmappedAddress(const Endpoint& e) {
+  if (e.kind() != EndpointKind::kAddress) return {};
+  absl::Span<const uint8_t> bytes = e.address_bytes();
+  return IsMapped(e) ? bytes.subspan(12) : bytes;
+}
+
+// Same address and port, mapped or not, any scope.
+bool SameAddress(const Endpoint& a, const Endpoint& b) {
+  if (a.port() != b.port()) return false;
+  const absl::Span<const uint8_t> x = UnmappedAddress(a);
+  const absl::Span<const uint8_t> y = UnmappedAddress(b);
+  return !x.empty() && x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size()) == 0;
 }
 
 struct Counters {
@@ -432,7 +437,8 @@ class UdpStress : public Workload {
   absl::StatusOr<Instance*> OpenInstance(int slot);
   Instance* Pin(Slot& slot);
   void ReaderLoop(Instance* instance);
-  void Deliver(Instance* instance, Datagram& datagram, std::mt19937_64& rng,
+  // Returns true when `datagram` settled its id as delivered (first copy back).
+  bool Deliver(Instance* instance, Datagram& datagram, std::mt19937_64& rng,
                std::vector<Datagram>& bounces, std::vector<uint8_t>& bounce_encodings);
   void WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
                     const std::vector<uint8_t>& encodings);
@@ -1105,19 +1111,21 @@ void UdpStress::ReaderLoop(Instance* instance) {
       absl::SleepFor(absl::Milliseconds(5));
       continue;
     }
-    for (Datagram& d : *read) Deliver(instance, d, rng, bounces, bounce_encodings);
+    uint64_t delivered = 0;
+    for (Datagram& d : *read) delivered += Deliver(instance, d, rng, bounces, bounce_encodings);
+    Add(counters_.delivered, delivered);
     if (!bounces.empty()) WriteBounces(instance, bounces, bounce_encodings);
   }
 }
 
-void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
+bool UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
                         std::vector<Datagram>& bounces, std::vector<uint8_t>& bounce_encodings) {
   Header h;
   if (!GetHeader(d.payload, run_tag_, &h) || h.instance != instance->id) {
     // Cut below the header by a counted truncation, or meant for an earlier flow whose port the
     // kernel handed out again: nothing this flow owes.
     Add(counters_.strays);
-    return;
+    return false;
   }
   std::atomic<uint8_t>* state = instance->ids.Find(h.seq);
   if (state == nullptr || h.seq >= instance->next_seq.load(std::memory_order_acquire) ||
@@ -1126,7 +1134,7 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
                     absl::StrFormat("flow '%s' (instance %d) returned a datagram with id %d:%d "
                                     "that was never sent",
                                     options_.flow, instance->id, instance->id, h.seq));
-    return;
+    return false;
   }
   uint8_t s = state->load(std::memory_order_acquire);
   const bool cut = d.payload.size() != h.length;
@@ -1137,7 +1145,7 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
   }
   if (cut_copy) {
     Add(counters_.delivered_truncated);
-    return;
+    return false;
   }
   if ((cut && (s & kStateMask) != kTruncated) ||
       (!cut && !BodyIntact(d.payload, FillByte(instance->id, h.seq)))) {
@@ -1147,14 +1155,14 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
                         "no relay fault cut it",
                         options_.flow, instance->id, h.seq, EncodingName(h.encoding),
                         d.payload.size(), cut ? "" : " and a changed body", h.length));
-    return;
+    return false;
   }
   // Came from where it was sent: the same address and port (mapped or not, any scope), or the
   // very endpoint written (flows such as dns-proxy hand back the endpoint as written).
   const Endpoint& target = targets_[h.target];
   const bool from_target = d.endpoint.kind() == EndpointKind::kHost
                                ? d.endpoint.port() == target.port()
-                               : AddressKey(d.endpoint) == AddressKey(target);
+                               : SameAddress(d.endpoint, target);
   if (!from_target) {
     ReportViolation("wrong_source_endpoint",
                     absl::StrFormat("flow '%s' tagged datagram %d:%d (sent to %s as %s) with "
@@ -1173,12 +1181,11 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
         Release(instance, QueueCost(h.length));
         latency_.RecordMicros((absl::GetCurrentTimeNanos() - h.sent_ns) / 1000);
       }
-      Add(counters_.delivered);
       break;
     }
     if (current == kTruncated) {
       Add(counters_.delivered_truncated);
-      return;
+      return false;
     }
     if (current == kDelivered) {
       Add(counters_.duplicates);
@@ -1189,7 +1196,7 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
                             "relay fault duplicates",
                             options_.flow, instance->id, h.seq, EncodingName(h.encoding)));
       }
-      return;
+      return false;
     }
     if (current == kRejected) {
       ReportViolation(
@@ -1197,13 +1204,13 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
           absl::StrFormat("flow '%s' rejected datagram %d:%d (%s), yet it came back", options_.flow,
                           instance->id, h.seq, EncodingName(h.encoding)));
     }
-    return;
+    return false;
   }
   // Story 2: write it back to the endpoint exactly as read, or re-encoded.
   if (options_.bounce <= 0 || h.hop >= 3 || instance->closing.load(std::memory_order_relaxed) ||
       stopping_.load(std::memory_order_relaxed) ||
       static_cast<double>(rng() % 1000) >= options_.bounce * 1000) {
-    return;
+    return true;
   }
   Encoding encoding = kAsRead;
   Endpoint to = d.endpoint;
@@ -1240,6 +1247,7 @@ void UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
   bounce_encodings.push_back(encoding);
   // Header and seq are written in WriteBounces, once the ids are allocated.
   PutHeader(bounces.back().payload.data(), next);
+  return true;
 }
 
 void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
