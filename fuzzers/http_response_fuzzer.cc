@@ -17,8 +17,9 @@
 //                   from the server's thread when the server first gets a request of this input
 //                   ("request"), or after the task completed ("done": must change nothing)
 //   head            HEAD requests (curl then expects no body)
-//   abort           InvalidateAndCancel right after the resumes instead of waiting for the tasks
-//                   and then FinishTasksAndInvalidate
+//   abort           InvalidateAndCancel from the server's thread when it first gets a request of
+//                   this input (racing the response), instead of FinishTasksAndInvalidate once
+//                   every task completed
 // HTTP/1.1: the bytes are the whole answer to each request (status line, headers, body...).
 // h2: the server sends an empty SETTINGS frame and a SETTINGS ACK, waits for the client's first
 // HEADERS frame (stream 1), then writes the bytes (raw frames) once per connection. A request
@@ -156,7 +157,10 @@ struct World {
   uint64_t first_connection ABSL_GUARDED_BY(mu) = 0;  // Connections before it are an old input's.
   bool primer_connection_taken ABSL_GUARDED_BY(mu) = false;
   std::shared_ptr<netrig::HttpTask> cancel_on_request ABSL_GUARDED_BY(mu);
-  // The script holds the task while it cancels it; the input waits for that before its leak check.
+  // "abort": the session to invalidate on the first request (cleared before it is destroyed).
+  netrig::HttpSession* abort_on_request ABSL_GUARDED_BY(mu) = nullptr;
+  // The script holds the task (or session) while it cancels it; the input waits for that before
+  // it drops the session and checks for leaks.
   bool cancelling ABSL_GUARDED_BY(mu) = false;
   netrig::CondVar cancel_done;
 };
@@ -174,11 +178,13 @@ constexpr char kSettingsAndAck[] = {0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0,
 netrig::ScriptedResponse Answer(const netrig::ScriptedRequest& request) {
   netrig::ScriptedResponse response;
   std::shared_ptr<netrig::HttpTask> to_cancel;
+  netrig::HttpSession* to_abort = nullptr;
   {
     netrig::MutexLock lock(&world->mu);
     const bool this_input = request.connection_index >= world->first_connection;
-    if (this_input && world->cancel_on_request != nullptr) {
+    if (this_input && (world->cancel_on_request != nullptr || world->abort_on_request != nullptr)) {
       to_cancel = std::move(world->cancel_on_request);
+      to_abort = std::exchange(world->abort_on_request, nullptr);
       world->cancelling = true;
     }
     response.then = world->then;
@@ -201,9 +207,10 @@ netrig::ScriptedResponse Answer(const netrig::ScriptedRequest& request) {
     }
   }
   // Outside the lock: a cancel may complete the task, whose callback takes the input's lock.
-  if (to_cancel != nullptr) {
-    to_cancel->Cancel();
+  if (to_cancel != nullptr || to_abort != nullptr) {
+    if (to_cancel != nullptr) to_cancel->Cancel();
     to_cancel.reset();
+    if (to_abort != nullptr) to_abort->InvalidateAndCancel();
     netrig::MutexLock lock(&world->mu);
     world->cancelling = false;
     world->cancel_done.SignalAll();
@@ -342,9 +349,12 @@ class Run {
     if (input_.cancel_task >= 1 && input_.cancel_task <= input_.tasks) {
       cancel_target = tasks[input_.cancel_task - 1 + (primer ? 1 : 0)];
     }
-    if (cancel_target != nullptr && input_.cancel_point == CancelPoint::kRequest) {
+    {
       netrig::MutexLock lock(&world->mu);
-      world->cancel_on_request = cancel_target;
+      if (cancel_target != nullptr && input_.cancel_point == CancelPoint::kRequest) {
+        world->cancel_on_request = cancel_target;
+      }
+      if (input_.abort) world->abort_on_request = session->get();
     }
     if (cancel_target != nullptr && input_.cancel_point == CancelPoint::kBefore) {
       state_->cancelled_before_resume[input_.cancel_task - 1 + (primer ? 1 : 0)] = true;
@@ -361,16 +371,18 @@ class Run {
       state->invalidated = true;
       state->changed.SignalAll();
     };
+    // The fuzzed tasks first; then the primer, whose stream the server never answers.
+    WaitForOutstanding(primer ? 1 : 0, tasks);
+    if (primer) tasks[0]->Cancel();
+    WaitForOutstanding(0, tasks);
+    if (cancel_target != nullptr && input_.cancel_point == CancelPoint::kDone) {
+      cancel_target->Cancel();  // Must be a no-op: the ledger catches a second completion.
+    }
+    StopScriptActions();
     if (input_.abort) {
+      // Invalidation may have begun from the server's thread; this adds the callback.
       (*session)->InvalidateAndCancel(on_invalidated);
     } else {
-      // The fuzzed tasks first; then the primer, whose stream the server never answers.
-      WaitForOutstanding(primer ? 1 : 0, tasks);
-      if (primer) tasks[0]->Cancel();
-      WaitForOutstanding(0, tasks);
-      if (cancel_target != nullptr && input_.cancel_point == CancelPoint::kDone) {
-        cancel_target->Cancel();  // Must be a no-op: the ledger catches a second completion.
-      }
       (*session)->FinishTasksAndInvalidate(on_invalidated);
     }
     if (!(*session)->WaitUntilInvalidated(kStuckAfter)) {
@@ -388,11 +400,7 @@ class Run {
       }
     }
     state_->ledger.CloseScope(1, /*require_all_complete=*/true);
-    {
-      netrig::MutexLock lock(&world->mu);
-      world->cancel_on_request.reset();
-      while (world->cancelling) world->cancel_done.Wait(&world->mu);
-    }
+    StopScriptActions();
     session->reset();
     tasks.clear();
     cancel_target.reset();
@@ -436,6 +444,14 @@ class Run {
                    static_cast<unsigned long long>(result.connection_id),
                    result.error_message.empty() ? "" : ": ", result.error_message.c_str());
     }
+  }
+
+  // After this the script no longer touches this input's tasks or session.
+  static void StopScriptActions() {
+    netrig::MutexLock lock(&world->mu);
+    world->cancel_on_request.reset();
+    world->abort_on_request = nullptr;
+    while (world->cancelling) world->cancel_done.Wait(&world->mu);
   }
 
   void WaitForOutstanding(int target, const std::vector<std::shared_ptr<netrig::HttpTask>>& tasks) {
