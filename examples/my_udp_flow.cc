@@ -1,6 +1,7 @@
 // A user's own UDP flow, registered as "example-udp": plain blocking sockets (one per family),
 // poll() with a wake-up eventfd so Close() can interrupt a blocked Read(). Every netrig UDP driver
 // and fuzzer runs against it with `--flow example-udp`.
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "harness/base/mutex.h"
@@ -41,18 +43,21 @@ class ExampleUdpFlow final : public netrig::Flow {
     if (poll(fds, 3, ms) < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, "poll");
     if (closed_.load()) return absl::CancelledError("flow closed");
     std::vector<Datagram> out;
-    for (int i = 0; i < 2 && out.size() < max_datagrams; ++i) {
+    char buffer[65536];  // Per call: reads may run on several threads at once.
+    // Drain each ready socket: reading one datagram per poll() lets the kernel queue overflow.
+    for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & POLLIN)) continue;
-      char buffer[65536];
-      sockaddr_storage from{};
-      socklen_t from_length = sizeof(from);
-      const ssize_t n = recvfrom(fds[i].fd, buffer, sizeof(buffer), MSG_DONTWAIT,
-                                 reinterpret_cast<sockaddr*>(&from), &from_length);
-      if (n < 0) continue;
-      absl::StatusOr<Endpoint> peer =
-          Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&from), from_length);
-      if (!peer.ok()) continue;
-      out.push_back({*peer, std::string(buffer, static_cast<size_t>(n))});
+      while (out.size() < max_datagrams) {
+        sockaddr_storage from{};
+        socklen_t from_length = sizeof(from);
+        const ssize_t n = recvfrom(fds[i].fd, buffer, sizeof(buffer), MSG_DONTWAIT,
+                                   reinterpret_cast<sockaddr*>(&from), &from_length);
+        if (n < 0) break;
+        absl::StatusOr<Endpoint> peer =
+            Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&from), from_length);
+        if (!peer.ok()) continue;
+        out.push_back({*peer, std::string(buffer, static_cast<size_t>(n))});
+      }
     }
     return out;
   }
@@ -124,6 +129,11 @@ class ExampleUdpFlow final : public netrig::Flow {
     if (fd4_ < 0 || fd6_ < 0 || wake_fd_ < 0) return absl::ErrnoToStatus(errno, "socket");
     const int one = 1;
     setsockopt(fd6_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    const int buffer_bytes = 4 << 20;  // Bursts of 64 KiB datagrams must not overflow the queue.
+    for (int fd : {fd4_, fd6_}) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
+    }
     if (options_.dont_fragment) {
       const int pmtu = IP_PMTUDISC_DO;
       setsockopt(fd4_, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
@@ -132,10 +142,43 @@ class ExampleUdpFlow final : public netrig::Flow {
     return absl::OkStatus();
   }
 
+  // Where to send: host names are resolved, and IPv4-mapped IPv6 addresses go out as IPv4 (the
+  // field notes' "datagram too large" came from echoing an endpoint in another encoding).
+  static absl::StatusOr<netrig::SocketAddress> Destination(const Endpoint& endpoint) {
+    if (endpoint.kind() == netrig::EndpointKind::kHost) {
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_DGRAM;
+      hints.ai_flags = AI_NUMERICSERV;
+      addrinfo* results = nullptr;
+      const std::string port = std::to_string(endpoint.port());
+      if (getaddrinfo(endpoint.host().c_str(), port.c_str(), &hints, &results) != 0 ||
+          results == nullptr) {
+        return absl::NotFoundError(absl::StrCat("cannot resolve ", endpoint.ToString()));
+      }
+      netrig::SocketAddress address;
+      std::memcpy(&address.storage, results->ai_addr, results->ai_addrlen);
+      address.length = results->ai_addrlen;
+      freeaddrinfo(results);
+      return address;
+    }
+    absl::StatusOr<netrig::SocketAddress> address = endpoint.ToSockaddr();
+    if (!address.ok() || address->get()->sa_family != AF_INET6) return address;
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address->storage);
+    if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return address;
+    netrig::SocketAddress v4;
+    auto* sin = reinterpret_cast<sockaddr_in*>(&v4.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_port = v6->sin6_port;
+    std::memcpy(&sin->sin_addr, &v6->sin6_addr.s6_addr[12], 4);
+    v4.length = sizeof(sockaddr_in);
+    return v4;
+  }
+
   WriteResult SendOne(const Datagram& datagram) {
-    absl::StatusOr<netrig::SocketAddress> to = datagram.endpoint.ToSockaddr();
+    absl::StatusOr<netrig::SocketAddress> to = Destination(datagram.endpoint);
     if (!to.ok()) return WriteResult::Rejected(to.status());
-    const int fd = to->get()->sa_family == AF_INET6 ? fd6_ : fd4_;
+    const bool v6 = to->get()->sa_family == AF_INET6;
+    const int fd = v6 ? fd6_ : fd4_;
     if (sendto(fd, datagram.payload.data(), datagram.payload.size(), 0, to->get(), to->length) >= 0) {
       return WriteResult::Accepted();
     }
@@ -143,7 +186,8 @@ class ExampleUdpFlow final : public netrig::Flow {
     if (error == EMSGSIZE) {
       // Name the limit the kernel enforced, as the oracle describes it.
       absl::StatusOr<netrig::DatagramLimit> limit = netrig::BindingLimit(
-          datagram.endpoint.family(), netrig::DatagramPath::Loopback(options_.dont_fragment));
+          v6 ? netrig::AddressFamily::kIPv6 : netrig::AddressFamily::kIPv4,
+          netrig::DatagramPath::Loopback(options_.dont_fragment));
       if (limit.ok()) {
         return WriteResult::TooLarge(
             absl::InvalidArgumentError(absl::StrCat("datagram of ", datagram.payload.size(),
