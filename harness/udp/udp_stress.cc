@@ -943,6 +943,8 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   Add(counters_.written, n);
   SettleWrite(instance, absl::MakeConstSpan(w.datagrams.data(), n), results, base,
               absl::MakeConstSpan(w.encodings.data(), n), overlap);
+  // While the path is down a writer keeps trying, but not in a tight loop of rejections.
+  if (path_down_.load(std::memory_order_relaxed)) absl::SleepFor(absl::Milliseconds(1));
 }
 
 void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datagrams,
@@ -1730,7 +1732,7 @@ std::string UdpStress::StatusFragment() {
     }
   }
   std::string fragment = absl::StrFormat(
-      "sent %s deliv %s rej %s fault %s in-flight %s | reopen %d path %s waiting %d",
+      "sent %s deliv %s rej %s fault %s in-flight %sB | reopen %d path %s waiting %d",
       HumanCount(static_cast<double>(Get(counters_.accepted) + Get(counters_.queued))),
       HumanCount(static_cast<double>(Get(counters_.delivered))),
       HumanCount(static_cast<double>(Get(counters_.rejected))),
