@@ -438,7 +438,9 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
     inbox_.push_back(std::move(command));
     // One wakeup per batch: the event thread clears wake_pending_ when it takes the inbox. Under
     // mu_, so teardown cannot free the multi handle in between (the call only writes a byte).
-    if (!wake_pending_) {
+    // The event thread itself (a callback resuming the next task) needs no wakeup: it looks at
+    // the inbox before it polls.
+    if (!wake_pending_ && !OnEventThread()) {
       wake_pending_ = true;
       curl_multi_wakeup(multi_);
     }
@@ -611,7 +613,12 @@ void SessionCore::Run() {
       return;
     }
 
-    curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    bool more_commands = false;
+    {
+      MutexLock lock(&mu_);
+      more_commands = !inbox_.empty();
+    }
+    if (!more_commands) curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
   }
 }
 
