@@ -16,6 +16,9 @@
 //   cancel=K@POINT  cancel task K (1-based) before Resume ("before"), right after it ("resume"),
 //                   from the server's thread when the server first gets a request of this input
 //                   ("request"), or after the task completed ("done": must change nothing)
+//   split=A,B,...   write the bytes in pieces, pausing 1 ms after byte offsets A, B, ... (at most
+//                   4), so the client reads them separately (HTTP/1.1 and h2c Upgrade answers;
+//                   the server's prior-knowledge HTTP/2 mode writes in one piece)
 //   head            HEAD requests (curl then expects no body)
 //   abort           InvalidateAndCancel from the server's thread when it first gets a request of
 //                   this input (racing the response), instead of FinishTasksAndInvalidate once
@@ -70,6 +73,7 @@ namespace {
 constexpr size_t kMaxHeaderLine = 128;
 constexpr size_t kMaxResponseBytes = 64 << 10;
 constexpr int kMaxTasks = 4;
+constexpr size_t kMaxSplits = 4;
 constexpr size_t kMaxCapturedBody = 256;
 constexpr absl::Duration kKeepTimeout = absl::Milliseconds(200);
 constexpr absl::Duration kClosingTimeout = absl::Seconds(5);
@@ -87,6 +91,7 @@ struct Input {
   netrig::ScriptedResponse::Then then = netrig::ScriptedResponse::Then::kClose;
   int cancel_task = 0;  // 1-based; 0: none.
   CancelPoint cancel_point = CancelPoint::kNone;
+  std::vector<size_t> splits;
   bool head = false;
   bool abort = false;
   std::string header;  // As given, for messages.
@@ -119,6 +124,15 @@ Input ParseInput(absl::string_view data) {
       input.head = true;
     } else if (word == "abort") {
       input.abort = true;
+    } else if (absl::ConsumePrefix(&word, "split=")) {
+      input.splits.clear();
+      for (absl::string_view offset : absl::StrSplit(word, ',', absl::SkipEmpty())) {
+        size_t at = 0;
+        if (absl::SimpleAtoi(offset, &at) && input.splits.size() < kMaxSplits) {
+          input.splits.push_back(at);
+        }
+      }
+      std::sort(input.splits.begin(), input.splits.end());
     } else if (absl::ConsumePrefix(&word, "n=")) {
       int n = 0;
       if (absl::SimpleAtoi(word, &n)) input.tasks = std::clamp(n, 1, kMaxTasks);
@@ -153,6 +167,7 @@ struct World {
   netrig::Mutex mu;
   Protocol protocol ABSL_GUARDED_BY(mu) = Protocol::kH1;
   std::string bytes ABSL_GUARDED_BY(mu);
+  std::vector<size_t> splits ABSL_GUARDED_BY(mu);
   netrig::ScriptedResponse::Then then ABSL_GUARDED_BY(mu) = netrig::ScriptedResponse::Then::kClose;
   uint64_t first_connection ABSL_GUARDED_BY(mu) = 0;  // Connections before it are an old input's.
   bool primer_connection_taken ABSL_GUARDED_BY(mu) = false;
@@ -190,6 +205,7 @@ netrig::ScriptedResponse Answer(const netrig::ScriptedRequest& request) {
     response.then = world->then;
     if (world->protocol == Protocol::kH1) {
       response.bytes = world->bytes;
+      response.pause_after = world->splits;
     } else if (request.protocol == netrig::HttpProtocol::kHttp2) {
       if (world->protocol == Protocol::kH2Upgrade && this_input &&
           !world->primer_connection_taken) {
@@ -203,6 +219,7 @@ netrig::ScriptedResponse Answer(const netrig::ScriptedRequest& request) {
       response.bytes =
           "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
       response.bytes.append(kSettingsAndAck, sizeof(kSettingsAndAck));
+      for (size_t at : world->splits) response.pause_after.push_back(response.bytes.size() + at);
       response.bytes += world->bytes;
     }
   }
@@ -307,6 +324,7 @@ class Run {
       netrig::MutexLock lock(&world->mu);
       world->protocol = input_.protocol;
       world->bytes = input_.bytes;
+      world->splits = input_.splits;
       world->then = input_.then;
       world->first_connection = world->server->Stats().connections_accepted;
       world->primer_connection_taken = false;

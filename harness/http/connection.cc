@@ -389,17 +389,23 @@ bool Connection::H1HandleOneRequest() {
     ScriptedResponse response = (*script)(request);
     Bump(stats.scripted_responses);
     in_off_ += total;
-    out_.append(response.bytes);
-    switch (response.then) {
-      case ScriptedResponse::Then::kKeepOpen:
-        break;
-      case ScriptedResponse::Then::kClose:
-        close_after_flush_ = true;
-        break;
-      case ScriptedResponse::Then::kReset:
-        reset_after_flush_ = true;
-        break;
+    const After after = response.then == ScriptedResponse::Then::kKeepOpen ? After::kKeepAlive
+                        : response.then == ScriptedResponse::Then::kClose  ? After::kClose
+                                                                           : After::kReset;
+    // Pieces with 1 ms pauses between them run from timers, like a slow drip.
+    steps_.clear();
+    size_t from = 0;
+    for (size_t at : response.pause_after) {
+      if (at <= from || at >= response.bytes.size()) continue;
+      steps_.push_back(Step{steps_.empty() ? 0 : 1, response.bytes.substr(from, at - from)});
+      from = at;
     }
+    steps_.push_back(Step{steps_.empty() ? 0 : 1, response.bytes.substr(from)});
+    h1_busy_ = true;
+    step_ = 0;
+    step_state_ = StepState::kNotArmed;
+    h1_after_ = after;
+    H1AdvanceSteps();
     return true;
   }
   bool bad_plan = false;

@@ -92,6 +92,9 @@ struct ScriptedResponse {
   };
   std::string bytes;
   Then then = Then::kClose;
+  // HTTP/1.1 (an h2c Upgrade answer included): write `bytes` in pieces, pausing 1 ms after each
+  // of these offsets (ascending; others are skipped), so the client reads them separately.
+  std::vector<size_t> pause_after;
 };
 
 // Called on a worker thread, possibly from several at once: must be thread-safe.

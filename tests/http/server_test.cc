@@ -331,13 +331,15 @@ TEST_P(ServerTest, ScriptedBytesAreSentVerbatim) {
     static constexpr char kFrame[] = {0, 0, 1, 1, 5, 0, 0, 0, 1, '\x88'};
     server_.SetScriptedResponse([](const ScriptedRequest& request) {
       EXPECT_EQ(request.protocol, HttpProtocol::kHttp2);
-      return ScriptedResponse{std::string(kFrame, sizeof(kFrame)), ScriptedResponse::Then::kClose};
+      return ScriptedResponse{
+          std::string(kFrame, sizeof(kFrame)), ScriptedResponse::Then::kClose, {}};
     });
   } else {
     server_.SetScriptedResponse([](const ScriptedRequest& request) {
       EXPECT_EQ(request.target, "/script");
       return ScriptedResponse{"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc",
-                              ScriptedResponse::Then::kKeepOpen};
+                              ScriptedResponse::Then::kKeepOpen,
+                              {}};
     });
   }
   Client client(GetParam());
@@ -355,8 +357,8 @@ TEST_P(ServerTest, ScriptedBytesAreSentVerbatim) {
 
 TEST_P(ServerTest, ScriptedResetIsAnError) {
   server_.SetScriptedResponse([](const ScriptedRequest&) {
-    return ScriptedResponse{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc",
-                            ScriptedResponse::Then::kReset};
+    return ScriptedResponse{
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", ScriptedResponse::Then::kReset, {}};
   });
   Client client(false);
   EXPECT_NE(client.Get(Url("/")).code, CURLE_OK);
