@@ -36,6 +36,7 @@ int RunHttp(const std::vector<absl::string_view>& args);
 int RunUdp(const std::vector<absl::string_view>& args);
 int RunFuzz(const std::vector<absl::string_view>& args);
 int RunFindings(const std::vector<absl::string_view>& args);
+int RunReplay(const std::vector<absl::string_view>& args);
 
 }  // namespace netrig::cli
 

@@ -68,6 +68,19 @@ const std::vector<Subcommand>& Subcommands() {
        "second, a summary, --json FILE a report. Exit 0 no violation, 1 violations (a\n"
        "finding file in --finding_dir), 2 usage error.",
        "stress/udp_command.cc", &RunUdp, kStressSharedFlags},
+      {"replay", "rerun a stress finding file with its seeds: did it reproduce?",
+       "netrig replay FILE [--times 3] [--expect reproduce|clean]\n"
+       "netrig replay FILE --promote NAME [--promote_expect clean|reproduce]\n\n"
+       "Reruns `netrig udp|http ARGS` from a finding file (written by a stress run into\n"
+       "--finding_dir, or committed in corpora/regressions/) with the exact recorded\n"
+       "arguments, seeds and perturbation seed, as a child process, up to --times runs, and\n"
+       "prints each run's summary. A run reproduces when it reports every recorded violation\n"
+       "kind (or exits with the recorded sanitizer code). --expect defaults to the file's\n"
+       "\"expect\" field, else reproduce. --promote NAME: after it reproduces, copy the file to\n"
+       "corpora/regressions/NAME.json with \"expect\" set (CTest replays it, label replay).\n"
+       "Exit: reproduce 0 reproduced / 1 not; clean 0 no violation in any run / 1 any;\n"
+       "2 bad file or usage.",
+       "stress/replay_command.cc", &RunReplay},
       {"fuzz", "run a fuzz target locally: merge new coverage, triage and dedup crashes",
        "netrig fuzz TARGET [--time 10m] [--jobs N] [-- LIBFUZZER_FLAGS...]\n"
        "netrig fuzz --list\n\n"

@@ -33,6 +33,8 @@ nlohmann::json FindingToJson(const Finding& finding) {
   };
   if (finding.perturb_seed.has_value()) json["perturb_seed"] = *finding.perturb_seed;
   if (!finding.signature.empty()) json["signature"] = finding.signature;
+  if (finding.exit_code.has_value()) json["exit_code"] = *finding.exit_code;
+  if (!finding.expect.empty()) json["expect"] = finding.expect;
   return json;
 }
 
@@ -82,6 +84,19 @@ absl::StatusOr<Finding> FindingFromJson(const nlohmann::json& json) {
   if (json.contains("signature")) {
     if (!json["signature"].is_string()) return FieldError("signature", "must be a string");
     finding.signature = json["signature"].get<std::string>();
+  }
+  if (json.contains("exit_code") && !json["exit_code"].is_null()) {
+    if (!json["exit_code"].is_number_integer()) {
+      return FieldError("exit_code", "must be an integer");
+    }
+    finding.exit_code = json["exit_code"].get<int>();
+  }
+  if (json.contains("expect") && !json["expect"].is_null()) {
+    if (!json["expect"].is_string() || (json["expect"] != std::string(kExpectReproduce) &&
+                                        json["expect"] != std::string(kExpectClean))) {
+      return FieldError("expect", "must be \"reproduce\" or \"clean\"");
+    }
+    finding.expect = json["expect"].get<std::string>();
   }
   return finding;
 }

@@ -12,8 +12,10 @@
 //     "perturb_seed": 7,                     // schedule-point perturbation seed, null when off
 //     "violations": [{"kind": "duplicate_completion", "message": "...", ...}],
 //     "report": {...},                       // the run's JSON report, as written by the driver
-//     "signature": "udp duplicate_completion" // optional dedup key; derived when absent
-//   }
+//     "signature": "udp duplicate_completion", // optional dedup key; derived when absent
+//     "exit_code": 1,                        // optional: the run's exit status (81-84: sanitizer)
+//     "expect": "clean"                      // optional, regressions: what `netrig replay` expects
+//   }                                        // by default: "reproduce" or "clean"
 //
 // Example:
 //   netrig::Finding finding;
@@ -40,6 +42,8 @@
 namespace netrig {
 
 inline constexpr int kFindingFileVersion = 1;
+inline constexpr absl::string_view kExpectReproduce = "reproduce";
+inline constexpr absl::string_view kExpectClean = "clean";
 
 struct Finding {
   std::string command;            // "udp" or "http".
@@ -49,6 +53,12 @@ struct Finding {
   nlohmann::json violations = nlohmann::json::array();
   nlohmann::json report = nlohmann::json::object();
   std::string signature;  // Empty: FindingSignature() derives one.
+  // The run's exit status when known: 1 for violations, 81-84 for a sanitizer report.
+  std::optional<int> exit_code;
+  // For corpora/regressions/: what `netrig replay` expects by default, kExpectReproduce (the
+  // violation still shows, e.g. a permanently seeded bug) or kExpectClean (a fixed bug stays
+  // fixed). Empty: reproduce.
+  std::string expect;
 
   bool operator==(const Finding&) const = default;
 };

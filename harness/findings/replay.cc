@@ -1,0 +1,216 @@
+#include "harness/findings/replay.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace netrig {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kTailLines = 30;
+
+bool IsSanitizerExit(int code) { return code >= 81 && code <= 84; }
+
+std::string Tail(const std::string& path, int lines) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string output = text.str();
+  std::vector<absl::string_view> all = absl::StrSplit(output, '\n');
+  if (!all.empty() && all.back().empty()) all.pop_back();
+  const size_t first = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
+  std::string tail;
+  for (size_t i = first; i < all.size(); ++i) absl::StrAppend(&tail, all[i], "\n");
+  return tail;
+}
+
+// The violation kinds in the finding files the child wrote into `dir`.
+std::vector<std::string> KindsWritten(const std::string& dir) {
+  std::vector<std::string> kinds;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() != ".json") continue;
+    absl::StatusOr<Finding> written = ReadFindingFile(entry.path().string());
+    if (!written.ok()) continue;
+    for (std::string& kind : ViolationKinds(written->violations)) kinds.push_back(kind);
+  }
+  std::sort(kinds.begin(), kinds.end());
+  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+  return kinds;
+}
+
+std::string MakeWorkDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "netrig-replay-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) return "";
+  return pattern;
+}
+
+}  // namespace
+
+std::vector<std::string> ViolationKinds(const nlohmann::json& violations) {
+  std::vector<std::string> kinds;
+  if (!violations.is_array()) return kinds;
+  for (const auto& violation : violations) {
+    if (violation.is_object() && violation.contains("kind") && violation["kind"].is_string()) {
+      kinds.push_back(violation["kind"].get<std::string>());
+    }
+  }
+  std::sort(kinds.begin(), kinds.end());
+  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+  return kinds;
+}
+
+absl::StatusOr<std::string> ResolveExpectation(const Finding& finding,
+                                               absl::string_view requested) {
+  std::string expect(requested.empty() ? absl::string_view(finding.expect) : requested);
+  if (expect.empty()) expect = std::string(kExpectReproduce);
+  if (expect != kExpectReproduce && expect != kExpectClean) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expectation must be \"reproduce\" or \"clean\", got \"", expect, "\""));
+  }
+  return expect;
+}
+
+absl::Duration DefaultRunTimeout(const Finding& finding) {
+  absl::Duration duration = absl::ZeroDuration();
+  bool found = false;
+  for (const std::string& arg : finding.args) {
+    absl::string_view value = arg;
+    if (!absl::ConsumePrefix(&value, "--duration=")) continue;
+    found = absl::ParseDuration(value, &duration);  // The last one counts, as for the child.
+  }
+  if (!found) return absl::Minutes(5);
+  return 3 * duration + absl::Minutes(1);
+}
+
+bool RunReproduces(const Finding& finding, const ChildResult& child,
+                   const std::vector<std::string>& kinds) {
+  if (!child.exited) return false;
+  if (finding.exit_code.has_value() && IsSanitizerExit(*finding.exit_code)) {
+    return child.exit_code == *finding.exit_code;
+  }
+  if (child.exit_code != 1) return false;
+  for (const std::string& wanted : ViolationKinds(finding.violations)) {
+    if (!std::binary_search(kinds.begin(), kinds.end(), wanted)) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayOptions& options) {
+  absl::StatusOr<std::string> expect = ResolveExpectation(finding, options.expect);
+  if (!expect.ok()) return expect.status();
+  if (options.times < 1) return absl::InvalidArgumentError("times must be at least 1");
+  if (finding.command != "udp" && finding.command != "http") {
+    return absl::InvalidArgumentError(absl::StrCat("finding command \"", finding.command,
+                                                   "\" is not a stress subcommand (udp, http)"));
+  }
+  const bool want_clean = *expect == kExpectClean;
+  const std::string work_dir = MakeWorkDir();
+  if (work_dir.empty()) return absl::UnavailableError("cannot create a temporary directory");
+
+  ReplayResult result;
+  result.expect = *expect;
+  const absl::Duration timeout =
+      options.run_timeout > absl::ZeroDuration() ? options.run_timeout : DefaultRunTimeout(finding);
+  const std::vector<std::string> recorded_kinds = ViolationKinds(finding.violations);
+  absl::Status error = absl::OkStatus();
+  for (int attempt = 1; attempt <= options.times; ++attempt) {
+    const std::string run_dir = absl::StrCat(work_dir, "/run-", attempt);
+    std::error_code ignored;
+    std::filesystem::create_directories(run_dir, ignored);
+    ChildOptions child;
+    child.argv = FindingReplayArgv(finding, options.netrig_binary);
+    // Appended last, so they win over any recorded value: the child's finding goes where we
+    // read it, not into the user's artifacts.
+    child.argv.push_back(absl::StrCat("--finding_dir=", run_dir, "/findings"));
+    child.output_path = run_dir + "/output.txt";
+    child.timeout = timeout;
+    child.kill_grace = absl::Seconds(10);
+    child.interrupts = options.interrupts;
+    if (options.log != nullptr) {
+      std::fprintf(options.log, "replay %d/%d: %s\n", attempt, options.times,
+                   absl::StrJoin(child.argv, " ").c_str());
+      std::fflush(options.log);
+    }
+    absl::StatusOr<ChildResult> ran = RunChild(child);
+    if (!ran.ok()) {
+      error = ran.status();
+      break;
+    }
+    ReplayRun run;
+    run.child = *ran;
+    run.output_tail = Tail(child.output_path, kTailLines);
+    if (run.child.exited && run.child.exit_code == kExitUsage) {
+      error = absl::InvalidArgumentError(
+          absl::StrCat("netrig ", finding.command, " rejected the recorded arguments (exit 2):\n",
+                       run.output_tail));
+      break;
+    }
+    run.violation_kinds = KindsWritten(run_dir + "/findings");
+    run.reproduced = RunReproduces(finding, run.child, run.violation_kinds);
+    run.clean = run.child.ok();
+    result.reproduced |= run.reproduced;
+    result.any_violation |= !run.clean;
+    result.interrupted |= run.child.interrupted;
+    if (options.log != nullptr) {
+      std::string tail = run.output_tail;
+      if (!tail.empty() && tail.back() != '\n') tail.push_back('\n');
+      std::fprintf(options.log, "%s", tail.c_str());
+      std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s]): %s\n",
+                   attempt, options.times, run.child.Describe().c_str(),
+                   absl::StrJoin(run.violation_kinds, ", ").c_str(),
+                   absl::StrJoin(recorded_kinds, ", ").c_str(),
+                   run.reproduced ? "REPRODUCED"
+                   : run.clean    ? "clean"
+                                  : "violation, but not the recorded one");
+      std::fflush(options.log);
+    }
+    result.runs.push_back(std::move(run));
+    if (result.interrupted) break;
+    if (!want_clean && result.reproduced) break;
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(work_dir, ignored);
+  if (!error.ok()) return error;
+  result.passed = !result.interrupted && (want_clean ? !result.any_violation : result.reproduced);
+  return result;
+}
+
+absl::StatusOr<std::string> PromoteFinding(Finding finding, const std::string& dir,
+                                           absl::string_view name, absl::string_view expect) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+               c == '-';
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "regression name \"", name, "\" must be letters, digits, '.', '_' and '-' only"));
+  }
+  if (expect != kExpectReproduce && expect != kExpectClean) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expectation must be \"reproduce\" or \"clean\", got \"", expect, "\""));
+  }
+  std::string file_name(name);
+  if (!absl::EndsWith(file_name, ".json")) file_name += ".json";
+  const std::string path = (std::filesystem::path(dir) / file_name).string();
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) {
+    return absl::AlreadyExistsError(absl::StrCat(path, " already exists; choose another name"));
+  }
+  std::filesystem::create_directories(dir, error);
+  finding.expect = std::string(expect);
+  if (absl::Status written = WriteFindingFile(path, finding); !written.ok()) return written;
+  return path;
+}
+
+}  // namespace netrig

@@ -1,0 +1,92 @@
+// Replaying a finding file: rerun `netrig <command> <args...>` as a child process (so that a
+// sanitizer exit or a crash is observed, not suffered) and decide whether the finding reproduced
+// or, for a regression of a fixed bug, whether every run stayed clean. `netrig replay` is the
+// command-line front end; corpora/regressions/*.json are replayed by CTest through it.
+//
+// A run reproduces the finding when
+//   - the finding recorded a sanitizer exit (exit_code 81-84) and the child exits with that code,
+//   - else the child exits 1 and reports every violation kind the finding recorded.
+// A run is clean when the child exits 0.
+//
+// Example:
+//   absl::StatusOr<netrig::Finding> finding = netrig::ReadFindingFile(path);
+//   netrig::ReplayOptions options;
+//   options.netrig_binary = "/proc/self/exe";
+//   options.log = stdout;
+//   absl::StatusOr<netrig::ReplayResult> result = netrig::ReplayFinding(*finding, options);
+//   if (result.ok() && result->passed) ...
+#ifndef NETRIG_HARNESS_FINDINGS_REPLAY_H_
+#define NETRIG_HARNESS_FINDINGS_REPLAY_H_
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "harness/findings/child_process.h"
+#include "harness/findings/finding_file.h"
+#include "nlohmann/json.hpp"
+
+namespace netrig {
+
+struct ReplayOptions {
+  std::string netrig_binary = "/proc/self/exe";
+  // Reproduce mode: at most this many runs, stopping at the first that reproduces. Clean mode:
+  // exactly this many runs, all of which must be clean.
+  int times = 3;
+  // kExpectReproduce or kExpectClean; empty: the finding's "expect", else reproduce.
+  std::string expect;
+  // Per run; zero: three times the recorded --duration plus a minute (5 minutes without one).
+  absl::Duration run_timeout = absl::ZeroDuration();
+  // Progress lines and each run's summary (the tail of its output); null: silent.
+  FILE* log = nullptr;
+  // A rise of this counter (Ctrl-C, see InterruptFlag) stops the current run and the replay.
+  const std::atomic<int>* interrupts = nullptr;
+};
+
+struct ReplayRun {
+  ChildResult child;
+  std::vector<std::string> violation_kinds;  // Sorted, distinct; from the child's finding file.
+  bool reproduced = false;
+  bool clean = false;
+  std::string output_tail;  // The last lines of the child's output (its summary).
+};
+
+struct ReplayResult {
+  std::string expect;  // The expectation applied.
+  std::vector<ReplayRun> runs;
+  bool reproduced = false;     // Some run reproduced the finding.
+  bool any_violation = false;  // Some run was not clean.
+  bool interrupted = false;
+  // The expectation held: reproduce mode, some run reproduced; clean mode, every run was clean.
+  bool passed = false;
+};
+
+// The sorted distinct "kind" values of a violations array.
+std::vector<std::string> ViolationKinds(const nlohmann::json& violations);
+
+// The expectation a replay of `finding` applies when `requested` is empty; validates it.
+absl::StatusOr<std::string> ResolveExpectation(const Finding& finding, absl::string_view requested);
+
+// The per-run timeout derived from the finding's --duration argument.
+absl::Duration DefaultRunTimeout(const Finding& finding);
+
+// Whether one run (child result, kinds it reported) reproduces `finding`.
+bool RunReproduces(const Finding& finding, const ChildResult& child,
+                   const std::vector<std::string>& kinds);
+
+// Reruns the finding. Errors: a bad expectation or times, the child could not be started, or
+// the child rejected the recorded arguments (exit 2): all mean a bad finding file or usage.
+absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayOptions& options);
+
+// Writes `finding` as `<dir>/<name>.json` with "expect" set to `expect`; refuses to overwrite.
+// `name` may contain letters, digits, '.', '_' and '-'. Returns the path written.
+absl::StatusOr<std::string> PromoteFinding(Finding finding, const std::string& dir,
+                                           absl::string_view name, absl::string_view expect);
+
+}  // namespace netrig
+
+#endif  // NETRIG_HARNESS_FINDINGS_REPLAY_H_

@@ -1,0 +1,236 @@
+// netrig replay: expectation handling, the reproduction rule, promotion, bad files (exit 2), and a
+// real round trip through the netrig binary with a seeded UDP bug (a one-second run).
+#include "harness/findings/replay.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/findings/child_process.h"
+#include "harness/findings/finding_file.h"
+#include "tests/support/paths.h"
+
+namespace netrig {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string TempDir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "netrig-replay-test-XXXXXX").string();
+  EXPECT_NE(mkdtemp(pattern.data()), nullptr);
+  return pattern;
+}
+
+// A finding netrig finds deterministically: this flow answers "too large" for datagrams that
+// fit (wrongly_rejected) and never names the limit (unnamed_limit), from the first datagrams on.
+Finding SeededUdpFinding() {
+  Finding finding;
+  finding.command = "udp";
+  finding.args = {"--flow=bug-address-too-large", "--seed=42", "--duration=1s",
+                  "--stop_on_violation=true"};
+  finding.seed = 42;
+  finding.violations = nlohmann::json::array(
+      {{{"kind", "wrongly_rejected"}, {"message", "rejected a datagram that fits"}}});
+  finding.exit_code = 1;
+  return finding;
+}
+
+ChildResult Exited(int code) {
+  ChildResult result;
+  result.exited = true;
+  result.exit_code = code;
+  return result;
+}
+
+struct CommandRun {
+  ChildResult child;
+  std::string output;
+};
+
+CommandRun RunNetrig(const std::vector<std::string>& args, const std::string& dir) {
+  ChildOptions options;
+  options.argv = {netrig::testing::NetrigBinary()};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.output_path = dir + "/netrig-output.txt";
+  options.timeout = absl::Minutes(3);
+  absl::StatusOr<ChildResult> result = RunChild(options);
+  EXPECT_TRUE(result.ok()) << result.status();
+  std::ifstream in(options.output_path);
+  std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {result.ok() ? *result : ChildResult{}, output};
+}
+
+TEST(ReplayExpectation, DefaultsToTheFileThenReproduce) {
+  Finding finding = SeededUdpFinding();
+  EXPECT_EQ(*ResolveExpectation(finding, ""), "reproduce");
+  finding.expect = "clean";
+  EXPECT_EQ(*ResolveExpectation(finding, ""), "clean");
+  EXPECT_EQ(*ResolveExpectation(finding, "reproduce"), "reproduce");
+  EXPECT_FALSE(ResolveExpectation(finding, "sometimes").ok());
+}
+
+TEST(ReplayExpectation, FindingFileRoundTripsExpectAndExitCode) {
+  Finding finding = SeededUdpFinding();
+  finding.expect = "clean";
+  absl::StatusOr<Finding> again = FindingFromJson(FindingToJson(finding));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, finding);
+  nlohmann::json bad = FindingToJson(finding);
+  bad["expect"] = "maybe";
+  EXPECT_THAT(std::string(FindingFromJson(bad).status().message()), HasSubstr("\"expect\""));
+  bad = FindingToJson(finding);
+  bad["exit_code"] = "one";
+  EXPECT_THAT(std::string(FindingFromJson(bad).status().message()), HasSubstr("\"exit_code\""));
+}
+
+TEST(ReplayRule, NeedsEveryRecordedKind) {
+  Finding finding = SeededUdpFinding();
+  finding.violations.push_back({{"kind", "unnamed_limit"}});
+  EXPECT_THAT(ViolationKinds(finding.violations), ElementsAre("unnamed_limit", "wrongly_rejected"));
+  EXPECT_TRUE(
+      RunReproduces(finding, Exited(1), {"silent_loss", "unnamed_limit", "wrongly_rejected"}));
+  EXPECT_FALSE(RunReproduces(finding, Exited(1), {"wrongly_rejected"}));
+  EXPECT_FALSE(RunReproduces(finding, Exited(0), {}));
+  // A sanitizer exit is not the recorded violation.
+  EXPECT_FALSE(RunReproduces(finding, Exited(81), {}));
+}
+
+TEST(ReplayRule, SanitizerFindingsReproduceByExitCode) {
+  Finding finding = SeededUdpFinding();
+  finding.violations = nlohmann::json::array();
+  finding.exit_code = 81;
+  EXPECT_TRUE(RunReproduces(finding, Exited(81), {}));
+  EXPECT_FALSE(RunReproduces(finding, Exited(84), {}));
+  EXPECT_FALSE(RunReproduces(finding, Exited(1), {"wrongly_rejected"}));
+  ChildResult killed;
+  killed.term_signal = 9;
+  EXPECT_FALSE(RunReproduces(finding, killed, {}));
+}
+
+TEST(ReplayRule, RunTimeoutFollowsTheRecordedDuration) {
+  Finding finding = SeededUdpFinding();
+  EXPECT_EQ(DefaultRunTimeout(finding), absl::Seconds(3) + absl::Minutes(1));
+  finding.args.push_back("--duration=10s");  // The last one counts, as for the child.
+  EXPECT_EQ(DefaultRunTimeout(finding), absl::Seconds(30) + absl::Minutes(1));
+  finding.args.clear();
+  EXPECT_EQ(DefaultRunTimeout(finding), absl::Minutes(5));
+}
+
+TEST(ReplayFinding, RejectsNonStressCommandsAndBadOptions) {
+  Finding finding = SeededUdpFinding();
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.times = 0;
+  EXPECT_EQ(ReplayFinding(finding, options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.times = 1;
+  finding.command = "fuzz";
+  EXPECT_EQ(ReplayFinding(finding, options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ReplayFinding, ArgumentsTheChildRejectsAreABadFile) {
+  Finding finding = SeededUdpFinding();
+  finding.args.push_back("--no_such_flag=1");
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.times = 1;
+  absl::StatusOr<ReplayResult> result = ReplayFinding(finding, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("rejected the recorded"));
+}
+
+TEST(ReplayFinding, SeededBugReproducesAndIsNotClean) {
+  const Finding finding = SeededUdpFinding();
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.times = 2;
+  absl::StatusOr<ReplayResult> result = ReplayFinding(finding, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->expect, "reproduce");
+  EXPECT_TRUE(result->passed);
+  ASSERT_EQ(result->runs.size(), 1u);  // Stops at the first reproduction.
+  EXPECT_TRUE(result->runs[0].reproduced);
+  EXPECT_THAT(result->runs[0].violation_kinds, ::testing::Contains("wrongly_rejected"));
+  EXPECT_THAT(result->runs[0].output_tail, HasSubstr("VIOLATIONS"));
+
+  options.expect = "clean";
+  options.times = 1;
+  result = ReplayFinding(finding, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->passed);
+  EXPECT_TRUE(result->any_violation);
+}
+
+TEST(ReplayFinding, AKindTheRunDoesNotShowDoesNotReproduce) {
+  Finding finding = SeededUdpFinding();
+  finding.violations.push_back({{"kind", "duplicate_completion"}});
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.times = 1;
+  absl::StatusOr<ReplayResult> result = ReplayFinding(finding, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(result->passed);
+  EXPECT_FALSE(result->reproduced);
+  EXPECT_TRUE(result->any_violation);
+}
+
+TEST(PromoteFinding, WritesWithTheExpectationAndRefusesToOverwrite) {
+  const std::string dir = TempDir() + "/regressions";
+  absl::StatusOr<std::string> path =
+      PromoteFinding(SeededUdpFinding(), dir, "udp-seeded", kExpectClean);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*path, dir + "/udp-seeded.json");
+  absl::StatusOr<Finding> written = ReadFindingFile(*path);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->expect, "clean");
+  EXPECT_EQ(written->args, SeededUdpFinding().args);
+  EXPECT_EQ(PromoteFinding(SeededUdpFinding(), dir, "udp-seeded", kExpectClean).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(PromoteFinding(SeededUdpFinding(), dir, "../escape", kExpectClean).ok());
+  EXPECT_FALSE(PromoteFinding(SeededUdpFinding(), dir, "other", "sometimes").ok());
+  std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
+}
+
+TEST(ReplayCommand, BadFileExits2WithAClearMessage) {
+  const std::string dir = TempDir();
+  std::ofstream(dir + "/broken.json") << "{\"tool\": \"netrig\", \"version\": 1, \"args\": []}";
+  CommandRun run = RunNetrig({"replay", dir + "/broken.json"}, dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("bad finding file"));
+  EXPECT_THAT(run.output, HasSubstr("\"command\""));
+  run = RunNetrig({"replay", dir + "/missing.json"}, dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  run = RunNetrig({"replay"}, dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReplayCommand, HonoursTheFileExpectationAndPromotes) {
+  const std::string dir = TempDir();
+  Finding finding = SeededUdpFinding();
+  finding.expect = "clean";  // As if the bug had been fixed: it was not, so replay says 1.
+  ASSERT_TRUE(WriteFindingFile(dir + "/fixed.json", finding).ok());
+  CommandRun run = RunNetrig({"replay", dir + "/fixed.json", "--times=1"}, dir);
+  EXPECT_EQ(run.child.exit_code, 1) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("NOT CLEAN"));
+
+  run = RunNetrig({"replay", dir + "/fixed.json", "--expect=reproduce", "--promote=udp-seeded",
+                   "--promote_expect=reproduce", absl::StrCat("--regressions_dir=", dir, "/reg")},
+                  dir);
+  EXPECT_EQ(run.child.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("REPRODUCED"));
+  absl::StatusOr<Finding> promoted = ReadFindingFile(dir + "/reg/udp-seeded.json");
+  ASSERT_TRUE(promoted.ok()) << promoted.status() << "\n" << run.output;
+  EXPECT_EQ(promoted->expect, "reproduce");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace netrig
