@@ -4,6 +4,7 @@
 // The client comes from the registry: NETRIG_HTTP_CLIENT=NAME (default "curl"), so a user's
 // registered client, or a seeded-bug one, is fuzzed the same way. The server and the client are
 // created once; every input gets a new session (the unit whose lifecycle is checked).
+// NETRIG_HTTP_RESPONSE_VERBOSE=1 prints one line per completed task (status, error, version).
 //
 // Input: one header line of words (at most 128 bytes up to '\n'; unknown words are ignored), then
 // the raw response bytes (at most 64 KiB; the rest is dropped). Without a '\n' in the first 128
