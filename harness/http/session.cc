@@ -207,6 +207,10 @@ class SessionCore;
 // ---------------------------------------------------------------------------------------------
 // Tasks.
 
+// How long past HttpRequest::timeout the session waits for libcurl to end a transfer before it
+// ends the transfer itself (SessionCore::EndOverdueTransfers).
+constexpr absl::Duration kTimeoutGrace = absl::Seconds(1);
+
 enum class TaskState : int { kCreated, kQueued, kRunning, kCompleted };
 
 const char* TaskStateName(TaskState state) {
@@ -274,9 +278,10 @@ class CurlTask final : public HttpTask, public std::enable_shared_from_this<Curl
   int64_t body_bytes_ = 0;
   std::string body_;
   uint64_t connection_id_ = 0;
-  ConnectionRecord* connection_raw_ = nullptr;  // Bug (a).
-  std::string h2c_origin_;                      // "http://host:port" for h2c requests.
-  bool opening_h2c_connection_ = false;         // Counted in h2c_connections_by_origin_.
+  ConnectionRecord* connection_raw_ = nullptr;    // Bug (a).
+  std::string h2c_origin_;                        // "http://host:port" for h2c requests.
+  absl::Time deadline_ = absl::InfiniteFuture();  // See EndOverdueTransfers.
+  bool opening_h2c_connection_ = false;           // Counted in h2c_connections_by_origin_.
   char error_buffer_[CURL_ERROR_SIZE] = {};
 };
 
@@ -472,6 +477,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   void CancelTask(const std::shared_ptr<CurlTask>& task, const char* why);
   void FinishTransfer(CURL* easy, CURLcode code);
   void Complete(const std::shared_ptr<CurlTask>& task, HttpResult result);
+  void EndOverdueTransfers();
   void ReleaseEasy(CurlTask* task);
   void DropH2cConnection(const std::string& origin) {
     auto it = h2c_connections_by_origin_.find(origin);
@@ -539,6 +545,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // Open (or being opened) h2c connections per origin; see StartTask.
   absl::flat_hash_map<std::string, int> h2c_connections_by_origin_;
   bool invalidation_seen_ = false;
+  absl::Time next_overdue_check_ = absl::InfinitePast();
 };
 
 // ---- libcurl callback trampolines ----
@@ -608,6 +615,7 @@ void SessionCore::Run() {
       if (message->msg == CURLMSG_DONE) FinishTransfer(message->easy_handle, message->data.result);
     }
     if (bugs_.reclaim_connections_on_resume) ReclaimClosedRecords();
+    EndOverdueTransfers();
     if (AdvanceInvalidation()) {
       event_thread_id_.store(std::thread::id());  // Thread ids are reused after a thread ends.
       return;
@@ -714,8 +722,12 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
   if (request.version == HttpVersion::kH2cPriorKnowledge) {
     // libcurl 7.88 fails a prior-knowledge transfer that reuses an HTTP/2 connection ("Error in
     // the HTTP2 framing layer", curl PR #10643, fixed in 8.0). So only a transfer that will open
-    // the origin's first h2c connection asks for prior knowledge; the others ask for HTTP/2 and
-    // wait (PIPEWAIT) to be multiplexed onto it.
+    // the origin's first h2c connection asks for prior knowledge; the others ask for HTTP/2,
+    // which multiplexes them onto an open h2c connection or opens one with an h2c Upgrade.
+    // No CURLOPT_PIPEWAIT: a transfer waiting to multiplex sits in libcurl 7.88's pending queue,
+    // where CURLOPT_TIMEOUT does not apply and only another transfer's progress moves it on.
+    // When the connection it waited for died (GOAWAY, RST, reset, close) before multiplexing,
+    // or an HTTP/1.1 connection to the origin left its multiplexing unknown, it waited forever.
     std::string origin = OriginOf(request.url);
     int& h2c_connections = h2c_connections_by_origin_[origin];
     long version = CURL_HTTP_VERSION_2_0;
@@ -726,7 +738,6 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
     }
     task->h2c_origin_ = std::move(origin);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
-    curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
   } else {
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   }
@@ -752,6 +763,9 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
   task->header_list_ = headers;
   if (headers != nullptr) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 
+  task->deadline_ = request.timeout == absl::InfiniteDuration()
+                        ? absl::InfiniteFuture()
+                        : absl::Now() + request.timeout + kTimeoutGrace;
   running_.emplace(task->id(), task);
   const CURLMcode added = curl_multi_add_handle(multi_, easy);
   if (added != CURLM_OK) {
@@ -835,6 +849,29 @@ void SessionCore::FinishTransfer(CURL* easy, CURLcode code) {
   curl_multi_remove_handle(multi_, easy);
   ReleaseEasy(task.get());
   Complete(task, std::move(result));
+}
+
+void SessionCore::EndOverdueTransfers() {
+  // A backstop for HttpRequest::timeout: libcurl 7.88 does not time out a transfer waiting in
+  // its pending queue for a connection (e.g. CURLMOPT_MAX_HOST_CONNECTIONS reached).
+  const absl::Time now = absl::Now();
+  if (now < next_overdue_check_) return;
+  next_overdue_check_ = now + absl::Milliseconds(100);
+  std::vector<std::shared_ptr<CurlTask>> overdue;
+  for (const auto& [id, task] : running_) {
+    if (task->deadline_ < now) overdue.push_back(task);
+  }
+  for (const auto& task : overdue) {
+    curl_multi_remove_handle(multi_, task->easy_);
+    running_.erase(task->id());
+    ReleaseEasy(task.get());
+    HttpResult result;
+    result.error = HttpErrorKind::kTimeout;
+    result.error_message = absl::StrCat("Timeout was reached: libcurl had not ended the transfer ",
+                                        absl::FormatDuration(kTimeoutGrace),
+                                        " after its timeout (waiting for a connection?)");
+    Complete(task, std::move(result));
+  }
 }
 
 void SessionCore::ReleaseEasy(CurlTask* task) {

@@ -16,11 +16,14 @@
 //
 // h2c: libcurl 7.88 (Debian 12) fails a prior-knowledge transfer that reuses an HTTP/2
 // connection (curl PR #10643). So only the transfer that opens a session's first connection to an
-// origin asks for prior knowledge; the others ask for HTTP/2 and wait (PIPEWAIT) to be multiplexed
-// onto it. If libcurl must open another connection meanwhile (more streams in flight than the
-// connection allows, or the first one is closing), that one starts as HTTP/1.1 with an h2c
-// Upgrade, which the embedded server accepts; keep streams per session below
-// HttpSessionOptions::max_concurrent_streams against servers without Upgrade (nginx).
+// origin asks for prior knowledge; the others ask for HTTP/2, which multiplexes them onto it once
+// it is up. If libcurl opens another connection meanwhile (the first one is still connecting,
+// closing, or has no stream left), that one starts as HTTP/1.1 with an h2c Upgrade, which the
+// embedded server accepts (servers without Upgrade, e.g. nginx, answer those in HTTP/1.1). No
+// CURLOPT_PIPEWAIT: libcurl 7.88 keeps waiting transfers in a pending queue where their timeout
+// does not apply. As a backstop the session itself ends any transfer still running one second
+// past its HttpRequest::timeout (libcurl also leaves transfers waiting for a free connection
+// under max_connections_per_host untimed).
 //
 // CurlClientOptions::bugs turns on the seeded bugs of buggy_clients.h; all off is the reference
 // client, registered as "curl".

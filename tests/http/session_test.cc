@@ -295,6 +295,123 @@ TEST_P(SessionTest, ErrorKindsForTimeoutConnectAndStatus) {
   EXPECT_EQ(status.status, 503);
 }
 
+// The root cause of h2c tasks stuck past their timeout, deterministically: an h2c task must not
+// wait for an unrelated HTTP/1.1 request to the same origin. A transfer asking to wait for
+// multiplexing (CURLOPT_PIPEWAIT) waits in libcurl 7.88's pending queue, without its timeout,
+// while the origin's multiplexing is unknown, i.e. while an HTTP/1.1 request is in flight to it.
+TEST_P(SessionTest, H2cTaskDoesNotWaitForAnHttp11RequestToTheSameOrigin) {
+  // Sets each request's version itself: one run is enough.
+  if (GetParam() != HttpVersion::kHttp11) GTEST_SKIP() << "version-independent";
+  Recorder recorder;
+  auto session = NewSession();
+  HttpRequest slow = Request("/fault/delay,ms=3000");
+  slow.version = HttpVersion::kHttp11;
+  auto slow_task = session->MakeTask(slow, recorder.Callback());
+  ASSERT_TRUE(slow_task.ok());
+  (*slow_task)->Resume();
+  // Bounded wait until the slow request is on the wire.
+  for (int i = 0; i < 2000 && std::string((*slow_task)->state()) != "running"; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  HttpRequest quick = Request("/");
+  quick.version = HttpVersion::kH2cPriorKnowledge;
+  quick.timeout = absl::Seconds(2);
+  auto quick_task = session->MakeTask(quick, recorder.Callback());
+  ASSERT_TRUE(quick_task.ok());
+  (*quick_task)->Resume();
+  ASSERT_TRUE(recorder.WaitFor(2));
+  const HttpResult quick_result = recorder.Result((*quick_task)->id());
+  const HttpResult slow_result = recorder.Result((*slow_task)->id());
+  EXPECT_TRUE(quick_result.ok()) << quick_result.error_message;
+  EXPECT_TRUE(slow_result.ok()) << slow_result.error_message;
+  EXPECT_LT(quick_result.timings.completed, slow_result.timings.completed);
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+}
+
+// The session's backstop for HttpRequest::timeout: libcurl 7.88 never times out a transfer that
+// waits for a free connection (CURLMOPT_MAX_HOST_CONNECTIONS reached).
+TEST_P(SessionTest, TaskWaitingForAFreeConnectionEndsByItsTimeout) {
+  // Sets each request's version itself: one run is enough.
+  if (GetParam() != HttpVersion::kHttp11) GTEST_SKIP() << "version-independent";
+  Recorder recorder;
+  HttpSessionOptions options;
+  options.max_connections_per_host = 1;
+  auto made = client_->NewSession(options);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<HttpSession> session = std::move(*made);
+  HttpRequest slow = Request("/fault/delay,ms=4000");
+  slow.version = HttpVersion::kHttp11;
+  auto slow_task = session->MakeTask(slow, recorder.Callback());
+  ASSERT_TRUE(slow_task.ok());
+  (*slow_task)->Resume();
+  for (int i = 0; i < 2000 && std::string((*slow_task)->state()) != "running"; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+  HttpRequest waiting = Request("/");
+  waiting.version = HttpVersion::kHttp11;
+  waiting.timeout = absl::Milliseconds(200);
+  auto waiting_task = session->MakeTask(waiting, recorder.Callback());
+  ASSERT_TRUE(waiting_task.ok());
+  (*waiting_task)->Resume();
+  ASSERT_TRUE(recorder.WaitFor(2));
+  const HttpResult waiting_result = recorder.Result((*waiting_task)->id());
+  const HttpResult slow_result = recorder.Result((*slow_task)->id());
+  EXPECT_EQ(waiting_result.error, HttpErrorKind::kTimeout) << waiting_result.error_message;
+  EXPECT_TRUE(slow_result.ok()) << slow_result.error_message;
+  EXPECT_LT(waiting_result.timings.completed, slow_result.timings.completed);
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+}
+
+// h2c tasks must end by their timeout, whatever happens to the origin's connections. With
+// libcurl 7.88 a transfer that waits to multiplex (CURLOPT_PIPEWAIT) sits in libcurl's pending
+// queue, where CURLOPT_TIMEOUT does not apply and only other transfers' progress moves it on;
+// when the connection it waits for dies (GOAWAY, reset, close) before it multiplexes, or an
+// HTTP/1.1 connection leaves the origin's multiplexing unknown, it waited far past its timeout.
+TEST_P(SessionTest, H2cTasksEndByTheirTimeoutWhenTheOriginsConnectionsDie) {
+  Recorder recorder;
+  auto session = NewSession();
+  constexpr absl::Duration kTimeout = absl::Seconds(2);
+  std::vector<std::shared_ptr<HttpTask>> tasks;
+  auto start = [&](HttpVersion version, absl::string_view path) {
+    HttpRequest request = Request(path);
+    request.version = version;
+    request.timeout = kTimeout;
+    auto task = session->MakeTask(request, recorder.Callback());
+    ASSERT_TRUE(task.ok()) << task.status();
+    tasks.push_back(*task);
+    (*task)->Resume();
+  };
+  // An idle HTTP/1.1 connection to the origin first (as in mixed sessions).
+  start(HttpVersion::kHttp11, "/");
+  ASSERT_TRUE(recorder.WaitFor(tasks.size()));
+  // Rounds whose first h2c request kills its connection, with followers queued behind it.
+  for (int round = 0; round < 2; ++round) {
+    for (absl::string_view killer :
+         {"/fault/goaway", "/fault/reset", "/fault/close_after", "/fault/rst_stream"}) {
+      start(HttpVersion::kH2cPriorKnowledge, killer);
+      for (int i = 0; i < 24; ++i) {
+        start(i % 6 == 5 ? HttpVersion::kHttp11 : HttpVersion::kH2cPriorKnowledge,
+              i % 4 == 3 ? killer : "/");
+      }
+    }
+  }
+  ASSERT_TRUE(recorder.WaitFor(tasks.size()))
+      << recorder.Completed() << " of " << tasks.size() << " tasks completed";
+  for (const auto& task : tasks) {
+    const HttpResult result = recorder.Result(task->id());
+    // The contract under test is the timeout; the slack only absorbs a slow (sanitizer) build.
+    EXPECT_LT(result.timings.completed - result.timings.resumed, kTimeout + absl::Seconds(8))
+        << "task " << task->id() << ": " << result.error_message;
+    EXPECT_EQ(recorder.Calls(task->id()), 1);
+  }
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+}
+
 TEST_P(SessionTest, FinishTasksAndInvalidateLetsResumedTasksFinish) {
   Recorder recorder;
   auto session = NewSession();
