@@ -24,8 +24,11 @@ class ExampleTask final : public netrig::HttpTask,
  public:
   ExampleTask(ExampleSession* session, uint64_t id, netrig::HttpRequest request,
               netrig::HttpCompletion on_complete)
-      : session_(session), id_(id), request_(std::move(request)),
-        on_complete_(std::move(on_complete)), created_(absl::Now()) {}
+      : session_(session),
+        id_(id),
+        request_(std::move(request)),
+        on_complete_(std::move(on_complete)),
+        created_(absl::Now()) {}
 
   uint64_t id() const override { return id_; }
   void Resume() override;
@@ -81,8 +84,8 @@ class ExampleSession final : public netrig::HttpSession {
       netrig::HttpRequest request, netrig::HttpCompletion on_complete) override {
     netrig::MutexLock lock(&mu_);
     if (invalidating_) return absl::FailedPreconditionError("session is invalidated");
-    auto task = std::make_shared<ExampleTask>(this, ++last_id_, std::move(request),
-                                              std::move(on_complete));
+    auto task =
+        std::make_shared<ExampleTask>(this, ++last_id_, std::move(request), std::move(on_complete));
     tasks_.push_back(task);
     ++pending_;
     return task;
@@ -197,7 +200,8 @@ void ExampleTask::Run() {
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   }
   if (request_.timeout != absl::InfiniteDuration()) {
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(request_.timeout)));
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(request_.timeout)));
   }
   const CURLcode code = curl_easy_perform(easy);
   long status = 0;
@@ -205,14 +209,27 @@ void ExampleTask::Run() {
   curl_easy_cleanup(easy);
   result.status = static_cast<int>(status);
   switch (code) {
-    case CURLE_OK: break;
-    case CURLE_ABORTED_BY_CALLBACK: result.error = HttpErrorKind::kCancelled; break;
-    case CURLE_OPERATION_TIMEDOUT: result.error = HttpErrorKind::kTimeout; break;
-    case CURLE_COULDNT_CONNECT: result.error = HttpErrorKind::kConnect; break;
-    case CURLE_PARTIAL_FILE: result.error = HttpErrorKind::kTruncated; break;
+    case CURLE_OK:
+      break;
+    case CURLE_ABORTED_BY_CALLBACK:
+      result.error = HttpErrorKind::kCancelled;
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      result.error = HttpErrorKind::kTimeout;
+      break;
+    case CURLE_COULDNT_CONNECT:
+      result.error = HttpErrorKind::kConnect;
+      break;
+    case CURLE_PARTIAL_FILE:
+      result.error = HttpErrorKind::kTruncated;
+      break;
     case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING: result.error = HttpErrorKind::kReset; break;
-    default: result.error = HttpErrorKind::kOther; break;
+    case CURLE_GOT_NOTHING:
+      result.error = HttpErrorKind::kReset;
+      break;
+    default:
+      result.error = HttpErrorKind::kOther;
+      break;
   }
   if (code != CURLE_OK) result.error_message = curl_easy_strerror(code);
   Complete(std::move(result));

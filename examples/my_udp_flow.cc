@@ -179,15 +179,16 @@ class ExampleUdpFlow final : public netrig::Flow {
     if (!to.ok()) return WriteResult::Rejected(to.status());
     const bool v6 = to->get()->sa_family == AF_INET6;
     const int fd = v6 ? fd6_ : fd4_;
-    if (sendto(fd, datagram.payload.data(), datagram.payload.size(), 0, to->get(), to->length) >= 0) {
+    if (sendto(fd, datagram.payload.data(), datagram.payload.size(), 0, to->get(), to->length) >=
+        0) {
       return WriteResult::Accepted();
     }
     const int error = errno;
     if (error == EMSGSIZE) {
       // Name the limit the kernel enforced, as the oracle describes it.
-      absl::StatusOr<netrig::DatagramLimit> limit = netrig::BindingLimit(
-          v6 ? netrig::AddressFamily::kIPv6 : netrig::AddressFamily::kIPv4,
-          netrig::DatagramPath::Loopback(options_.dont_fragment));
+      absl::StatusOr<netrig::DatagramLimit> limit =
+          netrig::BindingLimit(v6 ? netrig::AddressFamily::kIPv6 : netrig::AddressFamily::kIPv4,
+                               netrig::DatagramPath::Loopback(options_.dont_fragment));
       if (limit.ok()) {
         return WriteResult::TooLarge(
             absl::InvalidArgumentError(absl::StrCat("datagram of ", datagram.payload.size(),

@@ -7,8 +7,9 @@
 #ifndef NETRIG_STRESS_COMMAND_H_
 #define NETRIG_STRESS_COMMAND_H_
 
-#include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace netrig::cli {
 

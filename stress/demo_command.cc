@@ -55,7 +55,8 @@ int RunDemo(const std::vector<absl::string_view>& args) {
                  c.path.ToString(), verdict->message);
   }
 
-  std::printf("\nA client that rejects a 100-byte datagram as \"too large\" (field notes, story 2):\n");
+  std::printf(
+      "\nA client that rejects a 100-byte datagram as \"too large\" (field notes, story 2):\n");
   DatagramRejection rejection;
   rejection.message = "The datagram was too large";
   absl::StatusOr<RejectionJudgement> judgement =

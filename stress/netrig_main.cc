@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -16,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "harness/base/crash_context.h"
 #include "stress/command.h"
 #include "stress/shared_flags.h"
@@ -139,8 +139,7 @@ std::vector<absl::CommandLineFlag*> FlagsOf(const Subcommand& command) {
       flags.push_back(flag);
     }
   }
-  std::sort(flags.begin(), flags.end(),
-            [](auto* a, auto* b) { return a->Name() < b->Name(); });
+  std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) { return a->Name() < b->Name(); });
   return flags;
 }
 
@@ -199,8 +198,8 @@ void NormalizeFlagSpellings(const Subcommand& command, int argc, char** argv) {
     std::string name(arg.substr(2, equals == absl::string_view::npos ? arg.npos : equals - 2));
     std::replace(name.begin(), name.end(), '-', '_');
     if (has_json_file && name == "json") name = "json_file";
-    std::string rewritten = absl::StrCat(
-        "--", name, equals == absl::string_view::npos ? "" : arg.substr(equals));
+    std::string rewritten =
+        absl::StrCat("--", name, equals == absl::string_view::npos ? "" : arg.substr(equals));
     if (rewritten == arg) continue;
     storage->push_back(std::move(rewritten));
     argv[i] = storage->back().data();
@@ -248,7 +247,8 @@ int main(int argc, char** argv) {
 
   // Abseil parses argv[1..] as if the subcommand were the program.
   std::vector<char*> rest(argv + 1, argv + argc);
-  std::vector<char*> positional_raw = absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
+  std::vector<char*> positional_raw =
+      absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
   std::vector<absl::string_view> positional(positional_raw.begin() + 1, positional_raw.end());
   return command->run(positional);
 }

@@ -144,12 +144,13 @@ void __ubsan_on_report() { ubsan_reported = 1; }
 
 NETRIG_UNINSTRUMENTED const char* __asan_default_options() {
   static char buffer[1024];
-  return WithSuppressions(buffer, sizeof(buffer),
-                          "halt_on_error=1:abort_on_error=0:exitcode=81:detect_leaks=1:"
-                          NETRIG_ASAN_STACK_UAR_OPTION "strict_string_checks=1:"
-                          "check_initialization_order=1:symbolize=1:print_summary=1:"
-                          "handle_abort=1:allocator_may_return_null=1",
-                          "asan.supp");
+  return WithSuppressions(
+      buffer, sizeof(buffer),
+      "halt_on_error=1:abort_on_error=0:exitcode=81:detect_leaks=1:" NETRIG_ASAN_STACK_UAR_OPTION
+      "strict_string_checks=1:"
+      "check_initialization_order=1:symbolize=1:print_summary=1:"
+      "handle_abort=1:allocator_may_return_null=1",
+      "asan.supp");
 }
 
 NETRIG_UNINSTRUMENTED const char* __lsan_default_options() {

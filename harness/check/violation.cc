@@ -19,7 +19,8 @@ void ViolationLog::Report(absl::string_view kind, std::string message) {
     }
   }
   if (!counted) counts_.emplace_back(std::string(kind), 1);
-  if (kept_.size() < max_kept_) kept_.push_back({std::string(kind), std::move(message), absl::Now()});
+  if (kept_.size() < max_kept_)
+    kept_.push_back({std::string(kind), std::move(message), absl::Now()});
 }
 
 std::vector<Violation> ViolationLog::Kept() const {

@@ -78,7 +78,8 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
           break;
         }
         SleepUntil(intended);
-        if (absl::Now() - intended > absl::Milliseconds(1)) late.fetch_add(1, std::memory_order_relaxed);
+        if (absl::Now() - intended > absl::Milliseconds(1))
+          late.fetch_add(1, std::memory_order_relaxed);
       } else if (intended >= end) {
         finish("duration");
         break;
@@ -116,8 +117,8 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
     if (now >= end + absl::Seconds(1)) finish("duration");  // Workers blocked in Operate().
     if (options.status_out != nullptr && now >= next_status) {
       const uint64_t count = started.load(std::memory_order_relaxed);
-      const double rate = static_cast<double>(count - last_count) /
-                          absl::ToDoubleSeconds(now - last_time);
+      const double rate =
+          static_cast<double>(count - last_count) / absl::ToDoubleSeconds(now - last_time);
       absl::FPrintF(options.status_out, "[%5.1fs] ops %s (%s/s) %s| violations %d\n",
                     absl::ToDoubleSeconds(now - start), HumanCount(static_cast<double>(count)),
                     HumanCount(rate), workload.StatusFragment() + " ",

@@ -10,7 +10,8 @@
 // Example:
 //   class Pinger : public netrig::Workload {
 //     void Operate(int worker, uint64_t index, absl::Time intended_start) override {
-//       client_.SendAsync([this, intended_start] { latency_.Record(absl::Now() - intended_start); });
+//       client_.SendAsync([this, intended_start] { latency_.Record(absl::Now() - intended_start);
+//       });
 //     }
 //   };
 //   netrig::ViolationLog violations(recipe);

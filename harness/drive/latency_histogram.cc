@@ -64,8 +64,8 @@ double LatencyHistogram::MeanMicros() const {
 }
 
 nlohmann::json LatencyHistogram::ToJson() const {
-  return {{"count", count()},           {"p50", Percentile(50)},   {"p90", Percentile(90)},
-          {"p99", Percentile(99)},      {"p999", Percentile(99.9)}, {"max", max_us()},
+  return {{"count", count()},      {"p50", Percentile(50)},    {"p90", Percentile(90)},
+          {"p99", Percentile(99)}, {"p999", Percentile(99.9)}, {"max", max_us()},
           {"mean", MeanMicros()}};
 }
 

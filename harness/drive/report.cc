@@ -61,7 +61,8 @@ void PrintSummary(FILE* out, absl::string_view title,
   for (size_t i = 0; i < shown; ++i) {
     absl::FPrintF(out, "    - [%s] %s\n", kept[i].kind, kept[i].message);
   }
-  if (kept.size() > shown) absl::FPrintF(out, "    ... %d more in the JSON report\n", kept.size() - shown);
+  if (kept.size() > shown)
+    absl::FPrintF(out, "    ... %d more in the JSON report\n", kept.size() - shown);
   absl::FPrintF(out, "  replay with: %s\n", violations.recipe().dump());
 }
 

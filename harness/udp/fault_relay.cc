@@ -191,7 +191,8 @@ void FaultRelay::Impl::Release(Held item) {
     if (options.on_fault) options.on_fault(item.direction, item.payload, "path_down");
   } else {
     ++(delivered ? c.delivered : c.send_errors);
-    if (!delivered && options.on_fault) options.on_fault(item.direction, item.payload, "send_error");
+    if (!delivered && options.on_fault)
+      options.on_fault(item.direction, item.payload, "send_error");
     if (duplicated) ++c.duplicates;
   }
   if (c.in_flight == 0) drained.SignalAll();

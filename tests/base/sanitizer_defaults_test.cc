@@ -43,8 +43,12 @@ void* volatile leak_sink = nullptr;
 
 [[maybe_unused]] void DataRace() {
   static int shared = 0;
-  std::thread a([] { for (int i = 0; i < 1000; ++i) shared = shared + 1; });
-  std::thread b([] { for (int i = 0; i < 1000; ++i) shared = shared + 1; });
+  std::thread a([] {
+    for (int i = 0; i < 1000; ++i) shared = shared + 1;
+  });
+  std::thread b([] {
+    for (int i = 0; i < 1000; ++i) shared = shared + 1;
+  });
   a.join();
   b.join();
   std::exit(0);

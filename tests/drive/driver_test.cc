@@ -53,9 +53,9 @@ TEST(DriverTest, OpenLoopStartsExactlyRateTimesDurationOnSchedule) {
 
 TEST(DriverTest, ClosedLoopStopsAtMaxOperations) {
   CountingWorkload workload;
-  const DriveResult result = Drive({.duration = absl::Seconds(60), .threads = 3,
-                                    .max_operations = 5000, .status_out = nullptr},
-                                   workload, nullptr);
+  const DriveResult result = Drive(
+      {.duration = absl::Seconds(60), .threads = 3, .max_operations = 5000, .status_out = nullptr},
+      workload, nullptr);
   EXPECT_EQ(result.operations, 5000u);
   EXPECT_EQ(workload.operations(), 5000u);
   EXPECT_EQ(result.stop_reason, "max_operations");
@@ -75,10 +75,11 @@ class ViolatingWorkload : public Workload {
 TEST(DriverTest, StopsOnFirstViolationWhenAsked) {
   ViolationLog violations;
   ViolatingWorkload workload(&violations);
-  const DriveResult result =
-      Drive({.duration = absl::Seconds(60), .threads = 2, .status_out = nullptr,
-             .stop_on_violation = true},
-            workload, &violations);
+  const DriveResult result = Drive({.duration = absl::Seconds(60),
+                                    .threads = 2,
+                                    .status_out = nullptr,
+                                    .stop_on_violation = true},
+                                   workload, &violations);
   EXPECT_EQ(result.stop_reason, "violation");
   EXPECT_LT(result.elapsed, absl::Seconds(30));
 }
@@ -89,9 +90,8 @@ TEST(DriverTest, RequestStopInterrupts) {
     absl::SleepFor(absl::Milliseconds(50));
     RequestStop();
   });
-  const DriveResult result =
-      Drive({.duration = absl::Seconds(60), .threads = 1, .status_out = nullptr}, workload,
-            nullptr);
+  const DriveResult result = Drive(
+      {.duration = absl::Seconds(60), .threads = 1, .status_out = nullptr}, workload, nullptr);
   stopper.join();
   EXPECT_EQ(result.stop_reason, "interrupted");
 }
