@@ -237,6 +237,47 @@ void SocketFlow::ReceiveFrom(int fd, size_t max, std::vector<Datagram>& out) {
   }
 }
 
+namespace {
+
+// The first IPv4 or IPv6 address of `host` (port 0): the one place host names are resolved.
+absl::StatusOr<SocketAddress> LookUpHost(const std::string& host, int ai_family) {
+  addrinfo hints{};
+  hints.ai_family = ai_family;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* results = nullptr;
+  const int error = ::getaddrinfo(host.c_str(), nullptr, &hints, &results);
+  if (error != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve host ", host, ": ", ::gai_strerror(error)));
+  }
+  SocketAddress address;
+  bool found = false;
+  for (addrinfo* r = results; r != nullptr && !found; r = r->ai_next) {
+    if ((r->ai_family != AF_INET && r->ai_family != AF_INET6) ||
+        r->ai_addrlen > sizeof(address.storage)) {
+      continue;
+    }
+    std::memcpy(&address.storage, r->ai_addr, r->ai_addrlen);
+    address.length = r->ai_addrlen;
+    found = true;
+  }
+  ::freeaddrinfo(results);
+  if (!found) {
+    return absl::UnavailableError(absl::StrCat("host ", host, " has no IPv4 or IPv6 address"));
+  }
+  return address;
+}
+
+void SetPort(SocketAddress& address, uint16_t port) {
+  if (address.storage.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = htons(port);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<SocketAddress> SocketFlow::ResolveHost(const Endpoint& endpoint) {
   SocketAddress address;
   bool cached = false;
@@ -249,37 +290,14 @@ absl::StatusOr<SocketAddress> SocketFlow::ResolveHost(const Endpoint& endpoint) 
     }
   }
   if (!cached) {
-    addrinfo hints{};
-    hints.ai_family = ipv6_.valid() ? AF_UNSPEC : AF_INET;
-    hints.ai_socktype = SOCK_DGRAM;
-    addrinfo* results = nullptr;
-    const int error = ::getaddrinfo(endpoint.host().c_str(), nullptr, &hints, &results);
-    if (error != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot resolve host ", endpoint.host(), ": ", ::gai_strerror(error)));
-    }
-    bool found = false;
-    for (addrinfo* r = results; r != nullptr && !found; r = r->ai_next) {
-      if (r->ai_addrlen > sizeof(address.storage)) continue;
-      if (r->ai_family != AF_INET && r->ai_family != AF_INET6) continue;
-      std::memcpy(&address.storage, r->ai_addr, r->ai_addrlen);
-      address.length = r->ai_addrlen;
-      found = true;
-    }
-    ::freeaddrinfo(results);
-    if (!found) {
-      return absl::UnavailableError(
-          absl::StrCat("host ", endpoint.host(), " has no IPv4 or IPv6 address"));
-    }
+    absl::StatusOr<SocketAddress> looked_up =
+        LookUpHost(endpoint.host(), ipv6_.valid() ? AF_UNSPEC : AF_INET);
+    if (!looked_up.ok()) return looked_up.status();
+    address = *looked_up;
     MutexLock lock(&mu_);
     resolved_.emplace(endpoint.host(), address);
   }
-  const uint16_t port = htons(endpoint.port());
-  if (address.storage.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = port;
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = port;
-  }
+  SetPort(address, endpoint.port());
   return address;
 }
 
@@ -520,36 +538,10 @@ absl::StatusOr<SocketAddress> DestinationAddress(const Endpoint& endpoint, bool 
       break;
     }
     case EndpointKind::kHost: {
-      addrinfo hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_DGRAM;
-      addrinfo* results = nullptr;
-      const int error = ::getaddrinfo(endpoint.host().c_str(), nullptr, &hints, &results);
-      if (error != 0) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot resolve host ", endpoint.host(), ": ", ::gai_strerror(error)));
-      }
-      bool found = false;
-      for (addrinfo* r = results; r != nullptr && !found; r = r->ai_next) {
-        if ((r->ai_family != AF_INET && r->ai_family != AF_INET6) ||
-            r->ai_addrlen > sizeof(address.storage)) {
-          continue;
-        }
-        std::memcpy(&address.storage, r->ai_addr, r->ai_addrlen);
-        address.length = r->ai_addrlen;
-        found = true;
-      }
-      ::freeaddrinfo(results);
-      if (!found) {
-        return absl::UnavailableError(
-            absl::StrCat("host ", endpoint.host(), " has no IPv4 or IPv6 address"));
-      }
-      const uint16_t port = htons(endpoint.port());
-      if (address.storage.ss_family == AF_INET) {
-        reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = port;
-      } else {
-        reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = port;
-      }
+      absl::StatusOr<SocketAddress> looked_up = LookUpHost(endpoint.host(), AF_UNSPEC);
+      if (!looked_up.ok()) return looked_up.status();
+      address = *looked_up;
+      SetPort(address, endpoint.port());
       break;
     }
   }
