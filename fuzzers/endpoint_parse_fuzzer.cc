@@ -16,11 +16,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "harness/base/no_coverage.h"
 #include "harness/net/endpoint.h"
 
 namespace {
 
-[[noreturn]] void Violation(const char* property, const std::string& detail) {
+[[noreturn]] NETRIG_NO_COVERAGE void Violation(const char* property, const std::string& detail) {
   std::fprintf(stderr, "endpoint_parse: property violated: %s\n  %s\n", property, detail.c_str());
   std::abort();
 }
@@ -28,7 +29,7 @@ namespace {
 // Checks the message names its input by a prefix compare: searching the message for the position
 // (" at byte ") costs several intercepted memcmp calls per input and showed in the exec rate; the
 // unit tests check positions exactly.
-void CheckError(const absl::Status& status, bool sockaddr_mode) {
+NETRIG_NO_COVERAGE void CheckError(const absl::Status& status, bool sockaddr_mode) {
   if (status.code() != absl::StatusCode::kInvalidArgument) {
     Violation("errors are InvalidArgument", status.ToString());
   }
@@ -39,7 +40,7 @@ void CheckError(const absl::Status& status, bool sockaddr_mode) {
   }
 }
 
-void CheckEndpoint(const netrig::Endpoint& e) {
+NETRIG_NO_COVERAGE void CheckEndpoint(const netrig::Endpoint& e) {
   const std::string canonical = e.ToString();
   absl::StatusOr<netrig::Endpoint> again = netrig::Endpoint::Parse(canonical);
   if (!again.ok()) Violation("the canonical form parses", again.status().ToString());
