@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/sched/schedule_point.h"
@@ -92,20 +91,8 @@ absl::StatusOr<std::unique_ptr<DnsProxyFlow>> DnsProxyFlow::Open(const FlowOptio
 
 DnsProxyFlow::~DnsProxyFlow() { Close(); }
 
-bool DnsProxyFlow::Enter() {
-  MutexLock lock(&mu_);
-  if (closed_.load(std::memory_order_acquire)) return false;
-  ++in_flight_;
-  return true;
-}
-
-void DnsProxyFlow::Leave() {
-  MutexLock lock(&mu_);
-  if (--in_flight_ == 0) changed_.SignalAll();
-}
-
 FlowState DnsProxyFlow::state() const {
-  if (closed_.load(std::memory_order_acquire)) return FlowState::kClosed;
+  if (gate_.closed()) return FlowState::kClosed;
   return waiting_.load(std::memory_order_acquire) ? FlowState::kWaiting : FlowState::kReady;
 }
 
@@ -139,13 +126,13 @@ absl::StatusOr<std::vector<Datagram>> DnsProxyFlow::Read(size_t max_datagrams,
   std::vector<Datagram> out;
   MutexLock lock(&mu_);
   while (responses_.empty()) {
-    if (closed_.load(std::memory_order_acquire)) return absl::CancelledError("flow is closed");
+    if (gate_.closed()) return absl::CancelledError("flow is closed");
     if (broken_) return absl::UnavailableError("the upstream connection of this flow is gone");
     const absl::Duration remaining = deadline - absl::Now();
     if (remaining <= absl::ZeroDuration()) return out;
     changed_.WaitWithTimeout(&mu_, remaining);
   }
-  if (closed_.load(std::memory_order_acquire)) return absl::CancelledError("flow is closed");
+  if (gate_.closed()) return absl::CancelledError("flow is closed");
   while (!responses_.empty() && out.size() < std::max<size_t>(max_datagrams, 1)) {
     out.push_back(std::move(responses_.front()));
     responses_.pop_front();
@@ -154,15 +141,10 @@ absl::StatusOr<std::vector<Datagram>> DnsProxyFlow::Read(size_t max_datagrams,
 }
 
 std::vector<WriteResult> DnsProxyFlow::Write(absl::Span<const Datagram> datagrams) {
-  std::vector<WriteResult> results(datagrams.size());
-  if (!Enter()) {
-    for (WriteResult& r : results) {
-      r = WriteResult::Rejected(absl::FailedPreconditionError("flow is closed; datagram not sent"));
-    }
-    return results;
-  }
-  absl::Cleanup leave = [this] { Leave(); };
+  internal::InFlightScope in_flight(&gate_);
+  if (!in_flight.entered()) return internal::ClosedFlowWriteResults(datagrams.size());
   SchedulePoint("flow.write");
+  std::vector<WriteResult> results(datagrams.size());
   const bool waiting = waiting_.load(std::memory_order_acquire);
   for (size_t i = 0; i < datagrams.size(); ++i) {
     const Datagram& d = datagrams[i];
@@ -212,7 +194,7 @@ std::vector<WriteResult> DnsProxyFlow::Write(absl::Span<const Datagram> datagram
 
 void DnsProxyFlow::Close() {
   MutexLock close_lock(&close_mu_);
-  if (!closed_.exchange(true, std::memory_order_acq_rel)) {
+  if (gate_.Close()) {
     SchedulePoint("flow.close");
     internal::SignalWakeFd(wake_.get());
     {
@@ -220,10 +202,7 @@ void DnsProxyFlow::Close() {
       changed_.SignalAll();
     }
   }
-  {
-    MutexLock lock(&mu_);
-    while (in_flight_ > 0) changed_.Wait(&mu_);
-  }
+  gate_.WaitIdle();
   if (reader_.joinable()) reader_.join();
   connection_.Reset();
 }

@@ -89,21 +89,19 @@ class DnsProxyFlow : public Flow {
  private:
   DnsProxyFlow() = default;
   void ReadResponses();
-  bool Enter();
-  void Leave();
 
   LiveToken live_{kLiveFlows};
   internal::UniqueFd connection_;
   internal::UniqueFd wake_;
   std::thread reader_;
-  std::atomic<bool> closed_{false};
+  // Writes in flight; Close() waits for them before closing the connection.
+  internal::InFlightGate gate_;
   std::atomic<bool> waiting_{false};
 
   Mutex close_mu_;
   Mutex write_mu_;  // one query frame at a time on the connection, in `pending_` order
   Mutex mu_;
   CondVar changed_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Endpoint> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<Datagram> responses_ ABSL_GUARDED_BY(mu_);

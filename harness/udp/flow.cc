@@ -139,6 +139,12 @@ FlowRegistrar::FlowRegistrar(const char* name, const char* description, FlowFact
   }
 }
 
+std::vector<WriteResult> ClosedFlowWriteResults(size_t count) {
+  return std::vector<WriteResult>(
+      count,
+      WriteResult::Rejected(absl::FailedPreconditionError("flow is closed; datagram not sent")));
+}
+
 }  // namespace internal
 
 }  // namespace netrig

@@ -190,6 +190,10 @@ struct FlowRegistrar {
   FlowRegistrar(const char* name, const char* description, FlowFactory flow,
                 FlowSourceFactory source = nullptr);
 };
+
+// What Write() answers once the flow is closed: every one of `count` datagrams rejected with
+// FailedPrecondition.
+std::vector<WriteResult> ClosedFlowWriteResults(size_t count);
 }  // namespace internal
 
 }  // namespace netrig

@@ -11,7 +11,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/sched/schedule_point.h"
@@ -87,20 +86,8 @@ absl::Status SocketFlow::Init() {
   return absl::OkStatus();
 }
 
-bool SocketFlow::Enter() {
-  MutexLock lock(&mu_);
-  if (closed_.load(std::memory_order_acquire)) return false;
-  ++in_flight_;
-  return true;
-}
-
-void SocketFlow::Leave() {
-  MutexLock lock(&mu_);
-  if (--in_flight_ == 0) idle_.SignalAll();
-}
-
 FlowState SocketFlow::state() const {
-  if (closed_.load(std::memory_order_acquire)) return FlowState::kClosed;
+  if (gate_.closed()) return FlowState::kClosed;
   return waiting_.load(std::memory_order_acquire) ? FlowState::kWaiting : FlowState::kReady;
 }
 
@@ -115,7 +102,7 @@ std::vector<Endpoint> SocketFlow::LocalEndpoints() const {
 }
 
 void SocketFlow::OnPathEvent(PathEvent event) {
-  if (closed_.load(std::memory_order_acquire)) return;
+  if (gate_.closed()) return;
   if (event == PathEvent::kPathLost) {
     SchedulePoint("flow.path_lost");
     waiting_.store(true, std::memory_order_release);
@@ -128,7 +115,7 @@ void SocketFlow::OnPathEvent(PathEvent event) {
 void SocketFlow::Close() {
   // Serializes concurrent Close() calls; reads and writes never take close_mu_.
   MutexLock close_lock(&close_mu_);
-  if (!closed_.exchange(true, std::memory_order_acq_rel)) {
+  if (gate_.Close()) {
     SchedulePoint("flow.close");
     internal::SignalWakeFd(wake_.get());
     if (bugs_.close_race_uaf) {
@@ -136,10 +123,7 @@ void SocketFlow::Close() {
       buffers_.reset();
     }
   }
-  {
-    MutexLock lock(&mu_);
-    while (in_flight_ > 0) idle_.Wait(&mu_);
-  }
+  gate_.WaitIdle();
   SchedulePoint("flow.close.idle");
   ipv4_.Reset();
   ipv6_.Reset();
@@ -147,8 +131,8 @@ void SocketFlow::Close() {
 
 absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
                                                        absl::Duration timeout) {
-  if (!Enter()) return absl::CancelledError("flow is closed");
-  absl::Cleanup leave = [this] { Leave(); };
+  internal::InFlightScope in_flight(&gate_);
+  if (!in_flight.entered()) return absl::CancelledError("flow is closed");
   SchedulePoint("flow.read");
   // Seeded bug (c) keeps a raw pointer across the wait; the reference looks buffers up under
   // read_mu_ each time it receives.
@@ -175,7 +159,7 @@ absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
     }
     const int ready = ::poll(fds, count, internal::PollTimeoutMs(deadline - absl::Now()));
     if (cached != nullptr) ++cached->polls;
-    if (closed_.load(std::memory_order_acquire)) {
+    if (gate_.closed()) {
       return absl::CancelledError("flow closed while a read was waiting");
     }
     if (ready < 0 && errno != EINTR) return ErrnoStatus("poll", errno);
@@ -471,15 +455,10 @@ void SocketFlow::SendBatch(absl::Span<const Datagram> datagrams, absl::Span<cons
 }
 
 std::vector<WriteResult> SocketFlow::Write(absl::Span<const Datagram> datagrams) {
-  std::vector<WriteResult> results(datagrams.size());
-  if (!Enter()) {
-    for (WriteResult& r : results) {
-      r = WriteResult::Rejected(absl::FailedPreconditionError("flow is closed; datagram not sent"));
-    }
-    return results;
-  }
-  absl::Cleanup leave = [this] { Leave(); };
+  internal::InFlightScope in_flight(&gate_);
+  if (!in_flight.entered()) return internal::ClosedFlowWriteResults(datagrams.size());
   SchedulePoint("flow.write");
+  std::vector<WriteResult> results(datagrams.size());
   if (waiting_.load(std::memory_order_acquire)) {
     if (bugs_.waiting_drop) return results;  // Seeded bug (d): "accepted", never sent.
     for (WriteResult& r : results) {

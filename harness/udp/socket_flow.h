@@ -75,9 +75,6 @@ class SocketFlow : public Flow {
 
   SocketFlow(const FlowOptions& options, internal::SocketFlowBugs bugs);
   absl::Status Init();
-  // Registers a read or write in flight; false once closed.
-  bool Enter();
-  void Leave();
   absl::StatusOr<Destination> Resolve(const Endpoint& endpoint);
   absl::StatusOr<SocketAddress> ResolveHost(const Endpoint& endpoint);
   WriteResult MapSendError(int error_number, const Datagram& datagram,
@@ -93,7 +90,8 @@ class SocketFlow : public Flow {
   internal::UniqueFd ipv4_;
   internal::UniqueFd ipv6_;
   internal::UniqueFd wake_;
-  std::atomic<bool> closed_{false};
+  // Reads and writes in flight; Close() waits for them before closing the sockets.
+  internal::InFlightGate gate_;
   std::atomic<bool> waiting_{false};
   // The socket (0: IPv4, 1: IPv6) that delivered datagrams last, or -1: Read's fast path.
   std::atomic<int> last_ready_{-1};
@@ -102,8 +100,6 @@ class SocketFlow : public Flow {
 
   Mutex close_mu_;
   Mutex mu_;
-  CondVar idle_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, SocketAddress> resolved_ ABSL_GUARDED_BY(mu_);
 
   // Held while receiving into buffers_ (reads from several threads share them). Not annotated

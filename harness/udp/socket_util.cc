@@ -248,4 +248,21 @@ absl::Status ReadExact(int fd, void* data, size_t size, absl::Duration timeout, 
   return absl::OkStatus();
 }
 
+bool InFlightGate::Enter() {
+  MutexLock lock(&mu_);
+  if (closed()) return false;
+  ++in_flight_;
+  return true;
+}
+
+void InFlightGate::Leave() {
+  MutexLock lock(&mu_);
+  if (--in_flight_ == 0) idle_.SignalAll();
+}
+
+void InFlightGate::WaitIdle() {
+  MutexLock lock(&mu_);
+  while (in_flight_ > 0) idle_.Wait(&mu_);
+}
+
 }  // namespace netrig::internal
