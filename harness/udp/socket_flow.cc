@@ -117,11 +117,13 @@ void SocketFlow::Close() {
   MutexLock close_lock(&close_mu_);
   if (gate_.Close()) {
     SchedulePoint("flow.close");
-    internal::SignalWakeFd(wake_.get());
     if (bugs_.close_race_uaf) {
-      // Seeded bug (c): the buffers go away while a read may still be using them.
+      // Seeded bug (c): the buffers go away while a read may still be using them. Freed before
+      // the wake-up, so a waiting reader always touches freed memory: if the free came after,
+      // a reader scheduled first on a loaded machine would make the bug hide.
       buffers_.reset();
     }
+    internal::SignalWakeFd(wake_.get());
   }
   gate_.WaitIdle();
   SchedulePoint("flow.close.idle");
