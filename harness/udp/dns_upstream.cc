@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -86,27 +85,19 @@ void DnsUpstream::Stop() {
   for (std::thread& t : servers) t.join();
 }
 
-Endpoint DnsUpstream::ipv4_endpoint() const { return Endpoint::IPv4({127, 0, 0, 1}, port_); }
+Endpoint DnsUpstream::ipv4_endpoint() const { return internal::LoopbackIPv4Endpoint(port_); }
 
 std::optional<Endpoint> DnsUpstream::ipv6_endpoint() const {
-  if (!ipv6_.valid()) return std::nullopt;
-  std::array<uint8_t, 16> loopback{};
-  loopback[15] = 1;
-  return Endpoint::IPv6(loopback, port_);
+  return internal::LoopbackIPv6Endpoint(ipv6_, port_);
 }
 
 void DnsUpstream::AcceptLoop() {
   while (!stopped_.load(std::memory_order_acquire)) {
-    pollfd fds[3];
-    int count = 0;
-    for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
-      if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
-    }
-    if (::poll(fds, count, 1000) <= 0) continue;
-    for (int i = 0; i < count; ++i) {
-      if (fds[i].fd == wake_.get() || (fds[i].revents & POLLIN) == 0) continue;
+    const internal::ReadableSockets ready =
+        internal::PollReadable(ipv4_.get(), ipv6_.get(), wake_.get(), 1000);
+    for (int i = 0; i < ready.count; ++i) {
       internal::UniqueFd connection(
-          ::accept4(fds[i].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+          ::accept4(ready.fds[i], nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!connection.valid()) continue;
       if (active_.load() >= options_.max_connections) continue;  // closed by UniqueFd
       int one = 1;

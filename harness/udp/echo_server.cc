@@ -66,13 +66,10 @@ void EchoServer::Stop() {
   for (std::thread& t : threads_) t.join();
 }
 
-Endpoint EchoServer::ipv4_endpoint() const { return Endpoint::IPv4({127, 0, 0, 1}, port_); }
+Endpoint EchoServer::ipv4_endpoint() const { return internal::LoopbackIPv4Endpoint(port_); }
 
 std::optional<Endpoint> EchoServer::ipv6_endpoint() const {
-  if (!ipv6_.valid()) return std::nullopt;
-  std::array<uint8_t, 16> loopback{};
-  loopback[15] = 1;
-  return Endpoint::IPv6(loopback, port_);
+  return internal::LoopbackIPv6Endpoint(ipv6_, port_);
 }
 
 void EchoServer::Serve(int batch) {
@@ -82,14 +79,10 @@ void EchoServer::Serve(int batch) {
   std::vector<iovec> iovecs(batch);
   std::vector<mmsghdr> headers(batch);
   while (!stopped_.load(std::memory_order_acquire)) {
-    pollfd fds[3];
-    int count = 0;
-    for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
-      if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
-    }
-    if (::poll(fds, count, 1000) <= 0) continue;
-    for (int f = 0; f < count; ++f) {
-      if (fds[f].fd == wake_.get() || (fds[f].revents & POLLIN) == 0) continue;
+    const internal::ReadableSockets ready =
+        internal::PollReadable(ipv4_.get(), ipv6_.get(), wake_.get(), 1000);
+    for (int f = 0; f < ready.count; ++f) {
+      const int fd = ready.fds[f];
       for (int i = 0; i < batch; ++i) {
         iovecs[i] = {data.data() + i * kSlot, kSlot};
         headers[i].msg_hdr = {};
@@ -98,21 +91,21 @@ void EchoServer::Serve(int batch) {
         headers[i].msg_hdr.msg_iov = &iovecs[i];
         headers[i].msg_hdr.msg_iovlen = 1;
       }
-      const int received = ::recvmmsg(fds[f].fd, headers.data(), batch, MSG_DONTWAIT, nullptr);
+      const int received = ::recvmmsg(fd, headers.data(), batch, MSG_DONTWAIT, nullptr);
       if (received <= 0) continue;  // Another thread took them.
       received_.fetch_add(received, std::memory_order_relaxed);
       for (int i = 0; i < received; ++i) iovecs[i].iov_len = headers[i].msg_len;
       int next = 0;
       int full_waits = 0;
       while (next < received) {
-        const int sent = ::sendmmsg(fds[f].fd, headers.data() + next, received - next, 0);
+        const int sent = ::sendmmsg(fd, headers.data() + next, received - next, 0);
         if (sent > 0) {
           echoed_.fetch_add(sent, std::memory_order_relaxed);
           next += sent;
         } else if (errno == EINTR) {
           continue;
         } else if ((errno == EAGAIN || errno == EWOULDBLOCK) && full_waits++ < 20) {
-          pollfd out{fds[f].fd, POLLOUT, 0};
+          pollfd out{fd, POLLOUT, 0};
           ::poll(&out, 1, 50);
         } else {
           echo_errors_.fetch_add(1, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -164,6 +165,30 @@ bool IsLoopback(const SocketAddress& address) {
     return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && sin6->sin6_addr.s6_addr[12] == 127;
   }
   return false;
+}
+
+Endpoint LoopbackIPv4Endpoint(uint16_t port) { return Endpoint::IPv4({127, 0, 0, 1}, port); }
+
+std::optional<Endpoint> LoopbackIPv6Endpoint(const UniqueFd& ipv6, uint16_t port) {
+  if (!ipv6.valid()) return std::nullopt;
+  std::array<uint8_t, 16> loopback{};
+  loopback[15] = 1;
+  return Endpoint::IPv6(loopback, port);
+}
+
+ReadableSockets PollReadable(int ipv4, int ipv6, int wake_fd, int timeout_ms) {
+  pollfd fds[3];
+  int count = 0;
+  for (int fd : {ipv4, ipv6, wake_fd}) {
+    if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
+  }
+  ReadableSockets ready;
+  if (::poll(fds, count, timeout_ms) <= 0) return ready;
+  for (int i = 0; i < count; ++i) {
+    if (fds[i].fd == wake_fd || (fds[i].revents & POLLIN) == 0) continue;
+    ready.fds[ready.count++] = fds[i].fd;
+  }
+  return ready;
 }
 
 absl::StatusOr<UniqueFd> MakeWakeFd() {

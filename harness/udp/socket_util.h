@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -63,6 +64,21 @@ absl::StatusOr<Endpoint> LocalEndpoint(int fd);
 
 // 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.
 bool IsLoopback(const SocketAddress& address);
+
+// Where a loopback peer bound on `port` in both families is reached: 127.0.0.1:port, and
+// [::1]:port only when it has an IPv6 socket (`ipv6` valid; a host without ::1 has none).
+Endpoint LoopbackIPv4Endpoint(uint16_t port);
+std::optional<Endpoint> LoopbackIPv6Endpoint(const UniqueFd& ipv6, uint16_t port);
+
+// The sockets among `ipv4` and `ipv6` (-1: none) that have input, in that order.
+struct ReadableSockets {
+  int fds[2] = {-1, -1};
+  int count = 0;
+};
+// Waits up to `timeout_ms` for input on `ipv4`, `ipv6` or `wake_fd`. `wake_fd` only ends the wait
+// early (its owner re-checks its stop flag); it is never among the results. A failed or timed-out
+// poll() returns no socket.
+ReadableSockets PollReadable(int ipv4, int ipv6, int wake_fd, int timeout_ms);
 
 // An eventfd used to wake poll(): once Signal()ed it stays readable.
 absl::StatusOr<UniqueFd> MakeWakeFd();
