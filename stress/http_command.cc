@@ -61,11 +61,7 @@ bool ParseSeedFlag(const std::string& text, const char* name, std::optional<uint
 }  // namespace
 
 int RunHttp(const std::vector<absl::string_view>& args) {
-  if (!args.empty()) {
-    std::fprintf(stderr, "error: netrig http takes no positional arguments (got '%s')\n",
-                 std::string(args[0]).c_str());
-    return kExitUsage;
-  }
+  if (!NoPositionalArgs("http", args)) return kExitUsage;
   HttpStressOptions options;
   options.client = absl::GetFlag(FLAGS_client);
   if (options.client == "list") {

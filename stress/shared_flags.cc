@@ -1,6 +1,8 @@
 // The flags shared by the stress subcommands (see stress/shared_flags.h).
 #include "stress/shared_flags.h"
 
+#include <cstdio>
+
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
@@ -21,3 +23,14 @@ ABSL_FLAG(std::string, json_file, "",
 ABSL_FLAG(std::string, finding_dir, "artifacts/findings",
           "On a violation, write a finding file here (`netrig replay FILE` reruns it); empty:\n"
           "none.");
+
+namespace netrig::cli {
+
+bool NoPositionalArgs(absl::string_view command, const std::vector<absl::string_view>& args) {
+  if (args.empty()) return true;
+  std::fprintf(stderr, "error: netrig %s takes no positional arguments (got '%s')\n",
+               std::string(command).c_str(), std::string(args[0]).c_str());
+  return false;
+}
+
+}  // namespace netrig::cli

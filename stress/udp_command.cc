@@ -154,11 +154,7 @@ void WriteFinding(const UdpStressOptions& options, const UdpStressResult& result
 }  // namespace
 
 int RunUdp(const std::vector<absl::string_view>& args) {
-  if (!args.empty()) {
-    std::fprintf(stderr, "error: netrig udp takes no positional arguments (got '%s')\n",
-                 std::string(args[0]).c_str());
-    return kExitUsage;
-  }
+  if (!NoPositionalArgs("udp", args)) return kExitUsage;
   if (absl::GetFlag(FLAGS_list_flows)) {
     for (const FlowRegistration* flow : RegisteredFlows()) {
       std::printf("%-28s %s%s\n", flow->name.c_str(), flow->description.c_str(),
