@@ -10,9 +10,12 @@
 #include "harness/base/mutex.h"
 #include "harness/udp/dns_upstream.h"
 #include "harness/udp/flow.h"
+#include "tests/support/flow_reads.h"
 
 namespace netrig {
 namespace {
+
+using ::netrig::testing::ReadAtLeast;
 
 std::string Query(uint16_t id, size_t size) {
   std::string q(std::max<size_t>(size, 12), '\0');
@@ -20,17 +23,6 @@ std::string Query(uint16_t id, size_t size) {
   q[1] = static_cast<char>(id & 0xff);
   for (size_t i = 12; i < q.size(); ++i) q[i] = static_cast<char>('a' + i % 26);
   return q;
-}
-
-std::vector<Datagram> ReadAtLeast(Flow& flow, size_t count) {
-  std::vector<Datagram> all;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (all.size() < count && absl::Now() < deadline) {
-    absl::StatusOr<std::vector<Datagram>> got = flow.Read(64, absl::Milliseconds(200));
-    if (!got.ok()) break;
-    for (Datagram& d : *got) all.push_back(std::move(d));
-  }
-  return all;
 }
 
 TEST(DnsWire, ResponseSetsQrBitAndKeepsSize) {

@@ -13,10 +13,12 @@
 #include "gtest/gtest.h"
 #include "harness/udp/echo_server.h"
 #include "harness/udp/flow.h"
+#include "tests/support/flow_reads.h"
 
 namespace netrig {
 namespace {
 
+using ::netrig::testing::ReadAtLeast;
 using ::testing::HasSubstr;
 
 std::unique_ptr<Flow> OpenFlow(const FlowOptions& options = {}) {
@@ -29,18 +31,6 @@ std::unique_ptr<EchoServer> StartEcho() {
   absl::StatusOr<std::unique_ptr<EchoServer>> echo = EchoServer::Start({.threads = 3});
   EXPECT_TRUE(echo.ok()) << echo.status();
   return echo.ok() ? *std::move(echo) : nullptr;
-}
-
-// Reads until `count` datagrams arrived or 5 s passed.
-std::vector<Datagram> ReadAtLeast(Flow& flow, size_t count) {
-  std::vector<Datagram> all;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (all.size() < count && absl::Now() < deadline) {
-    absl::StatusOr<std::vector<Datagram>> got = flow.Read(64, absl::Milliseconds(200));
-    if (!got.ok()) break;
-    for (Datagram& d : *got) all.push_back(std::move(d));
-  }
-  return all;
 }
 
 struct Encoding {
