@@ -146,6 +146,8 @@ class SessionTest : public ::testing::TestWithParam<HttpVersion> {
                         " registrations=", counts.observer_registrations);
   }
 
+  static constexpr absl::Duration kRequestTimeout = absl::Seconds(20);
+
   std::unique_ptr<HttpSession> NewSession() {
     auto session = client_->NewSession({});
     EXPECT_TRUE(session.ok()) << session.status();
@@ -156,7 +158,7 @@ class SessionTest : public ::testing::TestWithParam<HttpVersion> {
     HttpRequest request;
     request.url = absl::StrCat(server_->url(), path);
     request.version = GetParam();
-    request.timeout = absl::Seconds(20);
+    request.timeout = kRequestTimeout;
     return request;
   }
 
@@ -165,6 +167,27 @@ class SessionTest : public ::testing::TestWithParam<HttpVersion> {
     auto task = session.MakeTask(Request(path), recorder.Callback());
     EXPECT_TRUE(task.ok()) << task.status();
     return task.ok() ? *task : nullptr;
+  }
+
+  // Makes and resumes a task for `path` with its own version and timeout.
+  std::shared_ptr<HttpTask> Start(HttpSession& session, Recorder& recorder, absl::string_view path,
+                                  HttpVersion version, absl::Duration timeout = kRequestTimeout) {
+    HttpRequest request = Request(path);
+    request.version = version;
+    request.timeout = timeout;
+    auto task = session.MakeTask(request, recorder.Callback());
+    EXPECT_TRUE(task.ok()) << task.status();
+    if (!task.ok()) return nullptr;
+    (*task)->Resume();
+    return *task;
+  }
+
+  // Bounded wait until `task`'s request is on the wire (the task is running), then `settle` more.
+  static void WaitUntilRunning(HttpTask& task, absl::Duration settle) {
+    for (int i = 0; i < 2000 && std::string(task.state()) != "running"; ++i) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    absl::SleepFor(settle);
   }
 
   std::unique_ptr<HttpServer> server_;
@@ -258,11 +281,7 @@ TEST_P(SessionTest, CancelWhileWaitingForTheResponse) {
   auto session = NewSession();
   auto task = Make(*session, recorder, "/fault/delay,ms=5000");
   task->Resume();
-  // Bounded wait until the request is on the wire (the task is running).
-  for (int i = 0; i < 2000 && std::string(task->state()) != "running"; ++i) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  absl::SleepFor(absl::Milliseconds(20));
+  WaitUntilRunning(*task, absl::Milliseconds(20));
   task->Cancel();
   ASSERT_TRUE(recorder.WaitFor(1));
   const HttpResult result = recorder.Result(task->id());
@@ -304,25 +323,15 @@ TEST_P(SessionTest, H2cTaskDoesNotWaitForAnHttp11RequestToTheSameOrigin) {
   if (GetParam() != HttpVersion::kHttp11) GTEST_SKIP() << "version-independent";
   Recorder recorder;
   auto session = NewSession();
-  HttpRequest slow = Request("/fault/delay,ms=3000");
-  slow.version = HttpVersion::kHttp11;
-  auto slow_task = session->MakeTask(slow, recorder.Callback());
-  ASSERT_TRUE(slow_task.ok());
-  (*slow_task)->Resume();
-  // Bounded wait until the slow request is on the wire.
-  for (int i = 0; i < 2000 && std::string((*slow_task)->state()) != "running"; ++i) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  absl::SleepFor(absl::Milliseconds(50));
-  HttpRequest quick = Request("/");
-  quick.version = HttpVersion::kH2cPriorKnowledge;
-  quick.timeout = absl::Seconds(2);
-  auto quick_task = session->MakeTask(quick, recorder.Callback());
-  ASSERT_TRUE(quick_task.ok());
-  (*quick_task)->Resume();
+  auto slow_task = Start(*session, recorder, "/fault/delay,ms=3000", HttpVersion::kHttp11);
+  ASSERT_NE(slow_task, nullptr);
+  WaitUntilRunning(*slow_task, absl::Milliseconds(50));
+  auto quick_task =
+      Start(*session, recorder, "/", HttpVersion::kH2cPriorKnowledge, absl::Seconds(2));
+  ASSERT_NE(quick_task, nullptr);
   ASSERT_TRUE(recorder.WaitFor(2));
-  const HttpResult quick_result = recorder.Result((*quick_task)->id());
-  const HttpResult slow_result = recorder.Result((*slow_task)->id());
+  const HttpResult quick_result = recorder.Result(quick_task->id());
+  const HttpResult slow_result = recorder.Result(slow_task->id());
   EXPECT_TRUE(quick_result.ok()) << quick_result.error_message;
   EXPECT_TRUE(slow_result.ok()) << slow_result.error_message;
   EXPECT_LT(quick_result.timings.completed, slow_result.timings.completed);
@@ -341,24 +350,14 @@ TEST_P(SessionTest, TaskWaitingForAFreeConnectionEndsByItsTimeout) {
   auto made = client_->NewSession(options);
   ASSERT_TRUE(made.ok()) << made.status();
   std::unique_ptr<HttpSession> session = std::move(*made);
-  HttpRequest slow = Request("/fault/delay,ms=4000");
-  slow.version = HttpVersion::kHttp11;
-  auto slow_task = session->MakeTask(slow, recorder.Callback());
-  ASSERT_TRUE(slow_task.ok());
-  (*slow_task)->Resume();
-  for (int i = 0; i < 2000 && std::string((*slow_task)->state()) != "running"; ++i) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  absl::SleepFor(absl::Milliseconds(50));
-  HttpRequest waiting = Request("/");
-  waiting.version = HttpVersion::kHttp11;
-  waiting.timeout = absl::Milliseconds(200);
-  auto waiting_task = session->MakeTask(waiting, recorder.Callback());
-  ASSERT_TRUE(waiting_task.ok());
-  (*waiting_task)->Resume();
+  auto slow_task = Start(*session, recorder, "/fault/delay,ms=4000", HttpVersion::kHttp11);
+  ASSERT_NE(slow_task, nullptr);
+  WaitUntilRunning(*slow_task, absl::Milliseconds(50));
+  auto waiting_task = Start(*session, recorder, "/", HttpVersion::kHttp11, absl::Milliseconds(200));
+  ASSERT_NE(waiting_task, nullptr);
   ASSERT_TRUE(recorder.WaitFor(2));
-  const HttpResult waiting_result = recorder.Result((*waiting_task)->id());
-  const HttpResult slow_result = recorder.Result((*slow_task)->id());
+  const HttpResult waiting_result = recorder.Result(waiting_task->id());
+  const HttpResult slow_result = recorder.Result(slow_task->id());
   EXPECT_EQ(waiting_result.error, HttpErrorKind::kTimeout) << waiting_result.error_message;
   EXPECT_TRUE(slow_result.ok()) << slow_result.error_message;
   EXPECT_LT(waiting_result.timings.completed, slow_result.timings.completed);
