@@ -36,7 +36,9 @@ TEST(DecideFaults, IsAPureFunctionOfSeedDirectionAndIndex) {
       EXPECT_EQ(a.reorder, b.reorder);
       EXPECT_EQ(a.delay, b.delay);
       EXPECT_EQ(a.truncate_to, b.truncate_to);
-      if (a.truncate_to) EXPECT_LT(*a.truncate_to, 500u);
+      if (a.truncate_to) {
+        EXPECT_LT(*a.truncate_to, 500u);
+      }
       EXPECT_LE(a.delay, faults.max_delay);
     }
     const FaultDecision other = DecideFaults(faults, 43, RelayDirection::kToPeer, index, 500);
