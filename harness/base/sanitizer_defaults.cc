@@ -38,12 +38,16 @@
 #define NETRIG_UNINSTRUMENTED
 #endif
 
-// Stack use-after-return detection costs a fake stack frame per call: worth it in the asan preset
-// (lifecycle bugs), too slow for fuzzing, where libFuzzer's and OSS-Fuzz's defaults leave it off.
+// Fuzz builds trade two ASan settings for speed; the asan preset keeps the strict ones.
+// - Stack use-after-return detection costs a fake stack frame per call: worth it for lifecycle
+//   bugs, too slow for fuzzing, where libFuzzer's and OSS-Fuzz's defaults leave it off.
+// - The free quarantine shrinks from 256 MiB to 10 MiB: a fuzz input frees a few kilobytes, so
+//   10 MiB still holds the frees of thousands of inputs, and recycling warm memory instead of a
+//   cold 256 MiB ring lifted endpoint_parse by ~10 %.
 #ifdef NETRIG_FUZZING_BUILD
-#define NETRIG_ASAN_STACK_UAR_OPTION "detect_stack_use_after_return=0:"
+#define NETRIG_ASAN_BUILD_OPTIONS "detect_stack_use_after_return=0:quarantine_size_mb=10:"
 #else
-#define NETRIG_ASAN_STACK_UAR_OPTION "detect_stack_use_after_return=1:"
+#define NETRIG_ASAN_BUILD_OPTIONS "detect_stack_use_after_return=1:"
 #endif
 
 namespace {
@@ -146,7 +150,7 @@ NETRIG_UNINSTRUMENTED const char* __asan_default_options() {
   static char buffer[1024];
   return WithSuppressions(
       buffer, sizeof(buffer),
-      "halt_on_error=1:abort_on_error=0:exitcode=81:detect_leaks=1:" NETRIG_ASAN_STACK_UAR_OPTION
+      "halt_on_error=1:abort_on_error=0:exitcode=81:detect_leaks=1:" NETRIG_ASAN_BUILD_OPTIONS
       "strict_string_checks=1:"
       "check_initialization_order=1:symbolize=1:print_summary=1:"
       "handle_abort=1:allocator_may_return_null=1",
