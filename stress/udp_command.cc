@@ -50,7 +50,9 @@ ABSL_FLAG(std::string, bind, "",
 ABSL_FLAG(std::string, scope_interface, "",
           "Interface for the scoped IPv6 endpoint encodings (default: lo on loopback).");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(2),
-          "How long a datagram may take to come back before it counts as lost.");
+          "A retired flow's datagrams still out count as lost once none has come back for this "
+          "long (quiet time, so a slow machine delays answers without losing them; at most five "
+          "times this after the flow is retired).");
 ABSL_FLAG(absl::Duration, wake_deadline, absl::Seconds(2),
           "A peer that arrives while the flow source is awake must reach the handler within this.");
 ABSL_FLAG(absl::Duration, waiting_deadline, absl::Seconds(1),

@@ -215,11 +215,11 @@ void UdpStress::Teardown() {
     }
     if (instance != nullptr) Retire(instance, /*graceful=*/true);
   }
-  const absl::Time deadline = absl::Now() + options_.drain;
-  while (absl::Now() < deadline) {
+  while (true) {
+    const absl::Time now = absl::Now();
     bool drained = true;
     for (Instance* instance : retiring_) {
-      if (instance->inflight.load(std::memory_order_acquire) > 0) drained = false;
+      if (!DrainOver(instance, now)) drained = false;
     }
     if (drained) break;
     absl::SleepFor(absl::Milliseconds(2));

@@ -9,7 +9,7 @@
 //                                  ready flow
 //   wrong_limit / unnamed_limit    a rejection names a limit that is not true, or none at all
 //   silent_loss                    an accepted datagram neither came back, nor was dropped by a
-//                                  counted relay fault, before the drain deadline
+//                                  counted relay fault, before the drain (`drain` of quiet)
 //   corrupted_datagram, duplicate_delivery, wrong_source_endpoint, rejected_but_delivered
 //   stuck_waiting                  a flow still "waiting" after the path came back
 //   flow_not_delivered_after_wake  a peer that arrived after a wake never reached the handler
@@ -86,7 +86,9 @@ struct UdpStressOptions {
   std::vector<Endpoint> bind;
   // Interface for the scoped IPv6 encoding ("" : "lo" on loopback, none with peers).
   std::string scope_interface;
-  absl::Duration drain = absl::Seconds(2);  // how long datagrams may take to come back
+  // A retired flow's datagrams count as lost once none has come back for this long (at most five
+  // times this after retirement).
+  absl::Duration drain = absl::Seconds(2);
   absl::Duration wake_deadline = absl::Seconds(2);
   absl::Duration waiting_deadline = absl::Seconds(1);
   bool stop_on_violation = true;

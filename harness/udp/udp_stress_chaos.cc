@@ -87,12 +87,25 @@ void UdpStress::Retire(Instance* instance, bool graceful) {
   instance->retire_seq = instance->next_seq.load(std::memory_order_acquire);
   instance->graceful = graceful;
   instance->retired_at = absl::Now();
+  instance->drain_inflight_seen = -1;
+  instance->drain_progress_at = instance->retired_at;
   instance->retired.store(true, std::memory_order_release);
   if (graceful) {
     retiring_.push_back(instance);
   } else {
     CloseAndFinalize(instance);  // mid-traffic: reads and writes may be in flight right now
   }
+}
+
+bool UdpStress::DrainOver(Instance* instance, absl::Time now) {
+  const int64_t inflight = instance->inflight.load(std::memory_order_acquire);
+  if (inflight <= 0) return true;
+  if (inflight != instance->drain_inflight_seen) {
+    instance->drain_inflight_seen = inflight;
+    instance->drain_progress_at = now;
+  }
+  return now - instance->drain_progress_at > options_.drain ||
+         now - instance->retired_at > 5 * options_.drain;
 }
 
 void UdpStress::CloseAndFinalize(Instance* instance) {
@@ -162,7 +175,8 @@ void UdpStress::Finalize(Instance* instance) {
     ReportViolation(
         "silent_loss",
         absl::StrFormat("flow '%s' (instance %d): %d of %d accepted datagrams never came back "
-                        "within the %s drain and no relay fault accounts for them; %d of them "
+                        "(the drain waited until none had come back for %s) and no relay fault "
+                        "accounts for them; %d of them "
                         "were accepted while the path was down (the flow should have rejected or "
                         "queued them visibly); endpoints: %s; first ids: %s",
                         options_.flow, instance->id, lost, accepted,
@@ -208,8 +222,7 @@ void UdpStress::ChaosLoop() {
     }
     for (auto it = retiring_.begin(); it != retiring_.end();) {
       Instance* instance = *it;
-      if (instance->inflight.load(std::memory_order_acquire) <= 0 ||
-          now - instance->retired_at > options_.drain) {
+      if (DrainOver(instance, now)) {
         CloseAndFinalize(instance);
         it = retiring_.erase(it);
       } else {

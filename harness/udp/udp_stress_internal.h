@@ -121,6 +121,10 @@ struct Instance {
   uint32_t retire_seq = std::numeric_limits<uint32_t>::max();
   bool graceful = true;
   absl::Time retired_at;
+  // Drain progress, kept by whoever holds it in retiring_: the in-flight count last seen and when
+  // it last went down (see UdpStress::DrainOver).
+  int64_t drain_inflight_seen = -1;
+  absl::Time drain_progress_at;
   std::thread reader;
   Mutex hook_mu;
   bool finalized ABSL_GUARDED_BY(hook_mu) = false;
@@ -207,6 +211,11 @@ class UdpStress : public Workload {
   void CheckWaiting(absl::Time now);
   void Reopen(int slot, bool graceful);
   void Retire(Instance* instance, bool graceful);
+  // True once a retired instance has nothing in flight, or has gone `drain` without one datagram
+  // coming back (at most five drains in all). Quiet time rather than time since retirement: a
+  // loaded machine (sanitizers, tests in parallel) delays answers, and only what stops coming back
+  // is lost.
+  bool DrainOver(Instance* instance, absl::Time now);
   void CloseAndFinalize(Instance* instance);
   void Finalize(Instance* instance);
 
