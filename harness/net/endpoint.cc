@@ -159,31 +159,40 @@ class CharSet {
   std::array<bool, 256> contains_{};
 };
 
-// Error messages are built in a stack buffer: under the fuzzer's sanitizers every heap
+}  // namespace
+
+namespace internal {
+
+// Writes an EndpointError's message in place: under the fuzzer's sanitizers every heap
 // allocation and every instrumented per-byte branch shows in the exec rate, and most fuzz inputs
-// are errors. The only allocations left are absl::Status's own.
-class MessageBuffer {
+// are errors.
+class EndpointErrorBuilder {
  public:
+  EndpointErrorBuilder(EndpointError& error, size_t position) : error_(error) {
+    error_.size_ = 0;
+    error_.position_ = position;
+  }
+
   NETRIG_NO_COVERAGE void Append(absl::string_view text) {
-    const size_t n = std::min(text.size(), sizeof(buffer_) - size_);
-    std::memcpy(buffer_ + size_, text.data(), n);
-    size_ += n;
+    const size_t n = std::min(text.size(), kCapacity - error_.size_);
+    std::memcpy(end(), text.data(), n);
+    error_.size_ += n;
   }
   NETRIG_NO_COVERAGE void Append(std::initializer_list<absl::string_view> pieces) {
     for (const absl::string_view piece : pieces) Append(piece);
   }
   NETRIG_NO_COVERAGE void AppendNumber(uint64_t value) {
     char digits[absl::numbers_internal::kFastToBufferSize];
-    const char* end = absl::numbers_internal::FastIntToBuffer(value, digits);
-    Append(absl::string_view(digits, static_cast<size_t>(end - digits)));
+    const char* digits_end = absl::numbers_internal::FastIntToBuffer(value, digits);
+    Append(absl::string_view(digits, static_cast<size_t>(digits_end - digits)));
   }
   // Printable ASCII as is, '"' and '\\' after a backslash, every other byte as \xNN. Text with
   // nothing to escape (the common case) is found by one scan and copied whole.
   NETRIG_NO_COVERAGE void AppendEscaped(absl::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     if (kPlain.ContainsAll(text)) return Append(text);
-    text = text.substr(0, (sizeof(buffer_) - size_) / 4);
-    char* out = buffer_ + size_;
+    text = text.substr(0, (kCapacity - error_.size_) / 4);
+    char* out = end();
     for (const char ch : text) {
       const auto c = static_cast<unsigned char>(ch);
       if (kPlain.Contains(ch)) {
@@ -198,24 +207,23 @@ class MessageBuffer {
         *out++ = kHex[c & 0xf];
       }
     }
-    size_ = static_cast<size_t>(out - buffer_);
+    error_.size_ = static_cast<size_t>(out - error_.message_);
   }
   NETRIG_NO_COVERAGE void AppendHex(absl::Span<const uint8_t> bytes) {
     static constexpr char kHex[] = "0123456789abcdef";
-    bytes = bytes.first(std::min(bytes.size(), (sizeof(buffer_) - size_) / 2));
-    char* out = buffer_ + size_;
+    bytes = bytes.first(std::min(bytes.size(), (kCapacity - error_.size_) / 2));
+    char* out = end();
     for (const uint8_t b : bytes) {
       *out++ = kHex[b >> 4];
       *out++ = kHex[b & 0xf];
     }
-    size_ += 2 * bytes.size();
-  }
-  absl::string_view view() const { return absl::string_view(buffer_, size_); }
-  NETRIG_NO_COVERAGE absl::Status InvalidArgument() const {
-    return absl::InvalidArgumentError(absl::string_view(buffer_, size_));
+    error_.size_ += 2 * bytes.size();
   }
 
  private:
+  static constexpr size_t kCapacity = sizeof(EndpointError::message_);
+  static_assert(kCapacity >= 4 * kMaxShownInput + 128);
+
   // Bytes 0x20-0x7e but '"' and '\\'.
   static constexpr absl::string_view kPlainChars =
       " !#$%&'()*+,-./"
@@ -223,9 +231,16 @@ class MessageBuffer {
   static_assert(kPlainChars.size() == 0x7f - 0x20 - 2);
   static constexpr CharSet kPlain{kPlainChars};
 
-  char buffer_[448];  // Worst case 4 * kMaxShownInput + the rest; longer reasons are cut.
-  size_t size_ = 0;
+  char* end() { return error_.message_ + error_.size_; }
+
+  EndpointError& error_;
 };
+
+absl::Status EndpointError::ToStatus() const { return absl::InvalidArgumentError(message()); }
+
+}  // namespace internal
+
+namespace {
 
 // Bytes 0x21-0x7e.
 constexpr absl::string_view kPrintableNoSpaceChars =
@@ -304,12 +319,13 @@ bool LooksLikeIPv4(absl::string_view text) {
 
 namespace internal {
 
-// Parses one input; every error names the input and an absolute byte position.
+// Parses one input; an error names the input and an absolute byte position and is written to
+// the EndpointError given at construction (each step returns std::nullopt after writing it).
 class EndpointTextParser {
  public:
-  explicit EndpointTextParser(absl::string_view text) : text_(text) {}
+  EndpointTextParser(absl::string_view text, EndpointError& error) : text_(text), error_(error) {}
 
-  absl::StatusOr<Endpoint> Parse() {
+  std::optional<Endpoint> Parse() {
     if (text_.empty()) return Error(0, "empty input");
     if (text_.size() > kMaxTextLength) {
       return Error(kMaxTextLength, "longer than ", kMaxTextLength, " bytes");
@@ -336,16 +352,17 @@ class EndpointTextParser {
   }
 
  private:
-  // The reason comes in absl::StrCat-style pieces (text and numbers) so that an error allocates
-  // nothing beyond the absl::Status itself.
+  // The reason comes in absl::StrCat-style pieces (text and numbers), so that an error allocates
+  // nothing. Returns std::nullopt for the caller to return.
   template <typename... Reason>
-  absl::Status Error(size_t position, const Reason&... reason) const {
-    return ErrorWithReason(position, {absl::AlphaNum(reason).Piece()...});
+  std::nullopt_t Error(size_t position, const Reason&... reason) const {
+    ErrorWithReason(position, {absl::AlphaNum(reason).Piece()...});
+    return std::nullopt;
   }
 
-  NETRIG_NO_COVERAGE absl::Status ErrorWithReason(
-      size_t position, std::initializer_list<absl::string_view> reason) const {
-    MessageBuffer message;
+  NETRIG_NO_COVERAGE void ErrorWithReason(size_t position,
+                                          std::initializer_list<absl::string_view> reason) const {
+    EndpointErrorBuilder message(error_, position);
     message.Append("invalid endpoint \"");
     message.AppendEscaped(text_.substr(0, kMaxShownInput));
     message.Append(text_.size() > kMaxShownInput ? "...\" (" : "\" (");
@@ -354,7 +371,13 @@ class EndpointTextParser {
     message.AppendNumber(position);
     message.Append(": ");
     message.Append(reason);
-    return message.InvalidArgument();
+  }
+
+  // Error() for the steps that return bool.
+  template <typename... Reason>
+  bool Failed(size_t position, const Reason&... reason) const {
+    Error(position, reason...);
+    return false;
   }
 
   // [begin, end) with begin <= end <= text_.size(), unchecked: substr's range check is one more
@@ -363,7 +386,7 @@ class EndpointTextParser {
     return absl::string_view(text_.data() + begin, end - begin);
   }
 
-  absl::StatusOr<uint16_t> ParsePort(size_t begin) const {
+  std::optional<uint16_t> ParsePort(size_t begin) const {
     const absl::string_view digits = Slice(begin, text_.size());
     if (digits.empty()) return Error(begin, "missing port number");
     if (const size_t bad = kDigits.FindFirstNotIn(digits); bad != digits.npos) {
@@ -377,7 +400,7 @@ class EndpointTextParser {
   }
 
   // Scope text at [begin, end), after a '%'.
-  absl::StatusOr<Scope> ParseScope(size_t begin, size_t end) const {
+  std::optional<Scope> ParseScope(size_t begin, size_t end) const {
     const absl::string_view scope = Slice(begin, end);
     if (scope.empty()) return Error(begin, "empty scope after '%'");
     if (AllDigits(scope)) {
@@ -397,7 +420,7 @@ class EndpointTextParser {
     return ScopeFromName(scope);
   }
 
-  absl::StatusOr<std::array<uint8_t, 16>> ParseIPv6(size_t begin, size_t end) const {
+  std::optional<std::array<uint8_t, 16>> ParseIPv6(size_t begin, size_t end) const {
     const absl::string_view address = Slice(begin, end);
     if (address.empty()) return Error(begin, "missing IPv6 address");
     std::array<uint8_t, 16> bytes{};
@@ -409,8 +432,8 @@ class EndpointTextParser {
   }
 
   // Builds an IPv6 endpoint, moving a KAME-embedded scope (bytes 2-3) to the scope.
-  absl::StatusOr<Endpoint> MakeIPv6(std::array<uint8_t, 16> bytes, Scope scope, size_t scope_begin,
-                                    uint16_t port) const {
+  std::optional<Endpoint> MakeIPv6(std::array<uint8_t, 16> bytes, Scope scope, size_t scope_begin,
+                                   uint16_t port) const {
     if (HasKameScopeField(bytes) && KameScope(bytes) != 0) {
       const uint16_t embedded = KameScope(bytes);
       if (!scope.text.empty() && scope.id != embedded) {
@@ -423,7 +446,7 @@ class EndpointTextParser {
     return Endpoint::FromParts(bytes, port, std::move(scope.text), scope.id);
   }
 
-  absl::StatusOr<Endpoint> ParseRedacted() const {
+  std::optional<Endpoint> ParseRedacted() const {
     const AddressFamily family = text_[3] == '4' ? AddressFamily::kIPv4 : AddressFamily::kIPv6;
     constexpr size_t kTokenBegin = 5;
     const size_t colon = text_.rfind(':');
@@ -439,34 +462,34 @@ class EndpointTextParser {
     if (const size_t bad = kHexDigits.FindFirstNotIn(token); bad != token.npos) {
       return Error(kTokenBegin + bad, "redacted tokens are hexadecimal digits");
     }
-    absl::StatusOr<uint16_t> port = ParsePort(colon + 1);
-    if (!port.ok()) return std::move(port).status();
+    std::optional<uint16_t> port = ParsePort(colon + 1);
+    if (!port.has_value()) return std::nullopt;
     return Endpoint::Redacted(family, token, *port);
   }
 
   // "[addr%scope]:port"
-  absl::StatusOr<Endpoint> ParseBracketed() const {
+  std::optional<Endpoint> ParseBracketed() const {
     const size_t close = text_.find(']');
     if (close == text_.npos) return Error(text_.size(), "missing ']'");
     const size_t percent = Slice(0, close).find('%');
     const size_t address_end = percent == text_.npos ? close : percent;
-    absl::StatusOr<std::array<uint8_t, 16>> bytes = ParseIPv6(1, address_end);
-    if (!bytes.ok()) return std::move(bytes).status();
+    std::optional<std::array<uint8_t, 16>> bytes = ParseIPv6(1, address_end);
+    if (!bytes.has_value()) return std::nullopt;
     Scope scope;
     if (percent != text_.npos) {
-      absl::StatusOr<Scope> parsed = ParseScope(percent + 1, close);
-      if (!parsed.ok()) return std::move(parsed).status();
+      std::optional<Scope> parsed = ParseScope(percent + 1, close);
+      if (!parsed.has_value()) return std::nullopt;
       scope = *std::move(parsed);
     }
     if (close + 1 == text_.size()) return Error(close + 1, "missing ':PORT' after ']'");
     if (text_[close + 1] != ':') return Error(close + 1, "expected ':' after ']'");
-    absl::StatusOr<uint16_t> port = ParsePort(close + 2);
-    if (!port.ok()) return std::move(port).status();
+    std::optional<uint16_t> port = ParsePort(close + 2);
+    if (!port.has_value()) return std::nullopt;
     return MakeIPv6(*bytes, std::move(scope), percent + 1, *port);
   }
 
   // "addr%scope.port", "addr%scope:port", "addr.port"
-  absl::StatusOr<Endpoint> ParseUnbracketed() const {
+  std::optional<Endpoint> ParseUnbracketed() const {
     const size_t percent = text_.find('%');
     size_t address_end;
     size_t separator;
@@ -488,21 +511,21 @@ class EndpointTextParser {
       }
       address_end = separator;
     }
-    absl::StatusOr<std::array<uint8_t, 16>> bytes = ParseIPv6(0, address_end);
-    if (!bytes.ok()) return std::move(bytes).status();
+    std::optional<std::array<uint8_t, 16>> bytes = ParseIPv6(0, address_end);
+    if (!bytes.has_value()) return std::nullopt;
     Scope scope;
     if (percent != text_.npos) {
-      absl::StatusOr<Scope> parsed = ParseScope(percent + 1, separator);
-      if (!parsed.ok()) return std::move(parsed).status();
+      std::optional<Scope> parsed = ParseScope(percent + 1, separator);
+      if (!parsed.has_value()) return std::nullopt;
       scope = *std::move(parsed);
     }
-    absl::StatusOr<uint16_t> port = ParsePort(separator + 1);
-    if (!port.ok()) return std::move(port).status();
+    std::optional<uint16_t> port = ParsePort(separator + 1);
+    if (!port.has_value()) return std::nullopt;
     return MakeIPv6(*bytes, std::move(scope), percent + 1, *port);
   }
 
   // "name:port", "1.2.3.4:port"
-  absl::StatusOr<Endpoint> ParseHostOrIPv4(size_t colon) const {
+  std::optional<Endpoint> ParseHostOrIPv4(size_t colon) const {
     if (colon == text_.npos) return Error(text_.size(), "missing ':PORT'");
     const absl::string_view host = Slice(0, colon);
     if (host.empty()) return Error(0, "missing host");
@@ -512,59 +535,60 @@ class EndpointTextParser {
       if (host.size() > kMaxIPv4TextLength || !Pton(AF_INET, host, ipv4.data())) {
         return Error(0, "not a valid IPv4 address (four decimal numbers 0-255, no leading zeros)");
       }
-    } else if (absl::Status valid = ValidateHostName(colon); !valid.ok()) {
-      return valid;
+    } else if (!IsValidHostName(colon)) {
+      return std::nullopt;
     }
-    absl::StatusOr<uint16_t> port = ParsePort(colon + 1);
-    if (!port.ok()) return std::move(port).status();
+    std::optional<uint16_t> port = ParsePort(colon + 1);
+    if (!port.has_value()) return std::nullopt;
     if (numeric) return Endpoint::IPv4(ipv4, *port);
     return Endpoint::Host(host, *port);
   }
 
   // RFC 1123 host name at [0, end). Works label by label (memchr for the dots) rather than byte
-  // by byte; see kPrintableNoSpace for why.
-  absl::Status ValidateHostName(size_t end) const {
+  // by byte; see kPrintableNoSpace for why. Writes the error when it returns false.
+  bool IsValidHostName(size_t end) const {
     if (end > kMaxHostNameLength) {
-      return Error(kMaxHostNameLength, "host name longer than 253 bytes");
+      return Failed(kMaxHostNameLength, "host name longer than 253 bytes");
     }
     const absl::string_view name = Slice(0, end);
     if (const size_t bad = kHostNameChars.FindFirstNotIn(name); bad != name.npos) {
-      return Error(bad, "host names use only letters, digits, '-' and '.'");
+      return Failed(bad, "host names use only letters, digits, '-' and '.'");
     }
     size_t label_begin = 0;
     while (true) {
       size_t label_end = name.find('.', label_begin);
       if (label_end == name.npos) label_end = end;
       const absl::string_view label = Slice(label_begin, label_end);
-      if (label.empty()) return Error(label_begin, "empty label in host name");
+      if (label.empty()) return Failed(label_begin, "empty label in host name");
       if (label.size() > kMaxLabelLength) {
-        return Error(label_begin + kMaxLabelLength, "label longer than 63 bytes");
+        return Failed(label_begin + kMaxLabelLength, "label longer than 63 bytes");
       }
-      if (label.front() == '-') return Error(label_begin, "label starts with '-'");
-      if (label.back() == '-') return Error(label_end - 1, "label ends with '-'");
+      if (label.front() == '-') return Failed(label_begin, "label starts with '-'");
+      if (label.back() == '-') return Failed(label_end - 1, "label ends with '-'");
       if (label_end == end) {
         if (AllDigits(label)) {
-          return Error(label_begin,
-                       "the last label of a host name cannot be all digits (nor is this a valid "
-                       "IPv4 address)");
+          return Failed(label_begin,
+                        "the last label of a host name cannot be all digits (nor is this a valid "
+                        "IPv4 address)");
         }
-        return absl::OkStatus();
+        return true;
       }
       label_begin = label_end + 1;
     }
   }
 
   absl::string_view text_;
+  EndpointError& error_;
 };
 
 }  // namespace internal
 
 namespace {
 
-NETRIG_NO_COVERAGE absl::Status SockaddrErrorWithReason(
-    absl::Span<const uint8_t> bytes, size_t position,
-    std::initializer_list<absl::string_view> reason) {
-  MessageBuffer message;
+NETRIG_NO_COVERAGE void SockaddrErrorWithReason(internal::EndpointError& error,
+                                                absl::Span<const uint8_t> bytes, size_t position,
+                                                std::initializer_list<absl::string_view> reason) {
+  internal::EndpointErrorBuilder message(error, position);
   message.Append("invalid socket address (");
   message.AppendNumber(bytes.size());
   message.Append(" bytes: ");
@@ -573,14 +597,14 @@ NETRIG_NO_COVERAGE absl::Status SockaddrErrorWithReason(
   message.AppendNumber(position);
   message.Append(": ");
   message.Append(reason);
-  return message.InvalidArgument();
 }
 
 // The reason in pieces, as for EndpointTextParser::Error.
 template <typename... Reason>
-absl::Status SockaddrError(absl::Span<const uint8_t> bytes, size_t position,
-                           const Reason&... reason) {
-  return SockaddrErrorWithReason(bytes, position, {absl::AlphaNum(reason).Piece()...});
+std::nullopt_t SockaddrError(internal::EndpointError& error, absl::Span<const uint8_t> bytes,
+                             size_t position, const Reason&... reason) {
+  SockaddrErrorWithReason(error, bytes, position, {absl::AlphaNum(reason).Piece()...});
+  return std::nullopt;
 }
 
 }  // namespace
@@ -637,32 +661,51 @@ Endpoint Endpoint::Redacted(AddressFamily family, absl::string_view token, uint1
 }
 
 absl::StatusOr<Endpoint> Endpoint::Parse(absl::string_view text) {
-  return internal::EndpointTextParser(text).Parse();
+  internal::EndpointError error;
+  std::optional<Endpoint> endpoint = internal::ParseEndpoint(text, error);
+  if (!endpoint.has_value()) return error.ToStatus();
+  return *std::move(endpoint);
 }
 
 absl::StatusOr<Endpoint> Endpoint::FromSockaddr(absl::Span<const uint8_t> bytes) {
+  internal::EndpointError error;
+  std::optional<Endpoint> endpoint = internal::EndpointFromSockaddr(bytes, error);
+  if (!endpoint.has_value()) return error.ToStatus();
+  return *std::move(endpoint);
+}
+
+namespace internal {
+
+std::optional<Endpoint> ParseEndpoint(absl::string_view text, EndpointError& error) {
+  return EndpointTextParser(text, error).Parse();
+}
+
+std::optional<Endpoint> EndpointFromSockaddr(absl::Span<const uint8_t> bytes,
+                                             EndpointError& error) {
   if (bytes.size() < sizeof(sa_family_t)) {
-    return SockaddrError(bytes, bytes.size(), "shorter than the 2-byte family field");
+    return SockaddrError(error, bytes, bytes.size(), "shorter than the 2-byte family field");
   }
   if (bytes.size() > sizeof(sockaddr_storage)) {
-    return SockaddrError(bytes, sizeof(sockaddr_storage), "longer than sockaddr_storage (",
+    return SockaddrError(error, bytes, sizeof(sockaddr_storage), "longer than sockaddr_storage (",
                          sizeof(sockaddr_storage), " bytes)");
   }
   sa_family_t family;
   std::memcpy(&family, bytes.data(), sizeof(family));
   if (family == AF_INET) {
     if (bytes.size() < sizeof(sockaddr_in)) {
-      return SockaddrError(bytes, bytes.size(), "AF_INET needs ", sizeof(sockaddr_in), " bytes");
+      return SockaddrError(error, bytes, bytes.size(), "AF_INET needs ", sizeof(sockaddr_in),
+                           " bytes");
     }
     sockaddr_in in;
     std::memcpy(&in, bytes.data(), sizeof(in));
     std::array<uint8_t, 4> address;
     std::memcpy(address.data(), &in.sin_addr, address.size());
-    return IPv4(address, ntohs(in.sin_port));
+    return Endpoint::IPv4(address, ntohs(in.sin_port));
   }
   if (family == AF_INET6) {
     if (bytes.size() < sizeof(sockaddr_in6)) {
-      return SockaddrError(bytes, bytes.size(), "AF_INET6 needs ", sizeof(sockaddr_in6), " bytes");
+      return SockaddrError(error, bytes, bytes.size(), "AF_INET6 needs ", sizeof(sockaddr_in6),
+                           " bytes");
     }
     sockaddr_in6 in6;
     std::memcpy(&in6, bytes.data(), sizeof(in6));
@@ -670,15 +713,17 @@ absl::StatusOr<Endpoint> Endpoint::FromSockaddr(absl::Span<const uint8_t> bytes)
     std::memcpy(address.data(), &in6.sin6_addr, address.size());
     if (HasKameScopeField(address) && KameScope(address) != 0 && in6.sin6_scope_id != 0 &&
         in6.sin6_scope_id != KameScope(address)) {
-      return SockaddrError(bytes, offsetof(sockaddr_in6, sin6_scope_id), "sin6_scope_id ",
+      return SockaddrError(error, bytes, offsetof(sockaddr_in6, sin6_scope_id), "sin6_scope_id ",
                            in6.sin6_scope_id, " conflicts with the scope ", KameScope(address),
                            " embedded in the address");
     }
-    return IPv6(address, ntohs(in6.sin6_port), in6.sin6_scope_id);
+    return Endpoint::IPv6(address, ntohs(in6.sin6_port), in6.sin6_scope_id);
   }
-  return SockaddrError(bytes, 0, "unsupported address family ", family,
+  return SockaddrError(error, bytes, 0, "unsupported address family ", family,
                        " (AF_INET and AF_INET6 only)");
 }
+
+}  // namespace internal
 
 absl::StatusOr<Endpoint> Endpoint::FromSockaddr(const sockaddr* address, socklen_t length) {
   if (address == nullptr) return absl::InvalidArgumentError("invalid socket address: null");

@@ -295,6 +295,11 @@ TEST(EndpointErrors, NameInputAndPosition) {
     if (std::all_of(shown.begin(), shown.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; })) {
       EXPECT_THAT(e.status().message(), HasSubstr(absl::StrCat("invalid endpoint \"", shown)));
     }
+    // The Status-free entry point (the fuzzer's) reports the same error.
+    internal::EndpointError error;
+    EXPECT_FALSE(internal::ParseEndpoint(c.input, error).has_value());
+    EXPECT_EQ(error.position(), c.position);
+    EXPECT_EQ(error.message(), e.status().message());
   }
 }
 
@@ -372,15 +377,16 @@ TEST(EndpointSockaddr, Errors) {
   const std::vector<uint8_t> full4 = Bytes(&in, sizeof(in));
   struct Case {
     std::vector<uint8_t> bytes;
+    size_t position;
     const char* expected;
   };
   const std::vector<Case> cases = {
-      {{}, "at byte 0: shorter than the 2-byte family"},
-      {{2}, "at byte 1: shorter than the 2-byte family"},
-      {std::vector<uint8_t>(full4.begin(), full4.end() - 1), "at byte 15: AF_INET needs 16"},
-      {std::vector<uint8_t>(full6.begin(), full6.end() - 1), "at byte 27: AF_INET6 needs 28"},
-      {{1, 0, 0, 0}, "at byte 0: unsupported address family 1"},
-      {std::vector<uint8_t>(200, 0), "at byte 128: longer than sockaddr_storage"},
+      {{}, 0, "at byte 0: shorter than the 2-byte family"},
+      {{2}, 1, "at byte 1: shorter than the 2-byte family"},
+      {std::vector<uint8_t>(full4.begin(), full4.end() - 1), 15, "at byte 15: AF_INET needs 16"},
+      {std::vector<uint8_t>(full6.begin(), full6.end() - 1), 27, "at byte 27: AF_INET6 needs 28"},
+      {{1, 0, 0, 0}, 0, "at byte 0: unsupported address family 1"},
+      {std::vector<uint8_t>(200, 0), 128, "at byte 128: longer than sockaddr_storage"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<Endpoint> e = Endpoint::FromSockaddr(c.bytes);
@@ -388,6 +394,10 @@ TEST(EndpointSockaddr, Errors) {
     EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(e.status().message(), HasSubstr(c.expected));
     EXPECT_THAT(e.status().message(), HasSubstr(absl::StrCat("(", c.bytes.size(), " bytes")));
+    internal::EndpointError error;
+    EXPECT_FALSE(internal::EndpointFromSockaddr(c.bytes, error).has_value());
+    EXPECT_EQ(error.position(), c.position) << c.expected;
+    EXPECT_EQ(error.message(), e.status().message());
   }
   EXPECT_FALSE(Endpoint::FromSockaddr(nullptr, 16).ok());
 }
