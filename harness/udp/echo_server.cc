@@ -66,6 +66,14 @@ void EchoServer::Stop() {
   for (std::thread& t : threads_) t.join();
 }
 
+uint64_t EchoServer::kernel_drops() const {
+  uint64_t drops = 0;
+  for (const internal::UniqueFd* fd : {&ipv4_, &ipv6_}) {
+    if (fd->valid()) drops += internal::KernelDrops(fd->get());
+  }
+  return drops;
+}
+
 Endpoint EchoServer::ipv4_endpoint() const { return internal::LoopbackIPv4Endpoint(port_); }
 
 std::optional<Endpoint> EchoServer::ipv6_endpoint() const {

@@ -44,6 +44,8 @@ class EchoServer {
   uint64_t received() const { return received_.load(std::memory_order_relaxed); }
   uint64_t echoed() const { return echoed_.load(std::memory_order_relaxed); }
   uint64_t echo_errors() const { return echo_errors_.load(std::memory_order_relaxed); }
+  // Datagrams the kernel dropped at the server's full receive buffers (internal::KernelDrops).
+  uint64_t kernel_drops() const;
 
  private:
   EchoServer() = default;

@@ -54,7 +54,7 @@ std::string RelayCounters::ToString() const {
                       dropped_by_fault, " (random ", dropped_random, ", mtu ", dropped_mtu,
                       ", path down ", dropped_path_down, ") errors ", send_errors, " in flight ",
                       in_flight, " duplicates ", duplicates, " truncated ", truncated, " delayed ",
-                      delayed, " reordered ", reordered);
+                      delayed, " reordered ", reordered, " kernel drops ", dropped_by_kernel);
 }
 
 struct FaultRelay::Impl {
@@ -83,6 +83,7 @@ struct FaultRelay::Impl {
   std::atomic<bool> path_up{true};
   uint64_t next_index[2] = {0, 0};  // relay thread only
   uint64_t next_order = 0;          // relay thread only
+  absl::Time next_drop_sample;      // relay thread only
 
   // Relay thread only.
   std::vector<Client> clients;
@@ -105,6 +106,8 @@ struct FaultRelay::Impl {
   // Sends one copy; true on success.
   bool Forward(RelayDirection direction, size_t client, const std::string& payload);
   void Settle();
+  // Reads the kernel's drop counters of every relay socket into the counters.
+  void SampleKernelDrops();
 };
 
 bool FaultRelay::Impl::Forward(RelayDirection direction, size_t client,
@@ -255,9 +258,22 @@ void FaultRelay::Impl::Settle() {
   }
 }
 
+void FaultRelay::Impl::SampleKernelDrops() {
+  const uint64_t to_peer = internal::KernelDrops(front.get());
+  uint64_t to_client = 0;
+  for (const Client& c : clients) to_client += internal::KernelDrops(c.back.get());
+  MutexLock lock(&mu);
+  Of(RelayDirection::kToPeer).dropped_by_kernel = to_peer;
+  Of(RelayDirection::kToClient).dropped_by_kernel = to_client;
+}
+
 void FaultRelay::Impl::Loop() {
   std::vector<pollfd> fds;
   while (!stopping.load(std::memory_order_acquire)) {
+    if (const absl::Time now = absl::Now(); now >= next_drop_sample) {
+      SampleKernelDrops();
+      next_drop_sample = now + absl::Milliseconds(100);
+    }
     fds.clear();
     fds.push_back({wake.get(), POLLIN, 0});
     fds.push_back({front.get(), POLLIN, 0});
@@ -279,6 +295,7 @@ void FaultRelay::Impl::Loop() {
     held.pop();
     Release(std::move(item));
   }
+  SampleKernelDrops();
 }
 
 absl::StatusOr<std::unique_ptr<FaultRelay>> FaultRelay::Start(const RelayOptions& options) {

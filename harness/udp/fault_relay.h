@@ -12,7 +12,9 @@
 // (random drop, MTU clamp, path down), lost to a relay send error, or still in flight (delayed):
 //   received == delivered + dropped_by_fault + send_errors + in_flight
 // Duplicated copies are counted apart (duplicates). A driver that compares what its flows wrote
-// with these counters can tell a fault from a silent loss.
+// with these counters can tell a fault from a silent loss. Datagrams the kernel dropped before
+// the relay could read them (its receive buffer full) never enter; they are counted apart
+// (dropped_by_kernel) so that a loss the relay caused is not blamed on a flow.
 //
 // Example:
 //   netrig::RelayOptions options{.peer = echo->ipv4_endpoint(), .seed = 42};
@@ -88,11 +90,15 @@ struct RelayCounters {
   uint64_t truncated = 0;
   uint64_t delayed = 0;
   uint64_t reordered = 0;
+  // Dropped by the kernel at the relay's full receive buffers (front socket for kToPeer, the
+  // per-client sockets for kToClient), read with SO_MEMINFO at most 100 ms ago. Not in received.
+  uint64_t dropped_by_kernel = 0;
 
   bool Balanced() const {
     return received == delivered + dropped_by_fault + send_errors + in_flight;
   }
-  // "received 10 delivered 8 dropped 2 (random 1, mtu 0, path down 1) errors 0 in flight 0 ..."
+  // "received 10 delivered 8 dropped 2 (random 1, mtu 0, path down 1) errors 0 in flight 0 ...
+  //  kernel drops 0"
   std::string ToString() const;
 };
 

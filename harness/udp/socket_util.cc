@@ -1,6 +1,7 @@
 #include "harness/udp/socket_util.h"
 
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -201,6 +202,16 @@ void SignalWakeFd(int fd) {
   const uint64_t one = 1;
   // A full counter (2^64 - 2) still leaves the fd readable, which is all a waker needs.
   [[maybe_unused]] ssize_t written = ::write(fd, &one, sizeof(one));
+}
+
+uint64_t KernelDrops(int fd) {
+  uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t length = sizeof(meminfo);
+  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &length) != 0 ||
+      length <= SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+    return 0;
+  }
+  return meminfo[SK_MEMINFO_DROPS];
 }
 
 int PollTimeoutMs(absl::Duration remaining) {

@@ -84,6 +84,12 @@ ReadableSockets PollReadable(int ipv4, int ipv6, int wake_fd, int timeout_ms);
 absl::StatusOr<UniqueFd> MakeWakeFd();
 void SignalWakeFd(int fd);
 
+// Datagrams the kernel dropped on socket `fd` because its receive buffer was full, since the
+// socket was opened (SO_MEMINFO's drop counter; Linux 4.12+). 0 when the kernel does not say.
+// The harness reads this on its own sockets (relay, echo peer) so that a loss it caused is not
+// blamed on the flow under test.
+uint64_t KernelDrops(int fd);
+
 // poll() timeout in milliseconds for `remaining` (rounded up, 0 when <= 0, capped at 1 s so that
 // every wait re-checks its stop condition).
 int PollTimeoutMs(absl::Duration remaining);

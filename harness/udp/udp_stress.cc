@@ -151,6 +151,7 @@ absl::StatusOr<UdpStressResult> UdpStress::Run() {
   out.violations = violations_->total();
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(result.elapsed));
   const uint64_t sent = Get(counters_.accepted) + Get(counters_.queued);
+  const HarnessLosses harness = HarnessLossesNow();
   out.summary = {
       {"flow", options_.flow},
       {"seed", absl::StrCat(options_.seed)},
@@ -173,6 +174,10 @@ absl::StatusOr<UdpStressResult> UdpStress::Run() {
                        Get(counters_.rejected_waiting), Get(counters_.rejected_closing))},
       {"wrongly rejected", absl::StrCat(Get(counters_.wrongly_rejected))},
       {"silent loss", absl::StrCat(Get(counters_.lost))},
+      {"harness losses", absl::StrFormat("%d (kernel drops: relay %d, echo peer %d; echo send "
+                                         "errors %d)",
+                                         harness.total(), harness.relay_kernel_drops,
+                                         harness.echo_kernel_drops, harness.echo_send_errors)},
       {"flows",
        absl::StrFormat("%d opened, %d reopened, %d path events", Get(counters_.flows_opened),
                        Get(counters_.reopens), Get(counters_.path_events))},
@@ -242,6 +247,20 @@ void UdpStress::Teardown() {
   }
 }
 
+UdpStress::HarnessLosses UdpStress::HarnessLossesNow() const {
+  HarnessLosses losses;
+  for (const auto& relay : relays_) {
+    for (RelayDirection direction : {RelayDirection::kToPeer, RelayDirection::kToClient}) {
+      losses.relay_kernel_drops += relay->counters(direction).dropped_by_kernel;
+    }
+  }
+  if (echo_ != nullptr) {
+    losses.echo_kernel_drops = echo_->kernel_drops();
+    losses.echo_send_errors = echo_->echo_errors();
+  }
+  return losses;
+}
+
 nlohmann::json UdpStress::BuildReport(const DriveResult& drive, absl::Duration total) const {
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(drive.elapsed));
   const uint64_t sent = Get(counters_.accepted) + Get(counters_.queued);
@@ -249,6 +268,7 @@ nlohmann::json UdpStress::BuildReport(const DriveResult& drive, absl::Duration t
   for (const char* name : {"sizes", "bounce", "chaos", "source", "faults", "perturb"}) {
     seeds[name] = DeriveSeed(options_.seed, name);
   }
+  const HarnessLosses harness = HarnessLossesNow();
   nlohmann::json relay = nlohmann::json::array();
   for (const auto& r : relays_) {
     for (RelayDirection direction : {RelayDirection::kToPeer, RelayDirection::kToClient}) {
@@ -263,7 +283,8 @@ nlohmann::json UdpStress::BuildReport(const DriveResult& drive, absl::Duration t
                        {"dropped_path_down", c.dropped_path_down},
                        {"send_errors", c.send_errors},
                        {"duplicates", c.duplicates},
-                       {"truncated", c.truncated}});
+                       {"truncated", c.truncated},
+                       {"dropped_by_kernel", c.dropped_by_kernel}});
     }
   }
   nlohmann::json counts = nlohmann::json::object();
@@ -297,6 +318,10 @@ nlohmann::json UdpStress::BuildReport(const DriveResult& drive, absl::Duration t
       {"wrong_limit", Get(counters_.wrong_limit)},
       {"unnamed_limit", Get(counters_.unnamed_limit)},
       {"silent_loss", Get(counters_.lost)},
+      {"harness_losses",
+       {{"relay_kernel_drops", harness.relay_kernel_drops},
+        {"echo_kernel_drops", harness.echo_kernel_drops},
+        {"echo_send_errors", harness.echo_send_errors}}},
       {"abandoned_at_close", Get(counters_.abandoned)},
       {"strays", Get(counters_.strays)},
       {"bounces", Get(counters_.bounces)},

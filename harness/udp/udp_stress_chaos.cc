@@ -166,6 +166,16 @@ void UdpStress::Finalize(Instance* instance) {
   Add(counters_.lost, lost);
   Add(counters_.abandoned, abandoned);
   if (lost > 0) {
+    // Said, not subtracted: which datagrams the harness lost is unknown.
+    std::string harness_note;
+    if (const HarnessLosses harness = HarnessLossesNow(); harness.total() > 0) {
+      harness_note = absl::StrFormat(
+          "; the harness itself lost %d datagram(s) so far in this run (kernel drops: relay %d, "
+          "echo peer %d; echo send errors %d), so up to that many of these may be the harness's "
+          "loss: rerun with a lower --rate",
+          harness.total(), harness.relay_kernel_drops, harness.echo_kernel_drops,
+          harness.echo_send_errors);
+    }
     std::vector<std::string> encodings;
     for (const auto& [name, count] : lost_by_encoding) {
       encodings.push_back(absl::StrCat(name, " x", count));
@@ -178,10 +188,10 @@ void UdpStress::Finalize(Instance* instance) {
                         "(the drain waited until none had come back for %s) and no relay fault "
                         "accounts for them; %d of them "
                         "were accepted while the path was down (the flow should have rejected or "
-                        "queued them visibly); endpoints: %s; first ids: %s",
+                        "queued them visibly); endpoints: %s; first ids: %s%s",
                         options_.flow, instance->id, lost, accepted,
                         absl::FormatDuration(options_.drain), lost_while_down,
-                        absl::StrJoin(encodings, ", "), absl::StrJoin(ids, ", ")));
+                        absl::StrJoin(encodings, ", "), absl::StrJoin(ids, ", "), harness_note));
   }
 }
 

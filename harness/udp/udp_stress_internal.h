@@ -224,6 +224,17 @@ class UdpStress : public Workload {
   void OpenSourcePeer(absl::Time now);
   void CheckSourcePeers(absl::Time now);
 
+  // Datagrams the harness itself lost: kernel drops at the relays' and the echo peer's full
+  // receive buffers, and echo sends that failed. None can be tied to one datagram, so nothing is
+  // excused by them; a silent_loss report names them, and the report counts them.
+  struct HarnessLosses {
+    uint64_t relay_kernel_drops = 0;
+    uint64_t echo_kernel_drops = 0;
+    uint64_t echo_send_errors = 0;
+    uint64_t total() const { return relay_kernel_drops + echo_kernel_drops + echo_send_errors; }
+  };
+  HarnessLosses HarnessLossesNow() const;
+
   void ReportViolation(absl::string_view kind, std::string message);
   void Teardown();
   nlohmann::json BuildReport(const DriveResult& drive, absl::Duration total) const;

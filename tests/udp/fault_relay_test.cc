@@ -1,13 +1,19 @@
 #include "harness/udp/fault_relay.h"
 
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "harness/udp/echo_server.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/socket_util.h"
 
 namespace netrig {
 namespace {
@@ -131,6 +137,7 @@ TEST(FaultRelay, AccountsForEveryDatagram) {
       EXPECT_EQ(c.in_flight, 0u);
       EXPECT_EQ(c.send_errors, 0u);
       EXPECT_EQ(c.dropped_by_fault, c.dropped_random + c.dropped_mtu + c.dropped_path_down);
+      EXPECT_EQ(c.dropped_by_kernel, 0u);  // one datagram at a time never fills a buffer
     }
     EXPECT_GE(r.to_peer.dropped_path_down, 30u);
     EXPECT_GT(r.to_peer.dropped_mtu, 0u);
@@ -157,6 +164,53 @@ TEST(FaultRelay, PassesEverythingWithoutFaults) {
   EXPECT_EQ(r.to_peer.delivered, 100u) << r.to_peer.ToString();
   EXPECT_EQ(r.to_client.delivered, 100u) << r.to_client.ToString();
   EXPECT_EQ(r.read_back, 100u);
+}
+
+// The relay thread is held inside a fault callback while a sender floods the relay's front socket:
+// what the kernel drops at the full buffer is counted, and every datagram sent is either read by
+// the relay or counted as a kernel drop.
+TEST(FaultRelay, CountsWhatTheKernelDropsWhileTheRelayIsBusy) {
+  absl::StatusOr<std::unique_ptr<EchoServer>> echo = EchoServer::Start({.threads = 1});
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  std::atomic<bool> holding{false};
+  std::atomic<bool> release{false};
+  RelayOptions options;
+  options.peer = (*echo)->ipv4_endpoint();
+  options.faults.drop = 1;  // every datagram goes through on_fault
+  options.on_fault = [&](RelayDirection, absl::string_view, const char*) {
+    if (holding.exchange(true)) return;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  absl::StatusOr<std::unique_ptr<FaultRelay>> relay = FaultRelay::Start(options);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  absl::StatusOr<internal::UniqueFd> sender = internal::BindUdp(AddressFamily::kIPv4, 0);
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  absl::StatusOr<SocketAddress> to = (*relay)->endpoint().ToSockaddr();
+  ASSERT_TRUE(to.ok());
+  const std::string payload(60000, 'x');
+  auto send = [&] {
+    return ::sendto(sender->get(), payload.data(), payload.size(), 0, to->get(), to->length) ==
+           static_cast<ssize_t>(payload.size());
+  };
+  ASSERT_TRUE(send());
+  const absl::Time held_by = absl::Now() + absl::Seconds(10);
+  while (!holding.load() && absl::Now() < held_by) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(holding.load());
+  // 24 MB against the front socket's buffer of at most 8 MiB (the relay asks for 4; the kernel
+  // doubles it).
+  uint64_t sent = 1;
+  for (int i = 0; i < 400; ++i) sent += send();
+  release.store(true);
+
+  RelayCounters c;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    absl::SleepFor(absl::Milliseconds(20));
+    c = (*relay)->counters(RelayDirection::kToPeer);
+  } while (c.received + c.dropped_by_kernel < sent && absl::Now() < deadline);
+  EXPECT_GT(c.dropped_by_kernel, 0u) << c.ToString();
+  EXPECT_EQ(c.received + c.dropped_by_kernel, sent) << c.ToString();
+  EXPECT_TRUE(c.Balanced()) << c.ToString();
 }
 
 TEST(FaultRelay, RefusesNonLoopbackPeers) {
