@@ -728,11 +728,15 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
     // where CURLOPT_TIMEOUT does not apply and only another transfer's progress moves it on.
     // When the connection it waited for died (GOAWAY, RST, reset, close) before multiplexing,
     // or an HTTP/1.1 connection to the origin left its multiplexing unknown, it waited forever.
+    // The prior-knowledge transfer takes a fresh connection: libcurl 7.88 would otherwise reuse
+    // an idle HTTP/1.1 connection to the origin and send the HTTP/2 preface in the middle of it
+    // (the server answers 400 and closes; the task fails or runs into its timeout).
     std::string origin = OriginOf(request.url);
     int& h2c_connections = h2c_connections_by_origin_[origin];
     long version = CURL_HTTP_VERSION_2_0;
     if (h2c_connections == 0) {
       version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
       ++h2c_connections;  // Counts the connection this transfer is about to open.
       task->opening_h2c_connection_ = true;
     }

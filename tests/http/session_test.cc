@@ -339,6 +339,28 @@ TEST_P(SessionTest, H2cTaskDoesNotWaitForAnHttp11RequestToTheSameOrigin) {
   ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
 }
 
+// libcurl 7.88 reuses an idle HTTP/1.1 connection for a prior-knowledge h2c transfer and sends
+// the HTTP/2 preface in the middle of it; the session gives that transfer a fresh connection.
+TEST_P(SessionTest, H2cTaskAfterAnHttp11TaskToTheSameOriginGetsItsOwnConnection) {
+  // Sets each request's version itself: one run is enough.
+  if (GetParam() != HttpVersion::kHttp11) GTEST_SKIP() << "version-independent";
+  Recorder recorder;
+  auto session = NewSession();
+  auto http11_task = Start(*session, recorder, "/", HttpVersion::kHttp11);
+  ASSERT_NE(http11_task, nullptr);
+  ASSERT_TRUE(recorder.WaitFor(1));  // Its connection now waits idle in the session's pool.
+  auto h2c_task = Start(*session, recorder, "/", HttpVersion::kH2cPriorKnowledge, absl::Seconds(2));
+  ASSERT_NE(h2c_task, nullptr);
+  ASSERT_TRUE(recorder.WaitFor(2));
+  const HttpResult h2c_result = recorder.Result(h2c_task->id());
+  EXPECT_TRUE(recorder.Result(http11_task->id()).ok());
+  EXPECT_TRUE(h2c_result.ok()) << h2c_result.error_message;
+  EXPECT_EQ(h2c_result.version, HttpVersion::kH2cPriorKnowledge);
+  EXPECT_EQ(server_->Stats().bad_requests, 0u);
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+}
+
 // The session's backstop for HttpRequest::timeout: libcurl 7.88 never times out a transfer that
 // waits for a free connection (CURLMOPT_MAX_HOST_CONNECTIONS reached).
 TEST_P(SessionTest, TaskWaitingForAFreeConnectionEndsByItsTimeout) {
