@@ -9,7 +9,9 @@
 //                                  ready flow
 //   wrong_limit / unnamed_limit    a rejection names a limit that is not true, or none at all
 //   silent_loss                    an accepted datagram neither came back, nor was dropped by a
-//                                  counted relay fault, before the drain (`drain` of quiet)
+//                                  counted relay fault, before the drain (`drain` of quiet);
+//                                  the message names the harness's own losses (kernel drops at
+//                                  the relay and echo peer, echo send errors), which excuse nothing
 //   corrupted_datagram, duplicate_delivery, wrong_source_endpoint, rejected_but_delivered
 //   stuck_waiting                  a flow still "waiting" after the path came back
 //   flow_not_delivered_after_wake  a peer that arrived after a wake never reached the handler
