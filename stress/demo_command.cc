@@ -9,7 +9,7 @@
 
 namespace netrig::cli {
 
-int RunDemo(const std::vector<absl::string_view>& args) {
+int RunDemo(const std::vector<std::string>& args) {
   if (!args.empty()) {
     std::fprintf(stderr, "error: netrig demo takes no arguments\n");
     return kExitUsage;

@@ -5,18 +5,26 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "harness/net/endpoint.h"
 #include "nlohmann/json.hpp"
 #include "stress/command.h"
 
-ABSL_FLAG(bool, json, false,
-          "Print one JSON object per input (keys input, canonical, kind, family, address, port,\n"
-          "scope, error; null where not applicable) instead of text.");
-
 namespace netrig::cli {
 namespace {
+
+struct EndpointOptions {
+  bool json = false;
+};
+
+const OptionTable<EndpointOptions>& EndpointTable() {
+  static const auto* const table = new OptionTable<EndpointOptions>(
+      OptionTable<EndpointOptions>().Bool(
+          "json", &EndpointOptions::json,
+          "Print one JSON object per input (keys input, canonical, kind, family, address, port,\n"
+          "scope, error; null where not applicable) instead of text."));
+  return *table;
+}
 
 nlohmann::ordered_json ToJson(absl::string_view input, const absl::StatusOr<Endpoint>& e) {
   nlohmann::ordered_json out;
@@ -56,14 +64,21 @@ std::string ToText(absl::string_view input, const Endpoint& e) {
 
 }  // namespace
 
-int RunEndpoint(const std::vector<absl::string_view>& args) {
+std::string EndpointFlagsHelp() { return EndpointTable().Help(); }
+
+int RunEndpoint(const std::vector<std::string>& raw_args) {
+  EndpointOptions options;
+  std::optional<std::vector<std::string>> positional =
+      ParseCommandLine("endpoint", EndpointTable(), raw_args, options);
+  if (!positional) return kExitUsage;
+  const std::vector<std::string>& args = *positional;
   if (args.empty()) {
     std::fprintf(stderr,
                  "error: netrig endpoint needs at least one TEXT (e.g. netrig endpoint "
                  "'[fe80::1%%lo]:5353')\n");
     return kExitUsage;
   }
-  const bool json = absl::GetFlag(FLAGS_json);
+  const bool json = options.json;
   std::vector<std::string> errors;
   for (absl::string_view input : args) {
     const absl::StatusOr<Endpoint> e = Endpoint::Parse(input);

@@ -10,7 +10,7 @@
 
 namespace netrig::cli {
 
-int RunFindings(const std::vector<absl::string_view>& args) {
+int RunFindings(const std::vector<std::string>& args) {
   if (args.size() != 1) {
     std::fprintf(stderr,
                  "error: usage: netrig findings DIR (a scripts/nightly output directory)\n");

@@ -5,44 +5,66 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "harness/findings/child_process.h"
 #include "harness/findings/fuzz_session.h"
 #include "stress/command.h"
 
-ABSL_FLAG(bool, list, false,
-          "List the fuzz targets, their corpus sizes and whether each is built.");
-ABSL_FLAG(absl::Duration, time, absl::Minutes(10),
-          "How long libFuzzer fuzzes (e.g. 30s, 10m, 2h); merge and triage come after.");
-ABSL_FLAG(int, jobs, 1,
-          "Parallel fuzzing processes; above 1, libFuzzer's -fork=N mode, which\n"
-          "keeps going after crashes (with 1, libFuzzer stops at the first).");
-ABSL_FLAG(std::string, root, "",
-          "The netrig source tree (corpora/, fuzzers/). Default: the first directory from here\n"
-          "upwards that has both, else the tree this netrig was built from.");
-ABSL_FLAG(std::string, fuzzer_dir, "",
-          "Where the libFuzzer binaries are (<target>_fuzzer or <target>). Default:\n"
-          "ROOT/build/fuzz/fuzzers (the fuzz preset).");
-ABSL_FLAG(std::string, artifacts_dir, "",
-          "Session files, working corpus and crashes, per target. Default: ROOT/artifacts.");
-ABSL_FLAG(bool, merge, true,
-          "Merge coverage-increasing new inputs into corpora/TARGET (--nomerge: leave it alone).");
-ABSL_FLAG(absl::Duration, minimize_time, absl::Seconds(30), "Minimization budget per new crash.");
-ABSL_FLAG(int, signature_frames, 3, "Stack frames in a crash's dedup signature.");
-
 namespace netrig::cli {
 namespace {
 
-absl::StatusOr<FuzzPaths> Paths() {
-  absl::StatusOr<std::string> root = FindSourceRoot(absl::GetFlag(FLAGS_root));
+struct FuzzCommandOptions {
+  bool list = false;
+  absl::Duration time = absl::Minutes(10);
+  int jobs = 1;
+  std::string root;
+  std::string fuzzer_dir;
+  std::string artifacts_dir;
+  bool merge = true;
+  absl::Duration minimize_time = absl::Seconds(30);
+  int signature_frames = 3;
+};
+
+const OptionTable<FuzzCommandOptions>& FuzzTable() {
+  using O = FuzzCommandOptions;
+  static const auto* const table = new OptionTable<O>(
+      OptionTable<O>()
+          .Bool("list", &O::list,
+                "List the fuzz targets, their corpus sizes and whether each is built.",
+                OptionRole::kAction)
+          .Duration("time", &O::time, absl::Seconds(1), absl::Hours(24 * 30),
+                    "How long libFuzzer fuzzes (e.g. 30s, 10m, 2h); merge and triage come after.")
+          .Int("jobs", &O::jobs, 1, 256,
+               "Parallel fuzzing processes; above 1, libFuzzer's -fork=N mode, which\n"
+               "keeps going after crashes (with 1, libFuzzer stops at the first).")
+          .String("root", &O::root,
+                  "The netrig source tree (corpora/, fuzzers/). Default: the first directory from\n"
+                  "here upwards that has both, else the tree this netrig was built from.",
+                  "DIR")
+          .String("fuzzer_dir", &O::fuzzer_dir,
+                  "Where the libFuzzer binaries are (<target>_fuzzer or <target>). Default:\n"
+                  "ROOT/build/fuzz/fuzzers (the fuzz preset).",
+                  "DIR")
+          .String("artifacts_dir", &O::artifacts_dir,
+                  "Session files, working corpus and crashes, per target. Default: ROOT/artifacts.",
+                  "DIR")
+          .Bool("merge", &O::merge,
+                "Merge coverage-increasing new inputs into corpora/TARGET (--nomerge: leave it\n"
+                "alone).")
+          .Duration("minimize_time", &O::minimize_time, absl::ZeroDuration(), absl::Hours(1),
+                    "Minimization budget per new crash.")
+          .Int("signature_frames", &O::signature_frames, 1, 16,
+               "Stack frames in a crash's dedup signature."));
+  return *table;
+}
+
+absl::StatusOr<FuzzPaths> Paths(const FuzzCommandOptions& flags) {
+  absl::StatusOr<std::string> root = FindSourceRoot(flags.root);
   if (!root.ok()) return root.status();
   FuzzPaths paths = DefaultFuzzPaths(*root);
-  if (!absl::GetFlag(FLAGS_fuzzer_dir).empty()) paths.fuzzer_dir = absl::GetFlag(FLAGS_fuzzer_dir);
-  if (!absl::GetFlag(FLAGS_artifacts_dir).empty()) {
-    paths.artifacts_dir = absl::GetFlag(FLAGS_artifacts_dir);
-  }
+  if (!flags.fuzzer_dir.empty()) paths.fuzzer_dir = flags.fuzzer_dir;
+  if (!flags.artifacts_dir.empty()) paths.artifacts_dir = flags.artifacts_dir;
   return paths;
 }
 
@@ -66,13 +88,20 @@ int List(const FuzzPaths& paths) {
 
 }  // namespace
 
-int RunFuzz(const std::vector<absl::string_view>& args) {
-  absl::StatusOr<FuzzPaths> paths = Paths();
+std::string FuzzFlagsHelp() { return FuzzTable().Help(); }
+
+int RunFuzz(const std::vector<std::string>& raw_args) {
+  FuzzCommandOptions flags;
+  std::optional<std::vector<std::string>> positional =
+      ParseCommandLine("fuzz", FuzzTable(), raw_args, flags);
+  if (!positional) return kExitUsage;
+  const std::vector<std::string>& args = *positional;
+  absl::StatusOr<FuzzPaths> paths = Paths(flags);
   if (!paths.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(paths.status().message()).c_str());
     return kExitUsage;
   }
-  if (absl::GetFlag(FLAGS_list)) return List(*paths);
+  if (flags.list) return List(*paths);
   if (args.empty() || absl::StartsWith(args[0], "-")) {
     std::fprintf(stderr, "error: name a fuzz target (netrig fuzz --list shows them)\n");
     return kExitUsage;
@@ -80,11 +109,11 @@ int RunFuzz(const std::vector<absl::string_view>& args) {
   FuzzSessionOptions options;
   options.paths = *paths;
   options.target = std::string(args[0]);
-  options.time = absl::GetFlag(FLAGS_time);
-  options.jobs = absl::GetFlag(FLAGS_jobs);
-  options.merge = absl::GetFlag(FLAGS_merge);
-  options.minimize_time = absl::GetFlag(FLAGS_minimize_time);
-  options.signature_frames = absl::GetFlag(FLAGS_signature_frames);
+  options.time = flags.time;
+  options.jobs = flags.jobs;
+  options.merge = flags.merge;
+  options.minimize_time = flags.minimize_time;
+  options.signature_frames = flags.signature_frames;
   for (size_t i = 1; i < args.size(); ++i) {
     if (!absl::StartsWith(args[i], "-")) {
       std::fprintf(stderr, "error: one target at a time; libFuzzer flags go after --\n");

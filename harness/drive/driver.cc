@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -14,7 +15,7 @@
 namespace netrig {
 namespace {
 
-std::atomic<bool> stop_requested{false};
+std::atomic<int> stop_requests{0};
 
 // Sleeps until `when` with sub-100us precision: the kernel's default 50 us timer slack would
 // otherwise bunch open-loop starts at high rates.
@@ -32,9 +33,12 @@ void SleepUntil(absl::Time when) {
 
 }  // namespace
 
-void RequestStop() { stop_requested.store(true, std::memory_order_relaxed); }
-void ClearStopRequest() { stop_requested.store(false, std::memory_order_relaxed); }
-bool StopRequested() { return stop_requested.load(std::memory_order_relaxed); }
+static_assert(std::atomic<int>::is_always_lock_free, "RequestStop() runs in signal handlers");
+
+void RequestStop() { stop_requests.fetch_add(1, std::memory_order_relaxed); }
+void ClearStopRequest() { stop_requests.store(0, std::memory_order_relaxed); }
+bool StopRequested() { return stop_requests.load(std::memory_order_relaxed) >= 1; }
+bool DrainCutRequested() { return stop_requests.load(std::memory_order_relaxed) >= 2; }
 
 std::string HumanCount(double value) {
   if (value >= 1e9) return absl::StrFormat("%.2fG", value / 1e9);
@@ -44,7 +48,6 @@ std::string HumanCount(double value) {
 }
 
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations) {
-  ClearStopRequest();
   const int threads = options.threads > 0 ? options.threads : 1;
   const bool open_loop = options.rate > 0;
   const absl::Time start = absl::Now();
@@ -72,8 +75,10 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
       }
       absl::Time intended = absl::Now();
       if (open_loop) {
+        const absl::Time now = intended;
         intended = start + absl::Seconds(static_cast<double>(index) / options.rate);
-        if (intended >= end) {
+        // A run that cannot keep up with its rate still ends on time.
+        if (intended >= end || now >= end) {
           finish("duration");
           break;
         }
@@ -114,7 +119,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
     if (options.stop_on_violation && violations != nullptr && !violations->empty()) {
       finish("violation");
     }
-    if (now >= end + absl::Seconds(1)) finish("duration");  // Workers blocked in Operate().
+    if (now >= end) finish("duration");  // Also ends workers that wait inside Operate().
     if (options.status_out != nullptr && now >= next_status) {
       const uint64_t count = started.load(std::memory_order_relaxed);
       const double rate =
@@ -135,6 +140,10 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   result.operations = started.load();
   result.elapsed = absl::Now() - start;
   result.late_starts = late.load();
+  if (open_loop) {
+    result.intended_operations = static_cast<uint64_t>(
+        options.rate * absl::ToDoubleSeconds(std::min(result.elapsed, options.duration)));
+  }
   result.stop_reason = reason.load() != nullptr ? reason.load() : "duration";
   return result;
 }

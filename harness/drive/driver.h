@@ -60,18 +60,25 @@ struct DriveResult {
   std::string stop_reason;
   // Open loop only: operations that started more than 1 ms after their intended time.
   uint64_t late_starts = 0;
+  // Open loop only: the operations the rate asked for by the end (rate x elapsed), to compare
+  // with `operations`; 0 in closed loop.
+  uint64_t intended_operations = 0;
 };
 
-// Runs `workload` until the duration passes, max_operations are started, a violation is reported
-// (with stop_on_violation), or RequestStop() is called. Returns when every worker has returned
+// Runs `workload` until the duration passes (in open loop too, when the workers cannot keep up
+// with the rate: the run still ends on time), max_operations are started, a violation is
+// reported (with stop_on_violation), or RequestStop() is called. Returns when every worker has returned
 // from its last Operate(); draining asynchronous completions is the workload's job.
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations);
 
 // Asks a running Drive() to stop (async-signal-safe: the netrig command calls it on SIGINT).
+// Each call counts: the first stops traffic, a second asks the drain that follows to end at
+// once (DrainCutRequested()).
 void RequestStop();
-// Clears a previous stop request (Drive() does it when it starts).
+// Clears previous stop requests (Drive() does it when it starts).
 void ClearStopRequest();
 bool StopRequested();
+bool DrainCutRequested();
 
 // "950", "12.3k", "4.56M".
 std::string HumanCount(double value);

@@ -1,42 +1,18 @@
 #include "harness/drive/report.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "harness/base/file_io.h"
 
 namespace netrig {
 
 absl::Status WriteJsonReport(absl::string_view path, const nlohmann::json& report) {
-  const std::string text = report.dump(2) + "\n";
-  if (path == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return absl::OkStatus();
-  }
-  const std::string final_path(path);
-  const std::string temp_path = absl::StrCat(final_path, ".tmp.", getpid());
-  {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot write report to ", final_path, ": ", std::strerror(errno)));
-    }
-    out << text;
-    if (!out.flush()) {
-      return absl::InternalError(absl::StrCat("writing ", temp_path, " failed"));
-    }
-  }
-  if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temp_path.c_str());
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot move report to ", final_path, ": ", std::strerror(error)));
-  }
-  return absl::OkStatus();
+  // Replacement, not an exception, for bytes that are not UTF-8 (a hostile endpoint in a
+  // violation message must not lose the report).
+  return WriteFileAtomically(
+      path, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 void PrintSummary(FILE* out, absl::string_view title,

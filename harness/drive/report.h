@@ -19,7 +19,8 @@
 
 namespace netrig {
 
-// Writes `report` pretty-printed to `path` atomically (temp file + rename). "-" is stdout.
+// Writes `report` pretty-printed to `path` by WriteFileAtomically's rules (base/file_io.h):
+// "-" is stdout, a device or FIFO is written in place, a regular file is replaced atomically.
 absl::Status WriteJsonReport(absl::string_view path, const nlohmann::json& report);
 
 // Prints a titled block of aligned "label: value" rows, then each kept violation (with its kind)

@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 extern char** environ;
@@ -23,6 +24,7 @@ namespace {
 std::atomic<int> interrupts_seen{0};
 struct sigaction previous_sigint;
 struct sigaction previous_sigterm;
+struct sigaction previous_sighup;
 
 void OnInterrupt(int) { interrupts_seen.fetch_add(1, std::memory_order_acq_rel); }
 
@@ -64,23 +66,16 @@ void Echo(int fd) {
   }
 }
 
-class SpawnResources {
- public:
-  SpawnResources() {
-    posix_spawn_file_actions_init(&actions_);
-    posix_spawnattr_init(&attributes_);
+// argv[0] as execve wants it: a path, found in PATH when it has no slash. Empty: not found.
+std::string ResolveProgram(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", program);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
-  ~SpawnResources() {
-    posix_spawn_file_actions_destroy(&actions_);
-    posix_spawnattr_destroy(&attributes_);
-  }
-  posix_spawn_file_actions_t* actions() { return &actions_; }
-  posix_spawnattr_t* attributes() { return &attributes_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-  posix_spawnattr_t attributes_;
-};
+  return "";
+}
 
 }  // namespace
 
@@ -98,38 +93,73 @@ absl::StatusOr<ChildResult> RunChild(const ChildOptions& options) {
   if (options.echo_output && options.output_path.empty()) {
     return absl::InvalidArgumentError("RunChild: echo_output needs output_path");
   }
-  SpawnResources spawn;
-  if (!options.output_path.empty()) {
-    posix_spawn_file_actions_addopen(spawn.actions(), STDOUT_FILENO, options.output_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(spawn.actions(), STDOUT_FILENO, STDERR_FILENO);
+  const std::string program = ResolveProgram(options.argv[0]);
+  if (program.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot start `", options.argv[0], "`: not found in PATH"));
   }
-  if (!options.working_dir.empty()) {
-    posix_spawn_file_actions_addchdir_np(spawn.actions(), options.working_dir.c_str());
-  }
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal_number : {SIGINT, SIGTERM, SIGPIPE, SIGALRM}) sigaddset(&defaults, signal_number);
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  posix_spawnattr_setsigdefault(spawn.attributes(), &defaults);
-  posix_spawnattr_setsigmask(spawn.attributes(), &empty_mask);
-  posix_spawnattr_setpgroup(spawn.attributes(), 0);
-  posix_spawnattr_setflags(spawn.attributes(),
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
   std::vector<std::string> argv_strings = options.argv;
   std::vector<std::string> env_strings = ChildEnvironment(options.extra_env);
   std::vector<char*> argv = CStrings(argv_strings);
   std::vector<char*> envp = CStrings(env_strings);
+  // The child reports a failed exec through this pipe; a successful exec closes it (CLOEXEC).
+  int exec_error_pipe[2];
+  if (pipe2(exec_error_pipe, O_CLOEXEC) != 0) {
+    return absl::ErrnoToStatus(errno, "pipe for the child's exec status");
+  }
 
   const absl::Time start = absl::Now();
-  pid_t pid = -1;
-  const int error =
-      posix_spawnp(&pid, argv[0], spawn.actions(), spawn.attributes(), argv.data(), envp.data());
-  if (error != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot start `", absl::StrJoin(options.argv, " "), "`: ", strerror(error)));
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int saved = errno;
+    close(exec_error_pipe[0]);
+    close(exec_error_pipe[1]);
+    return absl::ErrnoToStatus(saved, "fork");
+  }
+  if (pid == 0) {
+    // The child. Only async-signal-safe calls until exec: the parent may have threads.
+    setpgid(0, 0);  // Its own group: a terminal's Ctrl-C reaches only us; we forward it.
+    // Dies with us: a `netrig replay` or `netrig fuzz` killed by SIGKILL leaves no orphan.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // We died before the line above.
+    struct sigaction defaults = {};
+    defaults.sa_handler = SIG_DFL;
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGALRM}) {
+      sigaction(signal_number, &defaults, nullptr);
+    }
+    sigset_t empty_mask;
+    sigemptyset(&empty_mask);
+    sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+    int error = 0;
+    if (!options.output_path.empty()) {
+      const int out = open(options.output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0) error = errno;
+      if (out > STDERR_FILENO) close(out);
+    }
+    if (error == 0 && !options.working_dir.empty() && chdir(options.working_dir.c_str()) != 0) {
+      error = errno;
+    }
+    if (error == 0) {
+      execve(program.c_str(), argv.data(), envp.data());
+      error = errno;
+    }
+    (void)!write(exec_error_pipe[1], &error, sizeof(error));
+    _exit(127);
+  }
+  close(exec_error_pipe[1]);
+  int exec_error = 0;
+  ssize_t got;
+  do {
+    got = read(exec_error_pipe[0], &exec_error, sizeof(exec_error));
+  } while (got < 0 && errno == EINTR);
+  close(exec_error_pipe[0]);
+  if (got == static_cast<ssize_t>(sizeof(exec_error))) {
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot start `", absl::StrJoin(options.argv, " ").substr(0, 500), "`: ",
+        strerror(exec_error)));
   }
 
   int echo_fd = -1;
@@ -202,11 +232,13 @@ InterruptFlag::InterruptFlag() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGINT, &action, &previous_sigint);
   sigaction(SIGTERM, &action, &previous_sigterm);
+  sigaction(SIGHUP, &action, &previous_sighup);
 }
 
 InterruptFlag::~InterruptFlag() {
   sigaction(SIGINT, &previous_sigint, nullptr);
   sigaction(SIGTERM, &previous_sigterm, nullptr);
+  sigaction(SIGHUP, &previous_sighup, nullptr);
 }
 
 const std::atomic<int>* InterruptFlag::counter() const { return &interrupts_seen; }

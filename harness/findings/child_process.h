@@ -3,6 +3,8 @@
 //
 // The child runs in its own process group, so a terminal Ctrl-C reaches only netrig, which then
 // forwards SIGINT to the whole group (libFuzzer's fork-mode workers included) and waits for it.
+// It also dies with netrig (PR_SET_PDEATHSIG): killing netrig, even with SIGKILL, leaves no
+// orphan child.
 //
 // Example:
 //   netrig::InterruptFlag interrupt;  // SIGINT/SIGTERM now set a flag instead of killing us.
@@ -62,7 +64,7 @@ struct ChildResult {
 // missing binary, unwritable output file); anything the child does is in ChildResult.
 absl::StatusOr<ChildResult> RunChild(const ChildOptions& options);
 
-// While alive, SIGINT and SIGTERM count up instead of terminating the process, so that a first
+// While alive, SIGINT, SIGTERM and SIGHUP count up instead of terminating the process, so that a first
 // Ctrl-C can stop one step and a second the next; the previous handlers come back on
 // destruction. One instance at a time.
 class InterruptFlag {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "harness/base/file_io.h"
 
 namespace netrig {
 namespace {
@@ -102,21 +103,11 @@ absl::StatusOr<Finding> FindingFromJson(const nlohmann::json& json) {
 }
 
 absl::Status WriteFindingFile(const std::string& path, const Finding& finding) {
-  const std::string temporary = absl::StrCat(path, ".tmp.", getpid());
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << FindingToJson(finding).dump(2) << "\n";
-    out.close();
-    if (!out) {
-      std::remove(temporary.c_str());
-      return absl::UnavailableError(absl::StrCat("cannot write finding file ", path));
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    return absl::UnavailableError(
-        absl::StrCat("cannot write finding file ", path, ": ", std::strerror(error)));
+  absl::Status written = WriteFileAtomically(
+      path,
+      FindingToJson(finding).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  if (!written.ok()) {
+    return absl::Status(written.code(), absl::StrCat("finding file: ", written.message()));
   }
   return absl::OkStatus();
 }

@@ -67,7 +67,8 @@ nlohmann::json FindingToJson(const Finding& finding);
 // Checks tool, version, command and every field's type; errors name the field.
 absl::StatusOr<Finding> FindingFromJson(const nlohmann::json& json);
 
-// Writes atomically (temporary file, then rename), pretty-printed, with a trailing newline.
+// Writes pretty-printed, with a trailing newline, by WriteFileAtomically's rules (never replacing
+// a device or FIFO, never leaving a temporary file behind).
 absl::Status WriteFindingFile(const std::string& path, const Finding& finding);
 absl::StatusOr<Finding> ReadFindingFile(const std::string& path);
 

@@ -1,7 +1,5 @@
 #include "harness/findings/replay.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -13,14 +11,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "harness/base/exit_codes.h"
+#include "harness/findings/temp_dir.h"
 
 namespace netrig {
 namespace {
 
-constexpr int kExitUsage = 2;
 constexpr int kTailLines = 30;
-
-bool IsSanitizerExit(int code) { return code >= 81 && code <= 84; }
 
 std::string Tail(const std::string& path, int lines) {
   std::ifstream in(path);
@@ -48,12 +45,6 @@ std::vector<std::string> KindsWritten(const std::string& dir) {
   std::sort(kinds.begin(), kinds.end());
   kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
   return kinds;
-}
-
-std::string MakeWorkDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "netrig-replay-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) return "";
-  return pattern;
 }
 
 }  // namespace
@@ -96,7 +87,7 @@ absl::Duration DefaultRunTimeout(const Finding& finding) {
 
 bool RunReproduces(const Finding& finding, const ChildResult& child,
                    const std::vector<std::string>& kinds) {
-  if (!child.exited) return false;
+  if (!child.exited || child.timed_out) return false;
   if (finding.exit_code.has_value() && IsSanitizerExit(*finding.exit_code)) {
     return child.exit_code == *finding.exit_code;
   }
@@ -116,8 +107,10 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
                                                    "\" is not a stress subcommand (udp, http)"));
   }
   const bool want_clean = *expect == kExpectClean;
-  const std::string work_dir = MakeWorkDir();
-  if (work_dir.empty()) return absl::UnavailableError("cannot create a temporary directory");
+  // The children's finding files go here; removed even if this process is killed.
+  absl::StatusOr<std::unique_ptr<ScopedTempDir>> work = ScopedTempDir::Create("netrig-replay");
+  if (!work.ok()) return work.status();
+  const std::string& work_dir = (*work)->path();
 
   ReplayResult result;
   result.expect = *expect;
@@ -159,9 +152,10 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
     }
     run.violation_kinds = KindsWritten(run_dir + "/findings");
     run.reproduced = RunReproduces(finding, run.child, run.violation_kinds);
-    run.clean = run.child.ok();
+    run.clean = run.child.ok() && !run.child.timed_out;
     result.reproduced |= run.reproduced;
-    result.any_violation |= !run.clean;
+    result.any_violation |= !run.clean && !run.child.timed_out;
+    result.timed_out |= run.child.timed_out;
     result.interrupted |= run.child.interrupted;
     if (options.log != nullptr) {
       std::string tail = run.output_tail;
@@ -171,19 +165,19 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
                    attempt, options.times, run.child.Describe().c_str(),
                    absl::StrJoin(run.violation_kinds, ", ").c_str(),
                    absl::StrJoin(recorded_kinds, ", ").c_str(),
-                   run.reproduced ? "REPRODUCED"
-                   : run.clean    ? "clean"
-                                  : "violation, but not the recorded one");
+                   run.child.timed_out ? "TIMED OUT (a hang)"
+                   : run.reproduced    ? "REPRODUCED"
+                   : run.clean         ? "clean"
+                                       : "violation, but not the recorded one");
       std::fflush(options.log);
     }
     result.runs.push_back(std::move(run));
-    if (result.interrupted) break;
+    if (result.interrupted || result.timed_out) break;
     if (!want_clean && result.reproduced) break;
   }
-  std::error_code ignored;
-  std::filesystem::remove_all(work_dir, ignored);
   if (!error.ok()) return error;
-  result.passed = !result.interrupted && (want_clean ? !result.any_violation : result.reproduced);
+  result.passed = !result.interrupted && !result.timed_out &&
+                  (want_clean ? !result.any_violation : result.reproduced);
   return result;
 }
 

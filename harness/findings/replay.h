@@ -6,7 +6,8 @@
 // A run reproduces the finding when
 //   - the finding recorded a sanitizer exit (exit_code 81-84) and the child exits with that code,
 //   - else the child exits 1 and reports every violation kind the finding recorded.
-// A run is clean when the child exits 0.
+// A run is clean when the child exits 0 before its timeout. A run that times out is neither: a
+// regression that brings back a hang must fail `--expect clean` too.
 //
 // Example:
 //   absl::StatusOr<netrig::Finding> finding = netrig::ReadFindingFile(path);
@@ -60,8 +61,10 @@ struct ReplayResult {
   std::vector<ReplayRun> runs;
   bool reproduced = false;     // Some run reproduced the finding.
   bool any_violation = false;  // Some run was not clean.
+  bool timed_out = false;      // Some run hit its timeout: a hang, which fails either expectation.
   bool interrupted = false;
-  // The expectation held: reproduce mode, some run reproduced; clean mode, every run was clean.
+  // The expectation held: reproduce mode, some run reproduced; clean mode, every run was clean;
+  // and no run timed out.
   bool passed = false;
 };
 

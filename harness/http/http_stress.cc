@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <queue>
 #include <random>
@@ -31,9 +30,10 @@
 #include "harness/drive/latency_histogram.h"
 #include "harness/drive/report.h"
 #include "harness/drive/seeds.h"
-#include "harness/findings/finding_file.h"
+#include "harness/drive/fault_mix.h"
 #include "harness/http/http_client.h"
 #include "harness/http/server.h"
+#include "harness/net/loopback.h"
 #include "harness/sched/schedule_point.h"
 
 #if defined(__has_feature)
@@ -84,20 +84,6 @@ FaultPlannerOptions DefaultFaultMix(uint64_t seed) {
   options[FaultKind::kGoaway] = 0.005;
   options[FaultKind::kTinyWindow] = 0.01;
   return options;
-}
-
-bool IsLoopbackHost(absl::string_view host) {
-  if (absl::AsciiStrToLower(host) == "localhost") return true;
-  std::string text(host);
-  in_addr v4{};
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    return IN6_IS_ADDR_LOOPBACK(&v6) != 0;
-  }
-  return false;
 }
 
 // Tasks in flight, for the closed-loop bound.
@@ -203,7 +189,8 @@ class DelayedCanceller {
   std::thread thread_;
 };
 
-class HttpStressWorkload : public Workload {
+// The task side of the workload: spawning, cancelling, sessions, observers, completions.
+class HttpStressWorkload {
  public:
   HttpStressWorkload(const HttpStressOptions& options, uint64_t seed, std::string url,
                      std::unique_ptr<HttpClient> client, ViolationLog* violations)
@@ -220,7 +207,7 @@ class HttpStressWorkload : public Workload {
     reaper_ = std::thread([this] { ReapLoop(); });
   }
 
-  ~HttpStressWorkload() override {
+  ~HttpStressWorkload() {
     {
       MutexLock lock(&reap_mu_);
       reaper_stopping_ = true;
@@ -232,7 +219,7 @@ class HttpStressWorkload : public Workload {
   const Ledger& ledger() const { return tasks_; }
   const LatencyHistogram& latency() const { return latency_; }
 
-  void Operate(int worker, uint64_t /*index*/, absl::Time intended_start) override {
+  void Operate(int worker, uint64_t /*index*/, absl::Time intended_start) {
     Slot& slot = slots_[worker];
     const bool closed_loop = options_.rate <= 0;
     if (!in_flight_.Acquire(closed_loop ? options_.concurrency : 0, [this] {
@@ -306,18 +293,20 @@ class HttpStressWorkload : public Workload {
     }
   }
 
-  std::string StatusFragment() override {
+  std::string StatusFragment() {
     return absl::StrFormat("| in flight %d done %s cancelled %s errors %s sessions %d",
                            in_flight_.count(), HumanCount(tasks_.completed()),
                            HumanCount(cancelled_.load()), HumanCount(errors_.load()),
                            sessions_created_.load());
   }
 
-  // After Drive(): invalidates every spawner's session (tasks finish), waits until all sessions
-  // are invalidated and destroyed (bounded), and fires the pending cancels.
-  void Drain() {
+  // After Drive(): invalidates every spawner's session (tasks finish; with `cancel`, after an
+  // interruption or a violation, they are cancelled), waits until all sessions are invalidated
+  // and destroyed (bounded; a second Ctrl-C cancels what is left at once), and fires the pending
+  // cancels.
+  void Drain(bool cancel) {
     for (Slot& slot : slots_) {
-      if (slot.session != nullptr) Retire(slot, /*cancel=*/!violations_->empty());
+      if (slot.session != nullptr) Retire(slot, /*cancel=*/cancel || !violations_->empty());
     }
     const absl::Time give_up_finishing = absl::Now() + options_.task_deadline + absl::Seconds(2);
     bool escalated = false;
@@ -326,7 +315,8 @@ class HttpStressWorkload : public Workload {
         MutexLock lock(&reap_mu_);
         if (retiring_.empty()) break;
       }
-      if (!escalated && (absl::Now() >= give_up_finishing || !violations_->empty())) {
+      if (!escalated && (absl::Now() >= give_up_finishing || !violations_->empty() ||
+                         DrainCutRequested())) {
         // A stuck task keeps FinishTasksAndInvalidate from ending: cancel what is left.
         escalated = true;
         MutexLock lock(&reap_mu_);
@@ -601,25 +591,321 @@ std::string FormatMicros(int64_t us) {
 
 }  // namespace
 
+namespace {
+
+// The workload RunStress drives: the embedded server (or a target), the client, the task side,
+// the watchdog and a monitor thread (stuck-task states, periodic leak checks).
+class HttpStress : public StressWorkload {
+ public:
+  explicit HttpStress(const HttpStressOptions& options) : options_(options) {}
+  ~HttpStress() override { Finish(DriveResult{}, /*interrupted=*/true); }
+
+  std::string subject() const override { return options_.client; }
+  std::string Describe() const override {
+    return absl::StrCat("client ", options_.client, ", ", options_.http, ", target ", url_,
+                        options_.rate > 0
+                            ? ""
+                            : absl::StrCat(", concurrency ", options_.concurrency));
+  }
+
+  absl::Status Setup(const StressContext& context) override {
+    violations_ = context.violations;
+    seed_ = context.seed;
+    fault_seed_ = DeriveSeed(seed_, "faults");
+    url_ = options_.target;
+    if (url_.empty()) {
+      HttpServerOptions server_options;
+      server_options.threads = options_.server_threads;
+      absl::StatusOr<std::optional<FaultPlannerOptions>> faults =
+          ParseHttpFaultSpec(options_.faults, fault_seed_);
+      if (!faults.ok()) return faults.status();
+      server_options.faults = *faults;
+      server_ = std::make_unique<HttpServer>(server_options);
+      if (absl::Status started = server_->Start(); !started.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("the embedded HTTP server did not start: ", started.ToString()));
+      }
+      url_ = server_->url() + "/";
+    }
+    absl::StatusOr<std::unique_ptr<HttpClient>> client = MakeHttpClient(options_.client);
+    if (!client.ok()) return client.status();
+    tasks_ = std::make_unique<HttpStressWorkload>(options_, seed_, url_, *std::move(client),
+                                                  violations_);
+    watchdog_ = std::make_unique<Watchdog>(std::vector<const Ledger*>{&tasks_->ledger()},
+                                           violations_, absl::Milliseconds(200),
+                                           options_.status_out);
+    monitor_ = std::thread([this] { MonitorLoop(); });
+    return absl::OkStatus();
+  }
+
+  void AdjustDrive(DriveOptions& /*drive*/) override {
+    tasks_->set_end(absl::Now() + options_.duration);
+  }
+
+  void Operate(int worker, uint64_t index, absl::Time intended_start) override {
+    tasks_->Operate(worker, index, intended_start);
+  }
+  std::string StatusFragment() override { return tasks_->StatusFragment(); }
+
+  void Finish(const DriveResult& /*drive*/, bool interrupted) override {
+    if (finished_) return;
+    finished_ = true;
+    if (tasks_ != nullptr) {
+      const absl::Time drain_start = absl::Now();
+      tasks_->Drain(/*cancel=*/interrupted);
+      drain_time_ = absl::Now() - drain_start;
+      watchdog_->CheckNow();
+    }
+    if (monitor_.joinable()) {
+      {
+        MutexLock lock(&monitor_mu_);
+        monitor_stop_ = true;
+        monitor_cv_.Signal();
+      }
+      monitor_.join();
+    }
+    if (watchdog_ != nullptr) {
+      watchdog_->Stop();
+      stuck_ = watchdog_->stuck_reported();
+      if (stuck_ > 0) tasks_->PrintStuckStates(options_.status_out);
+    }
+    if (tasks_ != nullptr) {
+      started_ = tasks_->tasks_started();
+      completed_ = tasks_->ledger().completed();
+      duplicates_ = tasks_->ledger().duplicate_completions();
+      after_close_ = tasks_->ledger().completions_after_close();
+      cancelled_ = tasks_->cancelled();
+      counters_ = tasks_->Counters();
+      latency_ = tasks_->latency().ToJson();
+      percentiles_ = {tasks_->latency().Percentile(50), tasks_->latency().Percentile(90),
+                      tasks_->latency().Percentile(99), tasks_->latency().Percentile(99.9),
+                      tasks_->latency().max_us()};
+      for (int i = 2; i < kHttpErrorKindCount; ++i) {
+        if (tasks_->by_kind(i) != 0) errors_by_kind_.emplace_back(kOutcomeNames[i], tasks_->by_kind(i));
+      }
+      tasks_->DropClient();
+      tasks_.reset();  // Joins the reaper.
+    }
+    watchdog_.reset();
+    if (server_ != nullptr) {
+      server_->Stop();
+      const HttpServerStats stats = server_->Stats();
+      server_json_ = {{"url", url_},
+                      {"connections_accepted", stats.connections_accepted},
+                      {"http1_connections", stats.http1_connections},
+                      {"http2_connections", stats.http2_connections},
+                      {"requests", stats.requests},
+                      {"bad_requests", stats.bad_requests}};
+      nlohmann::json faults = nlohmann::json::object();
+      for (int i = 1; i < kFaultKindCount; ++i) {
+        const uint64_t n = stats.requests_by_fault[i];
+        faults_injected_ += n;
+        if (n != 0) faults[std::string(FaultKindName(static_cast<FaultKind>(i)))] = n;
+      }
+      server_json_["requests_by_fault"] = faults;
+      server_.reset();
+    }
+#if defined(NETRIG_HTTP_STRESS_LSAN)
+    if (violations_ != nullptr && LeakCheckFoundLeaks()) {
+      leak_reports_.fetch_add(1);
+      violations_->Report("leak", "LeakSanitizer found leaked objects at the end of the run");
+    }
+#endif
+  }
+
+  OperationTally Tally() const override {
+    OperationTally tally;
+    tally.unit = "tasks";
+    tally.ended = completed_ > cancelled_ ? completed_ - cancelled_ : 0;
+    for (const auto& [kind, n] : errors_by_kind_) tally.failed += n;
+    tally.faults_injected = faults_injected_;
+    return tally;
+  }
+
+  void AddReport(const DriveResult& drive, nlohmann::json& report,
+                 std::vector<std::pair<std::string, std::string>>& summary) override {
+    const double seconds = std::max(absl::ToDoubleSeconds(drive.elapsed), 1e-9);
+    uint64_t failed = 0;
+    nlohmann::json errors_json = nlohmann::json::object();
+    std::vector<std::string> error_parts;
+    for (const auto& [kind, n] : errors_by_kind_) {
+      failed += n;
+      errors_json[kind] = n;
+      error_parts.push_back(absl::StrCat(kind, " ", n));
+    }
+    report.update({
+        {"client", options_.client},
+        {"http", options_.http},
+        {"target", url_},
+        {"concurrency", options_.concurrency},
+        {"threads", options_.threads},
+        {"seeds",
+         {{"faults", fault_seed_},
+          {"spawn", DeriveSeed(seed_, "spawn")},
+          {"perturb", options_.perturb_seed.has_value() ? nlohmann::json(*options_.perturb_seed)
+                                                        : nlohmann::json(nullptr)}}},
+        {"faults", options_.target.empty() ? options_.faults : "none (external target)"},
+        {"tasks_started", started_},
+        {"tasks_completed", completed_},
+        {"tasks_cancelled", cancelled_},
+        {"tasks_failed", failed},
+        {"errors_by_kind", errors_json},
+        {"duplicate_completions", duplicates_},
+        {"completions_after_invalidation", after_close_},
+        {"stuck_tasks", stuck_},
+        {"leak_reports", leak_reports_.load()},
+        {"tasks_per_sec", static_cast<double>(started_) / seconds},
+        {"completions_per_sec", static_cast<double>(completed_) / seconds},
+        {"latency_us", latency_},
+        {"counters", counters_},
+        {"server", server_json_},
+    });
+    summary = {
+        {"http", options_.http},
+        {"tasks", absl::StrFormat("%d started, %d completed, %d cancelled, %d failed", started_,
+                                  completed_, cancelled_, failed)},
+        {"rate", absl::StrFormat("%s tasks/s", HumanCount(static_cast<double>(started_) / seconds))},
+        {"latency", absl::StrFormat("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s",
+                                    FormatMicros(percentiles_[0]), FormatMicros(percentiles_[1]),
+                                    FormatMicros(percentiles_[2]), FormatMicros(percentiles_[3]),
+                                    FormatMicros(percentiles_[4]))},
+        {"errors", error_parts.empty() ? "none" : absl::StrJoin(error_parts, ", ")},
+    };
+    if (counters_.is_object() && counters_.contains("sessions_created")) {
+      summary.emplace_back(
+          "sessions", absl::StrFormat("%d created (%d finish+invalidate, %d invalidate+cancel)",
+                                      counters_["sessions_created"].get<int>(),
+                                      counters_["sessions_finished_and_invalidated"].get<uint64_t>(),
+                                      counters_["sessions_invalidated_and_cancelled"].get<uint64_t>()));
+      summary.emplace_back(
+          "observers", absl::StrFormat("%d added, %d removed",
+                                       counters_["observers_added"].get<uint64_t>(),
+                                       counters_["observers_removed"].get<uint64_t>()));
+    }
+    summary.emplace_back("invariants",
+                         absl::StrFormat("duplicates %d, after invalidation %d, stuck %d",
+                                         duplicates_, after_close_, stuck_));
+  }
+
+ private:
+  void MonitorLoop() {
+    uint64_t stuck_printed = 0;
+    absl::Time next_leak_check = absl::Now() + options_.leak_check_interval;
+    MutexLock lock(&monitor_mu_);
+    while (!monitor_stop_) {
+      monitor_cv_.WaitWithTimeout(&monitor_mu_, absl::Milliseconds(100));
+      if (watchdog_->stuck_reported() > stuck_printed) {
+        stuck_printed = watchdog_->stuck_reported();
+        tasks_->PrintStuckStates(options_.status_out);
+      }
+#if defined(NETRIG_HTTP_STRESS_LSAN)
+      if (absl::Now() >= next_leak_check) {
+        next_leak_check = absl::Now() + options_.leak_check_interval;
+        if (LeakCheckFoundLeaks()) {
+          leak_reports_.fetch_add(1);
+          violations_->Report("leak",
+                              "LeakSanitizer found leaked objects during the run (see its "
+                              "report above)");
+        }
+      }
+#else
+      (void)next_leak_check;
+#endif
+    }
+  }
+
+  const HttpStressOptions& options_;
+  ViolationLog* violations_ = nullptr;
+  uint64_t seed_ = 0;
+  uint64_t fault_seed_ = 0;
+  std::string url_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpStressWorkload> tasks_;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::thread monitor_;
+  Mutex monitor_mu_;
+  CondVar monitor_cv_;
+  bool monitor_stop_ ABSL_GUARDED_BY(monitor_mu_) = false;
+  std::atomic<uint64_t> leak_reports_{0};
+  bool finished_ = false;
+
+  // What Finish() captured for the report.
+  absl::Duration drain_time_;
+  uint64_t started_ = 0, completed_ = 0, duplicates_ = 0, after_close_ = 0, cancelled_ = 0;
+  uint64_t stuck_ = 0, faults_injected_ = 0;
+  nlohmann::json counters_ = nlohmann::json::object();
+  nlohmann::json latency_ = nlohmann::json::object();
+  std::array<int64_t, 5> percentiles_{};
+  std::vector<std::pair<std::string, uint64_t>> errors_by_kind_;
+  nlohmann::json server_json_ = nullptr;
+};
+
+std::vector<FaultMixItem> HttpFaultItems() {
+  std::vector<FaultMixItem> items;
+  for (int i = 1; i < kFaultKindCount; ++i) {
+    items.push_back({FaultKindName(static_cast<FaultKind>(i)).data()});
+  }
+  return items;
+}
+
+OptionTable<HttpStressOptions> MakeHttpOptionTable() {
+  using O = HttpStressOptions;
+  OptionTable<O> table;
+  table.String("client", &O::client,
+               "HTTP client under test, by registry name (netrig's reference libcurl session is\n"
+               "\"curl\"; the seeded-bug clients are \"bug-...\"; `--client=list` lists them).",
+               "NAME")
+      .Choice("http", &O::http, {"1.1", "h2c", "mixed"}, "HTTP version per task.");
+  AddStressOptions(table);
+  table
+      .String("target", &O::target,
+              "Drive this http:// URL (a real server) instead of the embedded loopback server.\n"
+              "A host that is not loopback is refused (exit 2) unless --allow_remote is given.",
+              "URL")
+      .RecordedWhen([](const O& options) { return !options.target.empty(); })
+      .Bool("allow_remote", &O::allow_remote,
+            "Allow a --target that is not a loopback address (a server you own). Never taken\n"
+            "from a finding file.",
+            OptionRole::kAuthority)
+      .Int("server_threads", &O::server_threads, 1, 64, "Event-loop threads of the embedded server.")
+      .RecordedWhen([](const O& options) { return options.target.empty(); })
+      .Int("concurrency", &O::concurrency, 1, 100000, "Closed loop: tasks in flight at most.")
+      .Double("cancel_probability", &O::cancel_probability, 0, 1,
+              "Probability that a task is cancelled, at a moment drawn from: before resume, right\n"
+              "after resume, after a random delay (another thread), after completion.")
+      .Int("tasks_per_session", &O::tasks_per_session, 1, 100000000,
+           "Replace each spawner's session after this many tasks, alternating\n"
+           "FinishTasksAndInvalidate and InvalidateAndCancel.")
+      .Double("observer_probability", &O::observer_probability, 0, 1,
+              "Per task: probability of registering or removing a connection observer.")
+      .Duration("request_timeout", &O::request_timeout, absl::Milliseconds(1), absl::Hours(1),
+                "Per-task timeout.")
+      .Duration("task_deadline", &O::task_deadline, absl::Milliseconds(1), absl::Hours(24),
+                "A task still open after this is stuck: a violation that stops the run. At least\n"
+                "--request_timeout plus 2 s.");
+  return table;
+}
+
+}  // namespace
+
+const OptionTable<HttpStressOptions>& HttpOptionTable() {
+  static const auto* const table = new OptionTable<HttpStressOptions>(MakeHttpOptionTable());
+  return *table;
+}
+
 absl::StatusOr<std::optional<FaultPlannerOptions>> ParseHttpFaultSpec(absl::string_view spec,
                                                                       uint64_t seed) {
-  spec = absl::StripAsciiWhitespace(spec);
-  if (spec == "none" || spec.empty()) return std::optional<FaultPlannerOptions>();
-  if (spec == "default") return std::optional<FaultPlannerOptions>(DefaultFaultMix(seed));
+  static const std::vector<FaultMixItem>* const kItems =
+      new std::vector<FaultMixItem>(HttpFaultItems());
+  absl::StatusOr<FaultMix> mix = ParseFaultMix(spec, *kItems);
+  if (!mix.ok()) return mix.status();
+  if (mix->is_default) return std::optional<FaultPlannerOptions>(DefaultFaultMix(seed));
+  if (mix->probabilities.empty()) return std::optional<FaultPlannerOptions>();
   FaultPlannerOptions options;
   options.seed = seed;
-  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    const std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, '=');
-    absl::StatusOr<FaultKind> kind = ParseFaultKind(absl::StripAsciiWhitespace(kv.first));
-    if (!kind.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--faults: ", kind.status().message(), " in '", part, "'"));
-    }
-    double probability = 0;
-    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(kv.second), &probability)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--faults: '", part, "' is not kind=probability (e.g. delay=0.05)"));
-    }
+  for (const auto& [name, probability] : mix->probabilities) {
+    absl::StatusOr<FaultKind> kind = ParseFaultKind(name);
+    if (!kind.ok()) return kind.status();
     options[*kind] = probability;
   }
   if (absl::Status valid = ValidateFaultPlannerOptions(options); !valid.ok()) {
@@ -629,33 +915,58 @@ absl::StatusOr<std::optional<FaultPlannerOptions>> ParseHttpFaultSpec(absl::stri
 }
 
 absl::Status CheckHttpTarget(absl::string_view url, bool allow_remote) {
+  const std::string shown = option_internal::Quote(url);
   absl::string_view rest = url;
-  if (!absl::ConsumePrefix(&rest, "http://") && !absl::ConsumePrefix(&rest, "https://")) {
+  const std::string lower_scheme = absl::AsciiStrToLower(url.substr(0, 8));
+  if (absl::StartsWith(lower_scheme, "https://")) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--target '", url, "' is not an http:// or https:// URL"));
+        absl::StrCat("--target ", shown,
+                     ": https is not supported (the reference session speaks plain HTTP/1.1 and "
+                     "h2c); give an http:// URL"));
   }
+  if (!absl::StartsWith(lower_scheme, "http://")) {
+    return absl::InvalidArgumentError(absl::StrCat("--target ", shown, " is not an http:// URL"));
+  }
+  rest.remove_prefix(7);
   absl::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   if (const size_t at = authority.rfind('@'); at != absl::string_view::npos) {
     authority.remove_prefix(at + 1);
   }
   absl::string_view host;
+  absl::string_view port;
   if (absl::StartsWith(authority, "[")) {
     const size_t close = authority.find(']');
     if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("--target '", url, "': unclosed '['"));
+      return absl::InvalidArgumentError(absl::StrCat("--target ", shown, ": unclosed '['"));
     }
-    host = authority.substr(1, close - 1);
+    host = authority.substr(0, close + 1);
+    absl::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !absl::ConsumePrefix(&after, ":")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--target ", shown, ": unexpected text after ']'"));
+    }
+    port = after;
   } else {
-    host = authority.substr(0, authority.find(':'));
+    const size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != absl::string_view::npos) port = authority.substr(colon + 1);
   }
-  if (host.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--target '", url, "' has no host"));
+  if (host.empty()) return absl::InvalidArgumentError(absl::StrCat("--target ", shown, " has no host"));
+  if (!port.empty() || authority.find(':') == authority.size() - 1) {
+    uint32_t number = 0;
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(),
+                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
+        !absl::SimpleAtoi(port, &number) || number < 1 || number > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--target ", shown, ": port must be 1-65535"));
+    }
   }
   if (!IsLoopbackHost(host) && !allow_remote) {
     return absl::PermissionDeniedError(
-        absl::StrCat("--target host '", host,
-                     "' is not loopback; netrig drives only loopback servers unless "
-                     "--allow-remote is given (and you own the server)"));
+        absl::StrCat("--target host ", option_internal::Quote(host),
+                     " is not loopback; netrig drives only loopback servers unless "
+                     "--allow_remote is given on the command line (and you own the server)"));
   }
   return absl::OkStatus();
 }
@@ -669,12 +980,12 @@ absl::Status ValidateHttpStressOptions(const HttpStressOptions& options) {
   }
   if (!known) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--client '", options.client,
-                     "' is not registered; registered: ", absl::StrJoin(names, ", ")));
+        absl::StrCat("--client ", option_internal::Quote(options.client),
+                     " is not registered; registered: ", absl::StrJoin(names, ", ")));
   }
   if (options.http != "1.1" && options.http != "h2c" && options.http != "mixed") {
     return absl::InvalidArgumentError(
-        absl::StrCat("--http '", options.http, "': expected 1.1, h2c or mixed"));
+        absl::StrCat("--http ", option_internal::Quote(options.http), ": expected 1.1, h2c or mixed"));
   }
   if (!options.target.empty()) {
     if (absl::Status target = CheckHttpTarget(options.target, options.allow_remote); !target.ok()) {
@@ -693,8 +1004,8 @@ absl::Status ValidateHttpStressOptions(const HttpStressOptions& options) {
   if (options.rate == 0 && options.concurrency <= 0) {
     return absl::InvalidArgumentError("--concurrency must be positive in closed loop (--rate=0)");
   }
-  if (options.threads <= 0 || options.threads > 256) {
-    return absl::InvalidArgumentError("--threads must be in [1, 256]");
+  if (options.threads <= 0 || options.threads > 64) {
+    return absl::InvalidArgumentError("--threads must be in [1, 64]");
   }
   if (options.cancel_probability < 0 || options.cancel_probability > 1 ||
       options.observer_probability < 0 || options.observer_probability > 1) {
@@ -704,10 +1015,16 @@ absl::Status ValidateHttpStressOptions(const HttpStressOptions& options) {
   if (options.tasks_per_session <= 0) {
     return absl::InvalidArgumentError("--tasks_per_session must be positive");
   }
-  if (options.request_timeout <= absl::ZeroDuration() ||
-      options.task_deadline <= options.request_timeout) {
-    return absl::InvalidArgumentError(
-        "--request_timeout must be positive and --task_deadline longer than it");
+  if (options.request_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--request_timeout must be positive");
+  }
+  if (options.task_deadline < options.request_timeout + absl::Seconds(2)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--task_deadline (", absl::FormatDuration(options.task_deadline),
+        ") must be at least --request_timeout plus 2 s (",
+        absl::FormatDuration(options.request_timeout + absl::Seconds(2)),
+        "): a correct task may take its timeout plus the session's 1 s backstop, and a shorter "
+        "deadline would call it stuck"));
   }
   if (options.server_threads <= 0 || options.server_threads > 64) {
     return absl::InvalidArgumentError("--server_threads must be in [1, 64]");
@@ -715,332 +1032,11 @@ absl::Status ValidateHttpStressOptions(const HttpStressOptions& options) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> HttpStressReplayArgs(const HttpStressOptions& options, uint64_t seed,
-                                              std::optional<uint64_t> perturb_seed) {
-  std::vector<std::string> args = {
-      absl::StrCat("--client=", options.client),
-      absl::StrCat("--http=", options.http),
-      absl::StrCat("--duration=", absl::FormatDuration(options.duration)),
-      absl::StrCat("--rate=", options.rate),
-      absl::StrCat("--concurrency=", options.concurrency),
-      absl::StrCat("--threads=", options.threads),
-      absl::StrCat("--cancel_probability=", options.cancel_probability),
-      absl::StrCat("--tasks_per_session=", options.tasks_per_session),
-      absl::StrCat("--observer_probability=", options.observer_probability),
-      absl::StrCat("--request_timeout=", absl::FormatDuration(options.request_timeout)),
-      absl::StrCat("--task_deadline=", absl::FormatDuration(options.task_deadline)),
-      absl::StrCat("--seed=", seed),
-      absl::StrCat("--perturb=", perturb_seed.has_value() ? "true" : "false"),
-  };
-  if (perturb_seed.has_value()) args.push_back(absl::StrCat("--perturb_seed=", *perturb_seed));
-  if (options.target.empty()) {
-    args.push_back(absl::StrCat("--faults=", options.faults));
-    args.push_back(absl::StrCat("--server_threads=", options.server_threads));
-  } else {
-    args.push_back(absl::StrCat("--target=", options.target));
-    if (options.allow_remote) args.push_back("--allow_remote");
-  }
-  return args;
-}
-
-absl::StatusOr<HttpStressResult> RunHttpStress(const HttpStressOptions& options) {
+absl::StatusOr<StressResult> RunHttpStress(HttpStressOptions options) {
   if (absl::Status valid = ValidateHttpStressOptions(options); !valid.ok()) return valid;
-  const uint64_t seed = options.seed.has_value() ? *options.seed : FreshSeed();
-  std::optional<uint64_t> perturb_seed;
-  if (options.perturb) {
-    perturb_seed =
-        options.perturb_seed.has_value() ? *options.perturb_seed : DeriveSeed(seed, "perturb");
-  }
-  const uint64_t fault_seed = DeriveSeed(seed, "faults");
-  const std::vector<std::string> replay_args = HttpStressReplayArgs(options, seed, perturb_seed);
-
-  // Live objects before anything of ours exists: the end must come back to this.
-  const std::vector<std::pair<std::string, int64_t>> baseline = LiveObjectsSnapshot();
-
-  std::unique_ptr<HttpServer> server;
-  std::string url = options.target;
-  if (url.empty()) {
-    HttpServerOptions server_options;
-    server_options.threads = options.server_threads;
-    absl::StatusOr<std::optional<FaultPlannerOptions>> faults =
-        ParseHttpFaultSpec(options.faults, fault_seed);
-    if (!faults.ok()) return faults.status();
-    server_options.faults = *faults;
-    server = std::make_unique<HttpServer>(server_options);
-    if (absl::Status started = server->Start(); !started.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("the embedded HTTP server did not start: ", started.ToString()));
-    }
-    url = server->url() + "/";
-  }
-  absl::StatusOr<std::unique_ptr<HttpClient>> client = MakeHttpClient(options.client);
-  if (!client.ok()) return client.status();
-
-  nlohmann::json recipe = {
-      {"command", "http"},
-      {"args", replay_args},
-      {"seed", seed},
-      {"perturb_seed",
-       perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nlohmann::json(nullptr)},
-      {"replay", absl::StrCat("netrig http ", absl::StrJoin(replay_args, " "))}};
-  ViolationLog violations(recipe);
-
-  if (options.summary_out != nullptr) {
-    absl::FPrintF(options.summary_out,
-                  "netrig http: client %s, %s, target %s, %s, seed %d, perturb_seed %s\n"
-                  "  replay: netrig http %s\n",
-                  options.client, options.http, url,
-                  options.rate > 0 ? absl::StrCat("open loop ", options.rate, " tasks/s")
-                                   : absl::StrCat("closed loop, concurrency ", options.concurrency),
-                  seed, perturb_seed.has_value() ? absl::StrCat(*perturb_seed) : "off",
-                  absl::StrJoin(replay_args, " "));
-    std::fflush(options.summary_out);
-  }
-
-  const ScheduleOptions previous_schedule = CurrentSchedule();
-  if (perturb_seed.has_value()) {
-    ScheduleOptions schedule;
-    schedule.mode = ScheduleMode::kPerturb;
-    schedule.seed = *perturb_seed;
-    ConfigureSchedule(schedule);
-  }
-
-  auto workload =
-      std::make_unique<HttpStressWorkload>(options, seed, url, *std::move(client), &violations);
-  Watchdog watchdog({&workload->ledger()}, &violations, absl::Milliseconds(200),
-                    options.status_out);
-
-  // Prints stuck tasks' client-side states and runs the periodic leak check.
-  Mutex monitor_mu;
-  CondVar monitor_cv;
-  bool monitor_stop = false;
-  std::atomic<uint64_t> leak_reports{0};
-  std::thread monitor([&] {
-    uint64_t stuck_printed = 0;
-    absl::Time next_leak_check = absl::Now() + options.leak_check_interval;
-    MutexLock lock(&monitor_mu);
-    while (!monitor_stop) {
-      monitor_cv.WaitWithTimeout(&monitor_mu, absl::Milliseconds(100));
-      if (watchdog.stuck_reported() > stuck_printed) {
-        stuck_printed = watchdog.stuck_reported();
-        workload->PrintStuckStates(options.status_out);
-      }
-#if defined(NETRIG_HTTP_STRESS_LSAN)
-      if (absl::Now() >= next_leak_check) {
-        next_leak_check = absl::Now() + options.leak_check_interval;
-        if (LeakCheckFoundLeaks()) {
-          leak_reports.fetch_add(1);
-          violations.Report("leak",
-                            "LeakSanitizer found leaked objects during the run (see its "
-                            "report above)");
-        }
-      }
-#else
-      (void)next_leak_check;
-#endif
-    }
-  });
-
-  DriveOptions drive;
-  drive.duration = options.duration;
-  drive.threads = options.threads;
-  drive.rate = options.rate;
-  drive.status_out = options.status_out;
-  drive.stop_on_violation = true;
-  workload->set_end(absl::Now() + options.duration);
-  const DriveResult driven = Drive(drive, *workload, &violations);
-  const absl::Time drain_start = absl::Now();
-  workload->Drain();
-  const absl::Duration drain_time = absl::Now() - drain_start;
-  watchdog.CheckNow();
-  {
-    MutexLock lock(&monitor_mu);
-    monitor_stop = true;
-    monitor_cv.Signal();
-  }
-  monitor.join();
-  watchdog.Stop();
-  if (watchdog.stuck_reported() > 0) workload->PrintStuckStates(options.status_out);
-  ConfigureSchedule(previous_schedule);
-
-  const uint64_t started = workload->tasks_started();
-  const uint64_t completed = workload->ledger().completed();
-  const uint64_t duplicates = workload->ledger().duplicate_completions();
-  const uint64_t after_close = workload->ledger().completions_after_close();
-  const uint64_t cancelled = workload->cancelled();
-  nlohmann::json counters = workload->Counters();
-  nlohmann::json latency = workload->latency().ToJson();
-  const int64_t p50 = workload->latency().Percentile(50);
-  const int64_t p90 = workload->latency().Percentile(90);
-  const int64_t p99 = workload->latency().Percentile(99);
-  const int64_t p999 = workload->latency().Percentile(99.9);
-  const int64_t max = workload->latency().max_us();
-  std::vector<std::pair<std::string, uint64_t>> errors_by_kind;
-  for (int i = 2; i < kHttpErrorKindCount; ++i) {
-    if (workload->by_kind(i) != 0)
-      errors_by_kind.emplace_back(kOutcomeNames[i], workload->by_kind(i));
-  }
-  workload->DropClient();
-  workload.reset();  // Joins the reaper.
-  nlohmann::json server_json = nullptr;
-  if (server != nullptr) {
-    server->Stop();
-    const HttpServerStats stats = server->Stats();
-    server_json = {{"url", url},
-                   {"connections_accepted", stats.connections_accepted},
-                   {"http1_connections", stats.http1_connections},
-                   {"http2_connections", stats.http2_connections},
-                   {"requests", stats.requests},
-                   {"bad_requests", stats.bad_requests}};
-    nlohmann::json faults = nlohmann::json::object();
-    for (int i = 1; i < kFaultKindCount; ++i) {
-      const uint64_t n = stats.requests_by_fault[i];
-      if (n != 0) faults[std::string(FaultKindName(static_cast<FaultKind>(i)))] = n;
-    }
-    server_json["requests_by_fault"] = faults;
-    server.reset();
-  }
-
-  // Every session, task, connection and observer of the run is gone now.
-  const auto changed = LiveObjectsChangedSince(baseline);
-  nlohmann::json live_at_end = nlohmann::json::object();
-  int64_t live_total = 0;
-  for (const auto& [type, delta] : changed) {
-    live_at_end[type] = delta;
-    live_total += delta;
-  }
-  if (!changed.empty()) {
-    std::vector<std::string> parts;
-    for (const auto& [type, delta] : changed) parts.push_back(absl::StrCat(type, " ", delta));
-    violations.Report("live_objects",
-                      absl::StrCat("live objects not back to zero after every session was "
-                                   "invalidated and destroyed: ",
-                                   absl::StrJoin(parts, ", ")));
-  }
-#if defined(NETRIG_HTTP_STRESS_LSAN)
-  if (LeakCheckFoundLeaks()) {
-    leak_reports.fetch_add(1);
-    violations.Report("leak", "LeakSanitizer found leaked objects at the end of the run");
-  }
-#endif
-
-  const double seconds = std::max(absl::ToDoubleSeconds(driven.elapsed), 1e-9);
-  const double tasks_per_sec = static_cast<double>(started) / seconds;
-  nlohmann::json report = {
-      {"command", "http"},
-      {"client", options.client},
-      {"http", options.http},
-      {"target", url},
-      {"mode", options.rate > 0 ? "open_loop" : "closed_loop"},
-      {"rate_target", options.rate},
-      {"concurrency", options.concurrency},
-      {"threads", options.threads},
-      {"seed", seed},
-      {"seeds",
-       {{"faults", fault_seed},
-        {"spawn", DeriveSeed(seed, "spawn")},
-        {"perturb",
-         perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nlohmann::json(nullptr)}}},
-      {"faults", options.target.empty() ? options.faults : "none (external target)"},
-      {"duration_s", seconds},
-      {"drain_s", absl::ToDoubleSeconds(drain_time)},
-      {"stop_reason", driven.stop_reason},
-      {"tasks_started", started},
-      {"tasks_completed", completed},
-      {"tasks_cancelled", cancelled},
-      {"duplicate_completions", duplicates},
-      {"completions_after_invalidation", after_close},
-      {"stuck_tasks", watchdog.stuck_reported()},
-      {"live_objects_at_end", live_at_end},
-      {"leak_reports", leak_reports.load()},
-      {"tasks_per_sec", tasks_per_sec},
-      {"completions_per_sec", static_cast<double>(completed) / seconds},
-      {"late_starts", driven.late_starts},
-      {"latency_us", latency},
-      {"counters", counters},
-      {"server", server_json},
-      {"violations", violations.ToJson()},
-      {"violation_count", violations.total()},
-      {"replay", recipe["replay"]},
-  };
-  uint64_t failed = 0;
-  nlohmann::json errors_json = nlohmann::json::object();
-  for (const auto& [kind, n] : errors_by_kind) {
-    failed += n;
-    errors_json[kind] = n;
-  }
-  report["tasks_failed"] = failed;
-  report["errors_by_kind"] = errors_json;
-
-  HttpStressResult result;
-  result.exit_code = violations.empty() ? 0 : 1;
-  if (!violations.empty() && !options.finding_dir.empty()) {
-    Finding finding;
-    finding.command = "http";
-    finding.args = replay_args;
-    finding.seed = seed;
-    finding.perturb_seed = perturb_seed;
-    finding.violations = violations.ToJson();
-    finding.report = report;
-    std::error_code error;
-    std::filesystem::create_directories(options.finding_dir, error);
-    std::string kinds;
-    for (const auto& [kind, n] : violations.CountsByKind()) absl::StrAppend(&kinds, "-", kind);
-    const std::string path =
-        absl::StrCat(options.finding_dir, "/http-", options.client, "-", seed, kinds, ".json");
-    if (absl::Status written = WriteFindingFile(path, finding); written.ok()) {
-      result.finding_path = path;
-      report["finding_file"] = path;
-    } else if (options.summary_out != nullptr) {
-      absl::FPrintF(options.summary_out, "netrig http: could not write the finding file: %s\n",
-                    written.ToString());
-    }
-  }
-
-  if (options.summary_out != nullptr) {
-    std::vector<std::string> error_parts;
-    for (const auto& [kind, n] : errors_by_kind) error_parts.push_back(absl::StrCat(kind, " ", n));
-    std::vector<std::pair<std::string, std::string>> rows = {
-        {"client", absl::StrCat(options.client, " (", options.http, ")")},
-        {"duration", absl::StrFormat("%.2f s (%s), drain %.2f s", seconds, driven.stop_reason,
-                                     absl::ToDoubleSeconds(drain_time))},
-        {"tasks", absl::StrFormat("%d started, %d completed, %d cancelled, %d failed", started,
-                                  completed, cancelled, failed)},
-        {"rate", absl::StrFormat("%s tasks/s%s", HumanCount(tasks_per_sec),
-                                 options.rate > 0
-                                     ? absl::StrFormat(" (target %s, %d late starts)",
-                                                       HumanCount(options.rate), driven.late_starts)
-                                     : "")},
-        {"latency", absl::StrFormat("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s", FormatMicros(p50),
-                                    FormatMicros(p90), FormatMicros(p99), FormatMicros(p999),
-                                    FormatMicros(max))},
-        {"errors", error_parts.empty() ? "none" : absl::StrJoin(error_parts, ", ")},
-        {"sessions",
-         absl::StrFormat("%d created (%d finish+invalidate, %d invalidate+cancel)",
-                         counters["sessions_created"].get<int>(),
-                         counters["sessions_finished_and_invalidated"].get<uint64_t>(),
-                         counters["sessions_invalidated_and_cancelled"].get<uint64_t>())},
-        {"observers",
-         absl::StrFormat("%d added, %d removed", counters["observers_added"].get<uint64_t>(),
-                         counters["observers_removed"].get<uint64_t>())},
-        {"invariants",
-         absl::StrFormat("duplicates %d, after invalidation %d, stuck %d, live "
-                         "objects at end %d",
-                         duplicates, after_close, watchdog.stuck_reported(), live_total)},
-        {"seed", absl::StrFormat("%d (perturb %s)", seed,
-                                 perturb_seed.has_value() ? absl::StrCat(*perturb_seed) : "off")},
-    };
-    if (!result.finding_path.empty()) rows.emplace_back("finding", result.finding_path);
-    PrintSummary(options.summary_out, "netrig http", rows, violations);
-    std::fflush(options.summary_out);
-  }
-  if (!options.json_path.empty()) {
-    if (absl::Status written = WriteJsonReport(options.json_path, report); !written.ok()) {
-      return written;
-    }
-  }
-  result.report = std::move(report);
-  return result;
+  ResolveSeeds(options);
+  HttpStress workload(options);
+  return RunStress(options, "http", HttpOptionTable().Render(options), workload);
 }
 
 }  // namespace netrig

@@ -15,21 +15,24 @@
 //   corrupted_datagram, duplicate_delivery, wrong_source_endpoint, rejected_but_delivered
 //   stuck_waiting                  a flow still "waiting" after the path came back
 //   flow_not_delivered_after_wake  a peer that arrived after a wake never reached the handler
-//   leak                           live flow objects (udp.flow, udp.flow_source) not back to zero
 //   open_failed, read_failed       the flow could not be reopened, or Read() failed while open
 //
+//   live_objects                   live flow objects (udp.flow, udp.flow_source) not back to zero
+//                                  (checked by the run core, drive/stress_run.h)
+//
 // Every decision draws from a generator seeded by DeriveSeed(seed, "<name>"); the report lists
-// each seed, and UdpStressArgs() renders the exact `netrig udp` arguments that replay a run.
+// each seed, and UdpOptionTable().Render(options) gives the exact `netrig udp` arguments that
+// replay a run. The lifecycle around the workload (outputs, seeds, signals, summary, JSON report,
+// finding file, exit status) is RunStress's (drive/stress_run.h).
 //
 // Example:
 //   netrig::UdpStressOptions options;
 //   options.flow = "socket";
 //   options.duration = absl::Seconds(3);
 //   options.seed = 42;
-//   netrig::ViolationLog violations(netrig::UdpStressRecipe(options));
-//   absl::StatusOr<netrig::UdpStressResult> result = netrig::RunUdpStress(options, &violations);
+//   absl::StatusOr<netrig::StressResult> result = netrig::RunUdpStress(options);
 //   if (!result.ok()) return result.status();        // bad options or setup failure
-//   netrig::PrintSummary(stdout, "netrig udp", result->summary, violations);
+//   return result->exit_code;                        // 0 clean, 1 violations (exit_codes.h)
 #ifndef NETRIG_HARNESS_UDP_UDP_STRESS_H_
 #define NETRIG_HARNESS_UDP_UDP_STRESS_H_
 
@@ -42,7 +45,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "harness/base/option_table.h"
 #include "harness/check/violation.h"
+#include "harness/drive/stress_run.h"
 #include "harness/net/endpoint.h"
 #include "harness/udp/fault_relay.h"
 #include "nlohmann/json.hpp"
@@ -54,24 +59,19 @@ enum class FamilyChoice { kIPv4, kIPv6, kBoth };
 absl::string_view FamilyChoiceName(FamilyChoice family);
 absl::StatusOr<FamilyChoice> ParseFamilyChoice(absl::string_view text);
 
-// Relay fault probabilities: "none", "mild" or "default" (the default mix: 0.5 % drop, 0.5 %
-// duplicate, 1 % reorder, 1 % delay up to 10 ms, 0.2 % truncate), or a comma list of drop=P,
-// duplicate=P, reorder=P, delay=P, truncate=P, max_delay=DURATION, starting from none
+// Relay faults from the --faults grammar (drive/fault_mix.h): "none", "default" (0.5 % drop,
+// 0.5 % duplicate, 1 % reorder, 1 % delay up to 10 ms, 0.2 % truncate), or a list of drop=P,
+// duplicate=P, reorder=P, delay=P, truncate=P and max_delay=DURATION, starting from none
 // ("drop=0.01,delay=0.05,max_delay=30ms"). InvalidArgument naming the bad item.
 absl::StatusOr<RelayFaults> ParseFaultSpec(absl::string_view spec);
 
-struct UdpStressOptions {
+struct UdpStressOptions : StressOptions {
+  UdpStressOptions() { finding_dir = "artifacts/findings"; }
+
   std::string flow = "socket";  // a registered flow (harness/udp/flow.h)
-  absl::Duration duration = absl::Seconds(10);
-  int threads = 2;  // writer threads (each flow also has its own reader thread)
-  int flows = 4;    // flows open at once
-  // Datagrams per second across all writers (open loop, intended start times); 0: closed loop,
-  // as fast as the flows, the peer and the in-flight budget allow.
-  double rate = 0;
-  int batch = 16;  // datagrams per Write()
-  uint64_t seed = 0;
-  bool perturb = true;  // schedule perturbation, seeded by DeriveSeed(seed, "perturb")
-  std::string faults = "mild";
+  bool list_flows = false;      // `netrig udp --list_flows`
+  int flows = 4;                // flows open at once
+  int batch = 16;               // datagrams per Write()
   absl::Duration path_events = absl::Milliseconds(500);  // path down/up every N; 0: never
   bool sleep_wake = true;  // exercise the flow's FlowSource (when it has one) with sleep/wake
   bool reopen = true;      // close and reopen flows mid-traffic
@@ -84,8 +84,10 @@ struct UdpStressOptions {
   double bounce = 0.1;  // fraction of returned datagrams written back to the endpoint as read
   // An external echo peer (address endpoints, e.g. inside a test namespace) instead of the
   // in-process loopback echo; no relay then (faults off), and `bind` gives the flow's addresses.
+  // Refused unless loopback (or inside a test namespace's address range), or `allow_remote`.
   std::vector<Endpoint> peers;
   std::vector<Endpoint> bind;
+  bool allow_remote = false;
   // Interface for the scoped IPv6 encoding ("" : "lo" on loopback, none with peers).
   std::string scope_interface;
   // A retired flow's datagrams count as lost once none has come back for this long (at most five
@@ -93,32 +95,18 @@ struct UdpStressOptions {
   absl::Duration drain = absl::Seconds(2);
   absl::Duration wake_deadline = absl::Seconds(2);
   absl::Duration waiting_deadline = absl::Seconds(1);
-  bool stop_on_violation = true;
-  absl::Duration status_interval = absl::Seconds(1);
-  FILE* status_out = stderr;  // nullptr: no status lines
 };
 
-struct UdpStressResult {
-  // Everything the JSON report holds (datagrams_sent, datagrams_delivered,
-  // datagrams_dropped_by_fault, wrongly_rejected, violations, datagrams_per_sec, duration_s,
-  // seed, and more).
-  nlohmann::json report;
-  // Rows for PrintSummary().
-  std::vector<std::pair<std::string, std::string>> summary;
-  uint64_t violations = 0;
-  int exit_code() const { return violations == 0 ? 0 : 1; }
-};
+// Every `netrig udp` option, declared once: flags, `netrig help udp`, ranges and the replay
+// arguments all come from it.
+const OptionTable<UdpStressOptions>& UdpOptionTable();
 
-// Runs the workload. Violations go to `violations` (whose recipe the caller sets, usually
-// UdpStressRecipe(options)). Errors: invalid options (InvalidArgument), unknown flow (NotFound),
-// peers that cannot be started.
-absl::StatusOr<UdpStressResult> RunUdpStress(const UdpStressOptions& options,
-                                             ViolationLog* violations);
+// Checks what the table's ranges cannot: the flow is registered, --faults parses, --size fits
+// the datagram header, --peer/--bind parse and are loopback unless allow_remote.
+absl::Status ValidateUdpStressOptions(const UdpStressOptions& options);
 
-// The arguments after `netrig udp` that replay `options` exactly (every flag, seed included).
-std::vector<std::string> UdpStressArgs(const UdpStressOptions& options);
-// {"command": "udp", "args": UdpStressArgs(options), "seed": ..., "seeds": {name: seed...}}.
-nlohmann::json UdpStressRecipe(const UdpStressOptions& options);
+// Resolves the seeds, validates, and runs the workload under RunStress.
+absl::StatusOr<StressResult> RunUdpStress(UdpStressOptions options);
 
 }  // namespace netrig
 

@@ -196,7 +196,7 @@ void UdpStress::Finalize(Instance* instance) {
 }
 
 void UdpStress::ChaosLoop() {
-  std::mt19937_64 rng(DeriveSeed(options_.seed, "chaos"));
+  std::mt19937_64 rng(DeriveSeed(seed_, "chaos"));
   const absl::Duration tick = absl::Milliseconds(5);
   absl::Time next_path_event = options_.path_events > absl::ZeroDuration()
                                    ? start_ + options_.path_events

@@ -1,8 +1,8 @@
 // Internals of the `netrig udp` driver (udp_stress.h): the UdpStress workload class, the flow
 // instances it drives, and its counters. The class's member functions are split by concern:
 //
-//   udp_stress.cc           public API (RunUdpStress, UdpStressArgs...), status, run, teardown,
-//                           report
+//   udp_stress.cc           public API (options table, RunUdpStress), status, run hooks,
+//                           teardown, report
 //   udp_stress_setup.cc     options, peers and relays, endpoint encodings, sizes, opening flows
 //   udp_stress_writers.cc   the in-flight budget, writers (Operate), judging rejections
 //   udp_stress_readers.cc   readers (delivery checks, bounces) and the relay's fault hook
@@ -42,6 +42,7 @@
 #include "harness/check/violation.h"
 #include "harness/drive/driver.h"
 #include "harness/drive/latency_histogram.h"
+#include "harness/drive/stress_run.h"
 #include "harness/net/datagram_oracle.h"
 #include "harness/net/endpoint.h"
 #include "harness/udp/dns_upstream.h"
@@ -164,14 +165,21 @@ struct SourcePeer {
   absl::Time close_at = absl::InfiniteFuture();
 };
 
-class UdpStress : public Workload {
+class UdpStress : public StressWorkload {
  public:
-  UdpStress(const UdpStressOptions& options, ViolationLog* violations)
-      : options_(options), violations_(violations) {}
-  ~UdpStress() override { Teardown(); }
+  explicit UdpStress(const UdpStressOptions& options) : options_(options) {}
+  ~UdpStress() override { Teardown(/*interrupted=*/true); }
 
-  absl::Status Setup();
-  absl::StatusOr<UdpStressResult> Run();
+  // StressWorkload (drive/stress_run.h).
+  std::string subject() const override { return options_.flow; }
+  std::string Describe() const override;
+  absl::Status Setup(const StressContext& context) override;
+  void AdjustDrive(DriveOptions& drive) override;
+  void Finish(const DriveResult& drive, bool interrupted) override;
+  void AddReport(const DriveResult& drive, nlohmann::json& report,
+                 std::vector<std::pair<std::string, std::string>>& summary) override;
+  OperationTally Tally() const override;
+  std::vector<std::string> LiveObjectPrefixes() const override { return {"udp."}; }
 
   void Operate(int worker, uint64_t index, absl::Time intended_start) override;
   std::string StatusFragment() override;
@@ -183,6 +191,7 @@ class UdpStress : public Workload {
     std::string explanation;
   };
 
+  absl::Status SetupWorkload();
   absl::Status SetupPeers();
   absl::Status SetupEncodings();
   void SetupSizes();
@@ -236,11 +245,13 @@ class UdpStress : public Workload {
   HarnessLosses HarnessLossesNow() const;
 
   void ReportViolation(absl::string_view kind, std::string message);
-  void Teardown();
-  nlohmann::json BuildReport(const DriveResult& drive, absl::Duration total) const;
+  // Stops traffic threads, retires every flow and drains it (not at all once the user asked
+  // twice to stop: what is still out is then abandoned, never called lost), stops the peers.
+  void Teardown(bool interrupted);
 
   const UdpStressOptions options_;
-  ViolationLog* const violations_;
+  ViolationLog* violations_ = nullptr;  // Set by Setup().
+  uint64_t seed_ = 0;                   // Set by Setup().
   const FlowRegistration* registration_ = nullptr;
   FlowOptions flow_options_;
   RelayFaults faults_;
@@ -297,11 +308,9 @@ class UdpStress : public Workload {
 
   Counters counters_;
   LatencyHistogram latency_;
-  std::vector<std::pair<std::string, int64_t>> live_baseline_;
   std::map<std::string, uint64_t> reported_by_kind_;  // under reported_mu_
   Mutex reported_mu_;
   bool torn_down_ = false;
-  bool ran_ = false;
 };
 
 }  // namespace netrig::internal::udp_stress

@@ -18,7 +18,7 @@ namespace netrig::internal::udp_stress {
 // ---- Readers -----------------------------------------------------------------------------------
 
 void UdpStress::ReaderLoop(Instance* instance) {
-  std::mt19937_64 rng(DeriveSeed(DeriveSeed(options_.seed, "bounce"), instance->id));
+  std::mt19937_64 rng(DeriveSeed(DeriveSeed(seed_, "bounce"), instance->id));
   std::vector<Datagram> bounces;
   std::vector<uint8_t> bounce_encodings;
   const size_t max_read = static_cast<size_t>(std::max(64, options_.batch * 4));

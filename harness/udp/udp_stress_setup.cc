@@ -69,7 +69,7 @@ absl::Status UdpStress::SetupPeers() {
     RelayOptions relay;
     relay.peer = peer;
     relay.faults = faults_;
-    relay.seed = DeriveSeed(DeriveSeed(options_.seed, "faults"), AddressFamilyName(family));
+    relay.seed = DeriveSeed(DeriveSeed(seed_, "faults"), AddressFamilyName(family));
     relay.max_clients = static_cast<int>(kMaxInstances) + 64;
     if (model_mtu) {
       absl::StatusOr<DatagramLimit> limit =
@@ -213,44 +213,17 @@ uint64_t UdpStress::DrawSize(std::mt19937_64& rng, AddressFamily family) const {
   return sizes[rng() % sizes.size()];
 }
 
-absl::Status UdpStress::Setup() {
-  if (options_.threads < 1 || options_.threads > 256) {
-    return absl::InvalidArgumentError("--threads must be between 1 and 256");
-  }
-  if (options_.flows < 1 || options_.flows > 64) {
-    return absl::InvalidArgumentError("--flows must be between 1 and 64");
-  }
-  if (options_.batch < 1 || options_.batch > 256) {
-    return absl::InvalidArgumentError("--batch must be between 1 and 256");
-  }
-  if (options_.rate < 0) return absl::InvalidArgumentError("--rate must be 0 or positive");
-  if (options_.size != 0 && (options_.size < kHeaderBytes || options_.size > 65535)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--size must be 0 (the limit-seeking mix) or between ", kHeaderBytes, " and 65535"));
-  }
-  if (options_.bounce < 0 || options_.bounce > 1) {
-    return absl::InvalidArgumentError("--bounce must be between 0 and 1");
-  }
-  if (options_.duration <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--duration must be positive");
-  }
-  if (options_.mtu != 0 && options_.mtu < kIPv4MinMtu) {
-    return absl::InvalidArgumentError(absl::StrCat("--mtu must be 0 or at least ", kIPv4MinMtu));
-  }
+absl::Status UdpStress::SetupWorkload() {
+  // Options are checked by ValidateUdpStressOptions (RunUdpStress calls it first); a workload
+  // built some other way is checked here again rather than trusted.
+  if (absl::Status valid = ValidateUdpStressOptions(options_); !valid.ok()) return valid;
   registration_ = FindFlow(options_.flow);
-  if (registration_ == nullptr) {
-    std::vector<std::string> names;
-    for (const FlowRegistration* r : RegisteredFlows()) names.push_back(r->name);
-    return absl::NotFoundError(absl::StrCat("no flow named '", options_.flow,
-                                            "'; known flows: ", absl::StrJoin(names, ", ")));
-  }
   absl::StatusOr<RelayFaults> faults = ParseFaultSpec(options_.faults);
   if (!faults.ok()) return faults.status();
   faults_ = *faults;
   if (!options_.peers.empty()) faults_ = RelayFaults{};  // no relay on an external path
 
-  live_baseline_ = LiveObjectsSnapshot();
-  run_tag_ = static_cast<uint32_t>(DeriveSeed(options_.seed, "run_tag")) | 1u;
+  run_tag_ = static_cast<uint32_t>(DeriveSeed(seed_, "run_tag")) | 1u;
   if (absl::Status s = SetupPeers(); !s.ok()) return s;
   if (absl::Status s = SetupEncodings(); !s.ok()) return s;
   SetupSizes();
@@ -266,7 +239,7 @@ absl::Status UdpStress::Setup() {
                          files.rlim_cur > 512 ? (files.rlim_cur - 256) / 6 : 32));
 
   for (int w = 0; w < options_.threads; ++w) {
-    auto state = std::make_unique<WorkerState>(DeriveSeed(DeriveSeed(options_.seed, "sizes"), w));
+    auto state = std::make_unique<WorkerState>(DeriveSeed(DeriveSeed(seed_, "sizes"), w));
     state->datagrams.resize(options_.batch);
     for (Datagram& d : state->datagrams) d.endpoint = encodings_[0].endpoint;
     state->encodings.resize(options_.batch);

@@ -157,7 +157,7 @@ void UdpStress::CheckSourcePeers(absl::Time now) {
 }
 
 void UdpStress::SourceLoop() {
-  std::mt19937_64 rng(DeriveSeed(options_.seed, "source"));
+  std::mt19937_64 rng(DeriveSeed(seed_, "source"));
   auto gap = [&](int low_ms, int high_ms) {
     return absl::Milliseconds(low_ms + static_cast<int64_t>(rng() % (high_ms - low_ms)));
   };

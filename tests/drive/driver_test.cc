@@ -94,6 +94,28 @@ TEST(DriverTest, RequestStopInterrupts) {
       {.duration = absl::Seconds(60), .threads = 1, .status_out = nullptr}, workload, nullptr);
   stopper.join();
   EXPECT_EQ(result.stop_reason, "interrupted");
+  EXPECT_TRUE(StopRequested());
+  EXPECT_FALSE(DrainCutRequested());
+  RequestStop();  // A second Ctrl-C asks the drain to end at once.
+  EXPECT_TRUE(DrainCutRequested());
+  ClearStopRequest();
+  EXPECT_FALSE(StopRequested());
+}
+
+// An open-loop run whose workers cannot keep up still ends at its duration (it used to run a
+// second longer), and says how far behind it was.
+TEST(DriverTest, OpenLoopThatCannotKeepUpEndsOnTime) {
+  class SlowWorkload : public Workload {
+    void Operate(int, uint64_t, absl::Time) override { absl::SleepFor(absl::Milliseconds(10)); }
+  } workload;
+  const DriveResult result =
+      Drive({.duration = absl::Milliseconds(400), .threads = 1, .rate = 1000, .status_out = nullptr},
+            workload, nullptr);
+  EXPECT_EQ(result.stop_reason, "duration");
+  EXPECT_LT(result.elapsed, absl::Milliseconds(400) + absl::Milliseconds(150));
+  EXPECT_GE(result.intended_operations, 390u);
+  EXPECT_LT(result.operations, result.intended_operations / 2);
+  EXPECT_GT(result.late_starts, 0u);
 }
 
 TEST(SeedsTest, DerivationIsStableAndNamed) {

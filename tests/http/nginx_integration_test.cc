@@ -197,7 +197,7 @@ TEST(NginxIntegrationTest, RemoteTargetIsRefusedWithUsageExit) {
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_TRUE(run->exited);
   EXPECT_EQ(run->exit_code, 2);
-  EXPECT_NE(ReadFile(options.output_path).find("allow-remote"), std::string::npos);
+  EXPECT_NE(ReadFile(options.output_path).find("--allow_remote"), std::string::npos);
 }
 
 }  // namespace

@@ -125,6 +125,7 @@ TEST_P(UdpMtuPath, NetrigUdpAcrossTheVethPath) {
       absl::StrCat("--peer=", b.ipv4, ":", (*echo)->ipv4_port(), ",[", b.ipv6,
                    "]:", (*echo)->ipv6_port()),
       absl::StrCat("--bind=", a.ipv4, ",", a.ipv6),
+      "--allow_remote",  // The namespace's own addresses, not loopback: this test's namespaces.
       absl::StrCat("--mtu=", mtu),
       "--dont_fragment=true",
       absl::StrCat("--scope_interface=", a.interface),

@@ -31,6 +31,8 @@ UdpStressOptions RunOptions(absl::string_view flow) {
   options.seed = 20261128;
   options.path_events = absl::Milliseconds(300);
   options.status_out = nullptr;
+  options.summary_out = nullptr;
+  options.finding_dir = "";
   return options;
 }
 
@@ -60,15 +62,6 @@ std::string ExpectedKind(absl::string_view name) {
   return it == kinds->end() ? "" : it->second;
 }
 
-std::string Describe(const ViolationLog& log) {
-  std::vector<std::string> lines;
-  for (const Violation& v : log.Kept()) {
-    lines.push_back(absl::StrCat(v.kind, ": ", v.message.substr(0, 300)));
-    if (lines.size() >= 5) break;
-  }
-  return absl::StrJoin(lines, "\n");
-}
-
 class SeededBug : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SeededBug, FoundWithinSixtySeconds) {
@@ -82,7 +75,9 @@ TEST_P(SeededBug, FoundWithinSixtySeconds) {
     ChildOptions child;
     const UdpStressOptions options = RunOptions(name);
     child.argv = {testing::NetrigBinary(), "udp", "--finding_dir="};
-    for (const std::string& arg : UdpStressArgs(options)) child.argv.push_back(arg);
+    UdpStressOptions resolved = options;
+    ResolveSeeds(resolved);
+    for (const std::string& arg : UdpOptionTable().Render(resolved)) child.argv.push_back(arg);
     child.output_path = absl::StrCat(::testing::TempDir(), "/", name, ".log");
     child.timeout = kFindWithin;
     absl::StatusOr<ChildResult> result = RunChild(child);
@@ -95,22 +90,21 @@ TEST_P(SeededBug, FoundWithinSixtySeconds) {
 #endif
   }
   const UdpStressOptions options = RunOptions(name);
-  ViolationLog log(UdpStressRecipe(options));
   const absl::Time start = absl::Now();
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   const absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->exit_code(), 1) << "netrig did not find " << name;
+  EXPECT_EQ(result->exit_code, 1) << "netrig did not find " << name;
   EXPECT_LE(took, kFindWithin);
   const std::string expected = ExpectedKind(name);
   if (!expected.empty()) {
-    const auto counts = log.CountsByKind();
+    const auto counts = result->violation_counts;
     const bool found = std::any_of(counts.begin(), counts.end(),
                                    [&](const auto& kind) { return kind.first == expected; });
-    EXPECT_TRUE(found) << name << " should be found as " << expected << "; got:\n" << Describe(log);
+    EXPECT_TRUE(found) << name << " should be found as " << expected << "; got:\n" << result->DescribeViolations();
   }
   std::printf("[ figures  ] %s found in %.1fs: %s\n", name.c_str(), absl::ToDoubleSeconds(took),
-              log.Kept().empty() ? "" : log.Kept()[0].kind.c_str());
+              result->violations.empty() ? "" : result->violations[0].kind.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, SeededBug, ::testing::ValuesIn(BugFlows()),
@@ -128,10 +122,9 @@ class ReferenceFlow : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReferenceFlow, NoFindingUnderTheSameRun) {
   const UdpStressOptions options = RunOptions(GetParam());
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->violations, 0u) << Describe(log);
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
   EXPECT_GT(result->report.at("datagrams_delivered").get<uint64_t>(), 0u);
 }
 

@@ -26,13 +26,9 @@ UdpStressOptions Short(absl::string_view flow) {
   options.seed = 1234;
   options.status_out = nullptr;
   options.path_events = absl::Milliseconds(300);
+  options.summary_out = nullptr;
+  options.finding_dir = "";
   return options;
-}
-
-std::string Violations(const ViolationLog& log) {
-  std::vector<std::string> lines;
-  for (const Violation& v : log.Kept()) lines.push_back(v.kind + ": " + v.message);
-  return absl::StrJoin(lines, "\n");
 }
 
 uint64_t U(const nlohmann::json& report, const char* key) { return report.at(key).get<uint64_t>(); }
@@ -41,7 +37,7 @@ TEST(ParseFaultSpec, NamedMixesAndItems) {
   absl::StatusOr<RelayFaults> none = ParseFaultSpec("none");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->any());
-  absl::StatusOr<RelayFaults> mild = ParseFaultSpec("mild");
+  absl::StatusOr<RelayFaults> mild = ParseFaultSpec("default");
   ASSERT_TRUE(mild.ok());
   EXPECT_GT(mild->drop, 0);
   EXPECT_GT(mild->duplicate, 0);
@@ -58,42 +54,61 @@ TEST(ParseFaultSpec, NamedMixesAndItems) {
               HasSubstr("max_delay"));
 }
 
-TEST(UdpStressArgs, CarryTheSeedAndEveryChoice) {
+TEST(UdpOptionTable, RendersTheSeedAndEveryChoice) {
   UdpStressOptions options = Short("socket");
   options.mtu = 1500;
-  const std::vector<std::string> args = UdpStressArgs(options);
+  options.json = "r.json";
+  options.finding_dir = "somewhere";
+  const std::vector<std::string> args = UdpOptionTable().Render(options);
   EXPECT_THAT(args, Contains("--seed=1234"));
   EXPECT_THAT(args, Contains("--flow=socket"));
   EXPECT_THAT(args, Contains("--mtu=1500"));
   EXPECT_THAT(args, Contains("--duration=1.5s"));
-  const nlohmann::json recipe = UdpStressRecipe(options);
-  EXPECT_EQ(recipe.at("seed").get<uint64_t>(), 1234u);
-  EXPECT_TRUE(recipe.at("seeds").contains("faults"));
-  EXPECT_FALSE(recipe.at("perturb_seed").is_null());
+  EXPECT_THAT(args, ::testing::Not(Contains(HasSubstr("json"))));
+  EXPECT_THAT(args, ::testing::Not(Contains(HasSubstr("finding_dir"))));
+  UdpStressOptions again;
+  ASSERT_TRUE(UdpOptionTable().Parse(args, again).ok());
+  EXPECT_EQ(UdpOptionTable().Render(again), args);
+}
+
+TEST(UdpStressOptions, PeersAndBindAddressesMustBeLoopbackUnlessAllowed) {
+  UdpStressOptions options = Short("socket");
+  ASSERT_TRUE(UdpOptionTable().Parse({"--peer=127.0.0.1:9,[::1]:9"}, options).ok());
+  EXPECT_TRUE(ValidateUdpStressOptions(options).ok());
+  for (const char* peer : {"--peer=192.0.2.1:53", "--peer=[2001:db8::1]:53",
+                           "--peer=[::ffff:192.0.2.1]:53", "--bind=10.1.2.3"}) {
+    options = Short("socket");
+    ASSERT_TRUE(UdpOptionTable().Parse({peer}, options).ok()) << peer;
+    EXPECT_EQ(ValidateUdpStressOptions(options).code(), absl::StatusCode::kPermissionDenied)
+        << peer;
+    options.allow_remote = true;
+    EXPECT_TRUE(ValidateUdpStressOptions(options).ok()) << peer;
+  }
+  options = Short("socket");
+  ASSERT_TRUE(UdpOptionTable().Parse({"--peer=[::ffff:127.0.0.1]:9"}, options).ok());
+  EXPECT_TRUE(ValidateUdpStressOptions(options).ok());
 }
 
 TEST(UdpStress, RejectsBadOptions) {
-  ViolationLog log;
   UdpStressOptions options = Short("no-such-flow");
-  EXPECT_EQ(RunUdpStress(options, &log).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(RunUdpStress(options).status().code(), absl::StatusCode::kNotFound);
   options = Short("socket");
   options.flows = 0;
-  EXPECT_EQ(RunUdpStress(options, &log).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunUdpStress(options).status().code(), absl::StatusCode::kInvalidArgument);
   options = Short("socket");
   options.size = 10;  // below the 32-byte header
-  EXPECT_EQ(RunUdpStress(options, &log).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunUdpStress(options).status().code(), absl::StatusCode::kInvalidArgument);
   options = Short("socket");
   options.faults = "drop=lots";
-  EXPECT_EQ(RunUdpStress(options, &log).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunUdpStress(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(UdpStress, SocketFlowFullMixHasNoViolation) {
   const UdpStressOptions options = Short("socket");
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->violations, 0u) << Violations(log);
-  EXPECT_EQ(result->exit_code(), 0);
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
+  EXPECT_EQ(result->exit_code, 0);
   const nlohmann::json& r = result->report;
   EXPECT_GT(U(r, "datagrams_sent"), 100u);
   EXPECT_GT(U(r, "datagrams_delivered"), 50u);
@@ -121,10 +136,9 @@ TEST(UdpStress, WithoutFaultsOrReopensEveryDatagramComesBack) {
   options.reopen = false;
   options.size = 100;
   options.bounce = 0.3;
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->violations, 0u) << Violations(log);
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
   const nlohmann::json& r = result->report;
   EXPECT_FALSE(r.at("relay_used").get<bool>());
   EXPECT_GT(U(r, "datagrams_sent"), 100u);
@@ -139,10 +153,9 @@ TEST(UdpStress, ModeledMtuDropsWhatWouldNotFitAsCountedFaults) {
   options.mtu = 1500;
   options.faults = "none";
   options.family = FamilyChoice::kIPv4;
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->violations, 0u) << Violations(log);
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
   uint64_t mtu_drops = 0;
   for (const nlohmann::json& relay : result->report.at("relay")) {
     mtu_drops += relay.at("dropped_mtu").get<uint64_t>();
@@ -152,10 +165,9 @@ TEST(UdpStress, ModeledMtuDropsWhatWouldNotFitAsCountedFaults) {
 
 TEST(UdpStress, DnsProxyFlowHasNoViolation) {
   UdpStressOptions options = Short("dns-proxy");
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->violations, 0u) << Violations(log);
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
   EXPECT_GT(U(result->report, "datagrams_delivered"), 10u);
 }
 
@@ -249,13 +261,12 @@ TEST(UdpStress, FindsSilentLoss) {
   options.faults = "none";
   options.path_events = absl::ZeroDuration();
   options.drain = absl::Milliseconds(500);
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->exit_code(), 1);
+  EXPECT_EQ(result->exit_code, 1);
   EXPECT_GT(U(result->report, "silent_loss"), 0u);
-  ASSERT_FALSE(log.Kept().empty());
-  EXPECT_EQ(log.Kept()[0].kind, "silent_loss");
+  ASSERT_FALSE(result->violations.empty());
+  EXPECT_EQ(result->violations[0].kind, "silent_loss");
   // Each violation in the report carries the recipe that replays it.
   const nlohmann::json& first = result->report.at("violations").at(0);
   EXPECT_EQ(first.at("replay").at("seed").get<uint64_t>(), 1234u);
@@ -265,14 +276,13 @@ TEST(UdpStress, FindsSilentLoss) {
 TEST(UdpStress, FindsSmallDatagramsRejectedAsTooLarge) {
   RegisterTestFlows();
   UdpStressOptions options = Short("test-too-large");
-  ViolationLog log(UdpStressRecipe(options));
-  absl::StatusOr<UdpStressResult> result = RunUdpStress(options, &log);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->exit_code(), 1);
+  EXPECT_EQ(result->exit_code, 1);
   EXPECT_GT(U(result->report, "wrongly_rejected"), 0u);
-  ASSERT_FALSE(log.Kept().empty());
-  EXPECT_EQ(log.Kept()[0].kind, "wrongly_rejected");
-  EXPECT_THAT(log.Kept()[0].message, HasSubstr("The datagram was too large"));
+  ASSERT_FALSE(result->violations.empty());
+  EXPECT_EQ(result->violations[0].kind, "wrongly_rejected");
+  EXPECT_THAT(result->violations[0].message, HasSubstr("The datagram was too large"));
   EXPECT_EQ(result->report.at("stop_reason").get<std::string>(), "violation");
 }
 

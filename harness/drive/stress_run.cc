@@ -1,0 +1,354 @@
+#include "harness/drive/stress_run.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "harness/base/exit_codes.h"
+#include "harness/base/file_io.h"
+#include "harness/check/live_objects.h"
+#include "harness/drive/report.h"
+#include "harness/drive/seeds.h"
+#include "harness/findings/finding_file.h"
+#include "harness/sched/schedule_point.h"
+
+namespace netrig {
+namespace {
+
+// The first stop signal of the run; 0 while none came.
+std::atomic<int> first_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "read and written in a signal handler");
+
+extern "C" void OnStopSignal(int signal_number) {
+  int none = 0;
+  first_stop_signal.compare_exchange_strong(none, signal_number);
+  RequestStop();
+}
+
+// SIGINT, SIGTERM and SIGHUP stop the run instead of killing it, while this lives.
+class ScopedStopSignals {
+ public:
+  explicit ScopedStopSignals(bool install) : installed_(install) {
+    first_stop_signal.store(0);
+    if (!installed_) return;
+    struct sigaction action = {};
+    action.sa_handler = &OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &action, &previous_[i]);
+  }
+  ~ScopedStopSignals() {
+    if (!installed_) return;
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+  ScopedStopSignals(const ScopedStopSignals&) = delete;
+  ScopedStopSignals& operator=(const ScopedStopSignals&) = delete;
+
+ private:
+  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
+  const bool installed_;
+  std::array<struct sigaction, 3> previous_{};
+};
+
+std::string SafeFileNamePart(absl::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 64)) {
+    const bool safe = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    out.push_back(safe ? c : '_');
+  }
+  return out.empty() ? "unnamed" : out;
+}
+
+std::string FormatRate(double per_second) { return absl::StrCat(HumanCount(per_second), "/s"); }
+
+}  // namespace
+
+void ResolveSeeds(StressOptions& options) {
+  if (!options.seed.has_value()) options.seed = FreshSeed();
+  if (options.perturb && !options.perturb_seed.has_value()) {
+    options.perturb_seed = DeriveSeed(*options.seed, "perturb");
+  }
+  if (!options.perturb) options.perturb_seed.reset();
+}
+
+bool StressResult::HasViolation(absl::string_view kind) const {
+  return std::any_of(violation_counts.begin(), violation_counts.end(),
+                     [&](const auto& count) { return count.first == kind; });
+}
+
+std::string StressResult::DescribeViolations() const {
+  std::string out;
+  for (const Violation& violation : violations) {
+    absl::StrAppend(&out, "[", violation.kind, "] ", violation.message, "\n");
+  }
+  if (violations.size() < violation_total) {
+    absl::StrAppend(&out, "... ", violation_total - violations.size(), " more\n");
+  }
+  return out;
+}
+
+std::string FindingPath(absl::string_view dir, absl::string_view command,
+                        absl::string_view subject, uint64_t seed,
+                        const std::vector<std::string>& kinds) {
+  std::string kind_part;
+  for (const std::string& kind : kinds) {
+    absl::StrAppend(&kind_part, kind_part.empty() ? "" : "+", SafeFileNamePart(kind));
+  }
+  if (kind_part.empty()) kind_part = "finding";
+  const std::string stem = absl::StrCat(dir, "/", SafeFileNamePart(command), "-",
+                                        SafeFileNamePart(subject), "-", seed, "-", kind_part);
+  std::string path = absl::StrCat(stem, ".json");
+  std::error_code error;
+  for (int n = 2; std::filesystem::symlink_status(path, error).type() !=
+                      std::filesystem::file_type::not_found &&
+                  n < 10000;
+       ++n) {
+    path = absl::StrCat(stem, "-", n, ".json");
+  }
+  return path;
+}
+
+absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::string_view command,
+                                       std::vector<std::string> replay_args,
+                                       StressWorkload& workload) {
+  if (!options.seed.has_value()) {
+    return absl::InvalidArgumentError("RunStress needs resolved seeds (call ResolveSeeds first)");
+  }
+  // Outputs first: a path that cannot be written must not cost a ten-minute run.
+  if (!options.json.empty()) {
+    if (absl::Status writable = CheckWritable(options.json); !writable.ok()) {
+      return absl::Status(writable.code(), absl::StrCat("--json: ", writable.message()));
+    }
+  }
+  if (!options.finding_dir.empty()) {
+    if (absl::Status ready = PrepareOutputDirectory(options.finding_dir); !ready.ok()) {
+      return absl::Status(ready.code(), absl::StrCat("--finding_dir: ", ready.message()));
+    }
+  }
+  // With the JSON on stdout, stdout carries nothing else.
+  FILE* const summary_out = options.json == kStdoutPath && options.summary_out == stdout
+                                ? stderr
+                                : options.summary_out;
+  const uint64_t seed = *options.seed;
+  const std::optional<uint64_t> perturb_seed =
+      options.perturb ? options.perturb_seed : std::optional<uint64_t>();
+  const std::string replay = absl::StrCat("netrig ", command, " ", absl::StrJoin(replay_args, " "));
+  nlohmann::json recipe = {
+      {"command", command},
+      {"args", replay_args},
+      {"seed", seed},
+      {"perturb_seed", perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr},
+      {"replay", replay}};
+  ViolationLog violations(recipe);
+
+  ClearStopRequest();
+  ScopedStopSignals signals(options.handle_signals);
+  const std::vector<std::pair<std::string, int64_t>> baseline = LiveObjectsSnapshot();
+
+  const absl::Time setup_start = absl::Now();
+  StressContext context;
+  context.seed = seed;
+  context.perturb_seed = perturb_seed;
+  context.violations = &violations;
+  context.end = setup_start + options.duration;
+  if (absl::Status ready = workload.Setup(context); !ready.ok()) {
+    workload.Finish(DriveResult{}, /*interrupted=*/true);
+    return ready;
+  }
+  if (summary_out != nullptr) {
+    absl::FPrintF(summary_out, "netrig %s: %s, %s, seed %d, perturbation %s\n  replay: %s\n",
+                  command, workload.Describe(),
+                  options.rate > 0 ? absl::StrCat("open loop ", HumanCount(options.rate), "/s")
+                                   : std::string("closed loop"),
+                  seed, perturb_seed.has_value() ? absl::StrCat("seed ", *perturb_seed) : "off",
+                  replay);
+    std::fflush(summary_out);
+  }
+
+  const ScheduleOptions previous_schedule = CurrentSchedule();
+  if (perturb_seed.has_value()) {
+    ConfigureSchedule({.mode = ScheduleMode::kPerturb, .seed = *perturb_seed});
+  }
+  DriveOptions drive;
+  drive.duration = options.duration;
+  drive.threads = options.threads;
+  drive.rate = options.rate;
+  drive.status_interval = options.status_interval;
+  drive.status_out = options.status_out;
+  drive.stop_on_violation = options.stop_on_violation;
+  workload.AdjustDrive(drive);
+  const DriveResult driven = Drive(drive, workload, &violations);
+  const bool interrupted = StopRequested();
+  const absl::Time drain_start = absl::Now();
+  workload.Finish(driven, interrupted);
+  const absl::Duration drain = absl::Now() - drain_start;
+  ConfigureSchedule(previous_schedule);
+
+  // Every object of the run is released now: what is still alive leaked.
+  const std::vector<std::string> prefixes = workload.LiveObjectPrefixes();
+  nlohmann::json live_at_end = nlohmann::json::object();
+  std::vector<std::string> live_parts;
+  for (const auto& [type, change] : LiveObjectsChangedSince(baseline)) {
+    const bool ours = prefixes.empty() || std::any_of(prefixes.begin(), prefixes.end(),
+                                                      [&type = type](const std::string& prefix) {
+                                                        return absl::StartsWith(type, prefix);
+                                                      });
+    if (!ours || change <= 0) continue;
+    live_at_end[type] = change;
+    live_parts.push_back(absl::StrCat(change, " ", type));
+  }
+  if (!live_parts.empty()) {
+    violations.Report("live_objects",
+                      absl::StrCat("objects still alive after every ", command,
+                                   " object of the run was released: ",
+                                   absl::StrJoin(live_parts, ", ")));
+  }
+
+  // The workload's report, then what every run reports.
+  nlohmann::json report = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> workload_rows;
+  workload.AddReport(driven, report, workload_rows);
+  const double seconds = std::max(absl::ToDoubleSeconds(driven.elapsed), 1e-9);
+  const double achieved = static_cast<double>(driven.operations) / seconds;
+  const bool open_loop = options.rate > 0;
+  const bool rate_reached =
+      !open_loop || driven.operations + driven.operations / 100 + 1 >= driven.intended_operations;
+  const OperationTally tally = workload.Tally();
+  StressResult result;
+  if (tally.ended >= 20 && tally.failed * 2 > tally.ended &&
+      tally.failed > tally.faults_injected) {
+    result.inconclusive = absl::StrFormat(
+        "%d of %d %s failed (%.0f%%) and injected faults explain at most %d: is the target "
+        "reachable? A run that cannot reach its peer says nothing about the client.",
+        tally.failed, tally.ended, tally.unit,
+        100.0 * static_cast<double>(tally.failed) / static_cast<double>(tally.ended),
+        tally.faults_injected);
+  }
+  std::string interrupted_by;
+  if (interrupted) {
+    const int signal_number = first_stop_signal.load();
+    interrupted_by = signal_number != 0 ? absl::StrCat("signal ", signal_number) : "RequestStop";
+  }
+  report["command"] = command;
+  report["subject"] = workload.subject();
+  report["args"] = replay_args;
+  report["replay"] = replay;
+  report["seed"] = seed;
+  report["perturb_seed"] = perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr;
+  report["stop_reason"] = driven.stop_reason;
+  report["interrupted"] = interrupted ? nlohmann::json(interrupted_by) : nullptr;
+  report["duration_s"] = seconds;
+  report["drain_s"] = absl::ToDoubleSeconds(drain);
+  report["mode"] = open_loop ? "open_loop" : "closed_loop";
+  report["rate_target"] = options.rate;
+  report["operations"] = driven.operations;
+  report["operations_per_sec"] = achieved;
+  report["intended_operations"] = driven.intended_operations;
+  report["late_starts"] = driven.late_starts;
+  report["rate_reached"] = rate_reached;
+  report["tally"] = {{"unit", tally.unit},
+                     {"ended", tally.ended},
+                     {"failed", tally.failed},
+                     {"faults_injected", tally.faults_injected}};
+  report["inconclusive"] = result.inconclusive.empty() ? nullptr : nlohmann::json(result.inconclusive);
+  report["live_objects_at_end"] = live_at_end;
+
+  result.violation_total = violations.total();
+  result.violations = violations.Kept();
+  result.violation_counts = violations.CountsByKind();
+  if (!violations.empty()) {
+    result.exit_code = kExitFinding;
+  } else if (interrupted) {
+    const int signal_number = first_stop_signal.load();
+    result.exit_code = InterruptedExit(signal_number != 0 ? signal_number : SIGINT);
+  } else if (!result.inconclusive.empty()) {
+    result.exit_code = kExitInconclusive;
+  } else {
+    result.exit_code = kExitOk;
+  }
+  report["violations"] = violations.ToJson();
+  report["violation_count"] = violations.total();
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& [kind, count] : result.violation_counts) counts[kind] = count;
+  report["violation_counts"] = counts;
+  report["exit_code"] = result.exit_code;
+
+  // The finding first: whatever happens to the report, the finding is kept.
+  std::string finding_error;
+  if (!violations.empty() && !options.finding_dir.empty()) {
+    std::vector<std::string> kinds;
+    for (const auto& [kind, count] : result.violation_counts) kinds.push_back(kind);
+    std::sort(kinds.begin(), kinds.end());
+    const std::string path =
+        FindingPath(options.finding_dir, command, workload.subject(), seed, kinds);
+    Finding finding;
+    finding.command = std::string(command);
+    finding.args = replay_args;
+    finding.seed = seed;
+    finding.perturb_seed = perturb_seed;
+    finding.violations = report["violations"];
+    finding.report = report;
+    finding.exit_code = kExitFinding;
+    if (absl::Status written = WriteFindingFile(path, finding); written.ok()) {
+      result.finding_path = path;
+      report["finding_file"] = path;
+    } else {
+      finding_error = std::string(written.message());
+    }
+  }
+
+  if (summary_out != nullptr) {
+    std::vector<std::pair<std::string, std::string>> rows = {
+        {command == "udp" ? "flow" : "client", workload.subject()},
+        {"duration", absl::StrFormat("%.2f s (%s%s), drain %.2f s", seconds, driven.stop_reason,
+                                     interrupted ? absl::StrCat(", ", interrupted_by) : "",
+                                     absl::ToDoubleSeconds(drain))},
+    };
+    if (open_loop) {
+      rows.emplace_back(
+          "rate", absl::StrFormat("%s of %s target%s, %d late starts", FormatRate(achieved),
+                                  FormatRate(options.rate),
+                                  rate_reached ? "" : ": DID NOT REACH ITS RATE",
+                                  driven.late_starts));
+    }
+    rows.insert(rows.end(), workload_rows.begin(), workload_rows.end());
+    rows.emplace_back("seed", absl::StrFormat("%d (perturbation %s)", seed,
+                                              perturb_seed.has_value()
+                                                  ? absl::StrCat("seed ", *perturb_seed)
+                                                  : "off"));
+    if (!result.finding_path.empty()) rows.emplace_back("finding", result.finding_path);
+    if (!finding_error.empty()) {
+      rows.emplace_back("finding", absl::StrCat("NOT WRITTEN: ", finding_error));
+    }
+    PrintSummary(summary_out, absl::StrCat("netrig ", command), rows, violations);
+    if (!result.inconclusive.empty()) {
+      absl::FPrintF(summary_out, "  INCONCLUSIVE: %s\n", result.inconclusive);
+    }
+    if (!result.finding_path.empty()) {
+      absl::FPrintF(summary_out, "  rerun: netrig replay %s\n", result.finding_path);
+    }
+    std::fflush(summary_out);
+  }
+  if (!options.json.empty()) {
+    if (absl::Status written = WriteJsonReport(options.json, report); !written.ok()) {
+      // The run's verdict stands (a finding stays exit 1); the lost report is said loudly.
+      std::fprintf(stderr, "netrig %s: error: the JSON report was not written: %s\n",
+                   std::string(command).c_str(), std::string(written.message()).c_str());
+      if (result.exit_code == kExitOk) result.exit_code = kExitUsage;
+    }
+  }
+  result.report = std::move(report);
+  return result;
+}
+
+}  // namespace netrig

@@ -1,0 +1,176 @@
+// RunStress: the one lifecycle around every stress workload (`netrig udp`, `netrig http`, and
+// any later one). A workload supplies its setup, its operations (driver.h's Workload) and its
+// invariants; RunStress owns everything else, the same way for all of them:
+//
+//   1. outputs checked before any traffic (--json writable, --finding_dir creatable), so a bad
+//      path costs no run;
+//   2. seeds resolved (the master seed, the perturbation seed) and the replay recipe built from
+//      the workload's rendered options;
+//   3. schedule mode set (perturbation) and restored afterwards;
+//   4. signal handling (when asked): the first SIGINT/SIGTERM/SIGHUP stops traffic and the
+//      workload drains as after an interruption (HTTP cancels what is in flight), a second ends
+//      the drain at once;
+//   5. Setup -> Drive -> Finish, then the live-object check (violation `live_objects`);
+//   6. the human summary (stdout, or stderr when the JSON goes to stdout), the JSON report, the
+//      finding file (one naming rule, never overwriting; written before the report, so a report
+//      that cannot be written never loses the finding) and the exit status (exit_codes.h).
+//
+// Example (what `netrig udp` does, see harness/udp/udp_stress.cc):
+//   UdpStressOptions options = ...;                  // parsed from its OptionTable
+//   ResolveSeeds(options);                           // before rendering the replay arguments
+//   UdpStress workload(options);
+//   absl::StatusOr<StressResult> result =
+//       RunStress(options, "udp", UdpOptionTable().Render(options), workload);
+//   return result.ok() ? result->exit_code : kExitUsage;
+#ifndef NETRIG_HARNESS_DRIVE_STRESS_RUN_H_
+#define NETRIG_HARNESS_DRIVE_STRESS_RUN_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "harness/base/option_table.h"
+#include "harness/check/violation.h"
+#include "harness/drive/driver.h"
+#include "nlohmann/json.hpp"
+
+namespace netrig {
+
+// The options every stress workload takes; a workload's options derive from it, and
+// AddStressOptions() declares them in the workload's OptionTable.
+struct StressOptions {
+  absl::Duration duration = absl::Seconds(10);
+  double rate = 0;  // Operations per second (open loop); 0: closed loop.
+  int threads = 2;  // Driver threads.
+  std::optional<uint64_t> seed;          // Unset: a fresh seed (printed first).
+  bool perturb = true;                   // Perturb schedule points.
+  std::optional<uint64_t> perturb_seed;  // Unset: DeriveSeed(seed, "perturb").
+  // The workload's fault mix: "default", "none", or kind=probability,... (ParseFaultMix).
+  std::string faults = "default";
+  bool stop_on_violation = true;
+  // Outputs (never recorded in replay arguments): the JSON report ("-": stdout), and where a
+  // finding file goes ("": none).
+  std::string json;
+  std::string finding_dir = "artifacts/findings";
+
+  // Not options: how the run talks.
+  absl::Duration status_interval = absl::Seconds(1);
+  FILE* status_out = stderr;   // The status line each interval; null: none.
+  FILE* summary_out = stdout;  // Header and summary; null: none. stderr when json is "-".
+  bool handle_signals = false;  // Install SIGINT/SIGTERM/SIGHUP handlers for the run.
+};
+
+// The longest run any option table accepts; `netrig replay` caps a recorded duration lower.
+inline constexpr absl::Duration kMaxStressDuration = absl::Hours(24 * 7);
+
+// Declares StressOptions' options in `table` (T derives from StressOptions).
+template <typename T>
+void AddStressOptions(OptionTable<T>& table) {
+  table
+      .Duration("duration", &T::duration, absl::Milliseconds(1), kMaxStressDuration,
+                "How long the run drives traffic; draining comes after.")
+      .Double("rate", &T::rate, 0, 1e7,
+              "Open loop: operations per second (udp: datagrams, http: tasks), latency from\n"
+              "each operation's intended start. 0: closed loop, as fast as possible.")
+      .Int("threads", &T::threads, 1, 64,
+           "Driver threads issuing operations (udp: writers, http: spawners).")
+      .Seed("seed", &T::seed,
+            "Master seed (decimal); every decision's seed derives from it. Unset: a fresh one,\n"
+            "printed first.")
+      .Bool("perturb", &T::perturb, "Perturb schedule points (seeded yields and short sleeps).")
+      .Seed("perturb_seed", &T::perturb_seed,
+            "Schedule perturbation seed. Unset: derived from --seed.")
+      .RecordedWhen([](const T& options) { return options.perturb; })
+      .String("faults", &T::faults,
+              "Fault mix: default, none, or kind=probability,... (kinds in the usage above).",
+              "MIX")
+      .Bool("stop_on_violation", &T::stop_on_violation, "Stop traffic at the first violation.")
+      .String("json", &T::json, "Write the JSON report here (\"-\": stdout, the summary then\n"
+                                "goes to stderr).",
+              "FILE", OptionRole::kOutput)
+      .Alias("json_file")
+      .String("finding_dir", &T::finding_dir,
+              "On a violation, write a finding file here (`netrig replay FILE` reruns it);\n"
+              "empty: none.",
+              "DIR", OptionRole::kOutput);
+}
+
+// Fills in `options.seed` (fresh when unset) and `options.perturb_seed` (derived when unset and
+// perturbing), so that the options render into replay arguments that carry every seed.
+void ResolveSeeds(StressOptions& options);
+
+// What the run core hands a workload's Setup().
+struct StressContext {
+  uint64_t seed = 0;
+  std::optional<uint64_t> perturb_seed;
+  ViolationLog* violations = nullptr;
+  absl::Time end;  // When traffic stops at the latest.
+};
+
+// Operations that ended, for the "most operations failed without a fault" check.
+struct OperationTally {
+  std::string unit = "operations";  // "tasks", "datagrams"
+  uint64_t ended = 0;               // Ended on their own (harness cancels excluded).
+  uint64_t failed = 0;              // Of which failed.
+  uint64_t faults_injected = 0;     // An upper bound on the failures faults explain.
+};
+
+class StressWorkload : public Workload {
+ public:
+  // What is under test ("socket", "curl"): the finding file's name and the header.
+  virtual std::string subject() const = 0;
+  // The header line after "netrig <command>: ", e.g. "flow socket, loopback echo".
+  virtual std::string Describe() const = 0;
+  // Starts peers, servers, clients. An error ends the run before traffic (exit 2).
+  virtual absl::Status Setup(const StressContext& context) = 0;
+  // How the driver runs this workload (RunStress fills in duration, threads and the like from
+  // StressOptions first; a workload may adjust, e.g. the rate per batched operation).
+  virtual void AdjustDrive(DriveOptions& /*drive*/) {}
+  // After traffic: retire, drain (at once when DrainCutRequested(); cancelling in-flight work
+  // when `interrupted`), stop peers; end-of-run invariants report into the ViolationLog.
+  virtual void Finish(const DriveResult& drive, bool interrupted) = 0;
+  // The workload's own report fields and summary rows.
+  virtual void AddReport(const DriveResult& drive, nlohmann::json& report,
+                         std::vector<std::pair<std::string, std::string>>& summary) = 0;
+  virtual OperationTally Tally() const = 0;
+  // Live-object counter names this workload answers for (live_objects.h); empty: all.
+  virtual std::vector<std::string> LiveObjectPrefixes() const { return {}; }
+};
+
+struct StressResult {
+  int exit_code = 0;  // exit_codes.h: 0, 1, 3 or 128+signal.
+  nlohmann::json report;
+  uint64_t violation_total = 0;
+  std::vector<Violation> violations;  // The kept ones.
+  std::vector<std::pair<std::string, uint64_t>> violation_counts;
+  std::string finding_path;  // Empty when none was written.
+  std::string inconclusive;  // Why the run cannot vouch for the client; empty when it can.
+
+  bool HasViolation(absl::string_view kind) const;
+  // Each kept violation on a line, for test failure messages.
+  std::string DescribeViolations() const;
+};
+
+// Runs `workload` under `options` (seeds resolved; see ResolveSeeds). `replay_args` are the
+// arguments after `netrig <command>` that rerun it. Errors (nothing useful ran): an output that
+// cannot be written, a failed Setup.
+absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::string_view command,
+                                       std::vector<std::string> replay_args,
+                                       StressWorkload& workload);
+
+// The finding file's path: "<dir>/<command>-<subject>-<seed>-<kinds>.json", with "-2", "-3"...
+// before ".json" when that name is taken (a finding is never overwritten). Unsafe characters in
+// `subject` become '_'.
+std::string FindingPath(absl::string_view dir, absl::string_view command,
+                        absl::string_view subject, uint64_t seed,
+                        const std::vector<std::string>& kinds);
+
+}  // namespace netrig
+
+#endif  // NETRIG_HARNESS_DRIVE_STRESS_RUN_H_
