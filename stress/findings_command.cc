@@ -1,30 +1,35 @@
 // `netrig findings DIR`: summarizes a nightly run directory (scripts/nightly) into DIR/summary.md
 // and DIR/junit.xml, findings deduplicated by signature (harness/findings/nightly_summary.h).
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "harness/base/file_io.h"
 #include "harness/findings/nightly_summary.h"
 #include "stress/command.h"
 
 namespace netrig::cli {
 
 int RunFindings(const std::vector<std::string>& args) {
-  if (args.size() != 1) {
-    std::fprintf(stderr,
-                 "error: usage: netrig findings DIR (a scripts/nightly output directory)\n");
+  if (args.size() != 1 || (!args.empty() && args[0].size() > 1 && args[0][0] == '-')) {
+    PrintError("findings", "usage: netrig findings DIR (a scripts/nightly output directory)");
     return kExitUsage;
   }
   const std::string dir(args[0]);
   absl::StatusOr<NightlySummary> summary = CollectNightly(dir);
   if (!summary.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(summary.status().message()).c_str());
+    PrintError("findings", summary.status().message());
     return kExitUsage;
   }
   const std::string markdown = NightlyMarkdown(*summary);
-  std::ofstream(dir + "/summary.md") << markdown;
-  std::ofstream(dir + "/junit.xml") << NightlyJunit(*summary);
+  for (const auto& [name, text] : {std::pair<const char*, std::string>{"summary.md", markdown},
+                                   {"junit.xml", NightlyJunit(*summary)}}) {
+    if (absl::Status written = WriteFileAtomically(dir + "/" + name, text); !written.ok()) {
+      PrintError("findings", absl::StrCat("could not write ", name, ": ", written.message()));
+      return kExitUsage;
+    }
+  }
   std::printf("%s\nwrote %s/summary.md and %s/junit.xml\n", markdown.c_str(), dir.c_str(),
               dir.c_str());
   return summary->clean() ? kExitOk : kExitFinding;

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "harness/findings/child_process.h"
 #include "harness/findings/finding_file.h"
@@ -71,8 +73,22 @@ absl::StatusOr<std::vector<std::string>> CleanRecorded(const OptionTable<T>& tab
                                                        std::vector<std::string>* notes) {
   T options;
   options.finding_dir.clear();
+  // The cap comes first: a recorded duration past the table's own limit is still capped, not
+  // refused.
+  std::vector<std::string> recorded = finding.args;
+  for (std::string& arg : recorded) {
+    absl::string_view value = arg;
+    absl::Duration duration;
+    if (absl::ConsumePrefix(&value, "--duration=") && absl::ParseDuration(value, &duration) &&
+        duration > max_duration) {
+      notes->push_back(absl::StrCat("capped --duration at ", absl::FormatDuration(max_duration),
+                                    " (recorded ", option_internal::Shorten(value),
+                                    "; --max_duration raises the cap)"));
+      arg = absl::StrCat("--duration=", absl::FormatDuration(max_duration));
+    }
+  }
   std::vector<std::string> dropped;
-  if (absl::Status parsed = table.ParseRecorded(finding.args, options, &dropped); !parsed.ok()) {
+  if (absl::Status parsed = table.ParseRecorded(recorded, options, &dropped); !parsed.ok()) {
     return parsed;
   }
   for (const std::string& arg : dropped) {
@@ -83,12 +99,6 @@ absl::StatusOr<std::vector<std::string>> CleanRecorded(const OptionTable<T>& tab
   if (!options.seed.has_value()) options.seed = finding.seed;
   if (options.perturb && !options.perturb_seed.has_value()) {
     options.perturb_seed = finding.perturb_seed;
-  }
-  if (options.duration > max_duration) {
-    notes->push_back(absl::StrCat("capped --duration at ", absl::FormatDuration(max_duration),
-                                  " (recorded ", absl::FormatDuration(options.duration),
-                                  "; --max_duration raises the cap)"));
-    options.duration = max_duration;
   }
   if (absl::Status valid = validate(options); !valid.ok()) return valid;
   return table.Render(options);

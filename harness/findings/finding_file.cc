@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "harness/base/file_io.h"
+#include "harness/findings/json_input.h"
 
 namespace netrig {
 namespace {
@@ -41,65 +40,90 @@ nlohmann::json FindingToJson(const Finding& finding) {
 
 absl::StatusOr<Finding> FindingFromJson(const nlohmann::json& json) {
   if (!json.is_object()) return absl::InvalidArgumentError("finding file: not a JSON object");
-  if (!json.contains("tool") || json["tool"] != "netrig") {
-    return FieldError("tool", "must be \"netrig\"");
-  }
-  if (!json.contains("version") || !json["version"].is_number_integer()) {
-    return FieldError("version", "must be an integer");
-  }
-  if (json["version"].get<int>() != kFindingFileVersion) {
-    return FieldError("version", absl::StrCat("is ", json["version"].get<int>(),
-                                              "; this netrig reads version ", kFindingFileVersion));
+  if (StringField(json, "tool") != "netrig") return FieldError("tool", "must be \"netrig\"");
+  const std::optional<int64_t> version = IntField(json, "version", 0, 1 << 30);
+  if (!version.has_value()) return FieldError("version", "must be a small non-negative integer");
+  if (*version != kFindingFileVersion) {
+    return FieldError("version", absl::StrCat("is ", *version, "; this netrig reads version ",
+                                              kFindingFileVersion));
   }
   Finding finding;
-  if (!json.contains("command") || !json["command"].is_string() ||
-      json["command"].get<std::string>().empty()) {
-    return FieldError("command", "must be a non-empty string (\"udp\", \"http\")");
+  const std::optional<std::string> command = StringField(json, "command");
+  if (!command.has_value() || command->empty() || command->size() > 64 ||
+      command->find('\0') != std::string::npos) {
+    return FieldError("command", "must be a short non-empty string (\"udp\", \"http\")");
   }
-  finding.command = json["command"].get<std::string>();
-  if (!json.contains("args") || !json["args"].is_array()) {
+  finding.command = *command;
+  const auto args = json.find("args");
+  if (args == json.end() || !args->is_array()) {
     return FieldError("args", "must be an array of strings");
   }
-  for (const auto& arg : json["args"]) {
+  if (args->size() > kMaxFindingArgs) {
+    return FieldError("args", absl::StrCat("has ", args->size(), " items; at most ",
+                                           kMaxFindingArgs, " are read"));
+  }
+  for (const auto& arg : *args) {
     if (!arg.is_string()) return FieldError("args", "must be an array of strings");
-    finding.args.push_back(arg.get<std::string>());
-  }
-  if (!json.contains("seed") || !json["seed"].is_number_unsigned()) {
-    return FieldError("seed", "must be an unsigned integer");
-  }
-  finding.seed = json["seed"].get<uint64_t>();
-  if (json.contains("perturb_seed") && !json["perturb_seed"].is_null()) {
-    if (!json["perturb_seed"].is_number_unsigned()) {
-      return FieldError("perturb_seed", "must be an unsigned integer or null");
+    const std::string& text = arg.get_ref<const std::string&>();
+    if (text.size() > kMaxFindingArgBytes) {
+      return FieldError("args", absl::StrCat("holds an argument of ", text.size(),
+                                             " bytes; at most ", kMaxFindingArgBytes));
     }
-    finding.perturb_seed = json["perturb_seed"].get<uint64_t>();
+    if (text.find('\0') != std::string::npos) {
+      return FieldError("args", absl::StrCat("argument ", Abbreviate(text, 60),
+                                             " holds a NUL byte (it would be cut there)"));
+    }
+    finding.args.push_back(text);
+  }
+  const std::optional<uint64_t> seed = UnsignedField(json, "seed");
+  if (!seed.has_value()) return FieldError("seed", "must be an unsigned 64-bit integer");
+  finding.seed = *seed;
+  if (json.contains("perturb_seed") && !json["perturb_seed"].is_null()) {
+    const std::optional<uint64_t> perturb_seed = UnsignedField(json, "perturb_seed");
+    if (!perturb_seed.has_value()) {
+      return FieldError("perturb_seed", "must be an unsigned 64-bit integer or null");
+    }
+    finding.perturb_seed = *perturb_seed;
   }
   if (json.contains("violations")) {
-    if (!json["violations"].is_array()) return FieldError("violations", "must be an array");
-    finding.violations = json["violations"];
+    const nlohmann::json& violations = json["violations"];
+    if (!violations.is_array()) return FieldError("violations", "must be an array");
+    if (violations.size() > kMaxFindingViolations) {
+      return FieldError("violations", absl::StrCat("has ", violations.size(), " items; at most ",
+                                                   kMaxFindingViolations, " are read"));
+    }
+    finding.violations = violations;
   }
   if (json.contains("report")) {
     if (!json["report"].is_object()) return FieldError("report", "must be an object");
     finding.report = json["report"];
   }
   if (json.contains("signature")) {
-    if (!json["signature"].is_string()) return FieldError("signature", "must be a string");
-    finding.signature = json["signature"].get<std::string>();
+    const std::optional<std::string> signature = StringField(json, "signature");
+    if (!signature.has_value() || signature->size() > 1024) {
+      return FieldError("signature", "must be a string of at most 1024 bytes");
+    }
+    finding.signature = *signature;
   }
   if (json.contains("exit_code") && !json["exit_code"].is_null()) {
-    if (!json["exit_code"].is_number_integer()) {
-      return FieldError("exit_code", "must be an integer");
-    }
-    finding.exit_code = json["exit_code"].get<int>();
+    const std::optional<int64_t> exit_code = IntField(json, "exit_code", 0, 255);
+    if (!exit_code.has_value()) return FieldError("exit_code", "must be an integer in [0, 255]");
+    finding.exit_code = static_cast<int>(*exit_code);
   }
   if (json.contains("expect") && !json["expect"].is_null()) {
-    if (!json["expect"].is_string() || (json["expect"] != std::string(kExpectReproduce) &&
-                                        json["expect"] != std::string(kExpectClean))) {
+    const std::optional<std::string> expect = StringField(json, "expect");
+    if (!expect.has_value() || (*expect != kExpectReproduce && *expect != kExpectClean)) {
       return FieldError("expect", "must be \"reproduce\" or \"clean\"");
     }
-    finding.expect = json["expect"].get<std::string>();
+    finding.expect = *expect;
   }
   return finding;
+}
+
+absl::StatusOr<Finding> ParseFindingText(absl::string_view text) {
+  absl::StatusOr<nlohmann::json> json = ParseJsonBounded(text);
+  if (!json.ok()) return json.status();
+  return FindingFromJson(*json);
 }
 
 absl::Status WriteFindingFile(const std::string& path, const Finding& finding) {
@@ -113,18 +137,12 @@ absl::Status WriteFindingFile(const std::string& path, const Finding& finding) {
 }
 
 absl::StatusOr<Finding> ReadFindingFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open finding file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json json =
-      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));
-  }
-  absl::StatusOr<Finding> finding = FindingFromJson(json);
+  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxFindingFileBytes);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Finding> finding = ParseFindingText(*text);
   if (!finding.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", finding.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Abbreviate(path), ": ", finding.status().message()));
   }
   return finding;
 }
@@ -133,8 +151,8 @@ std::string FindingSignature(const Finding& finding) {
   if (!finding.signature.empty()) return finding.signature;
   std::vector<std::string> kinds;
   for (const auto& violation : finding.violations) {
-    if (violation.is_object() && violation.contains("kind") && violation["kind"].is_string()) {
-      kinds.push_back(violation["kind"].get<std::string>());
+    if (std::optional<std::string> kind = StringField(violation, "kind")) {
+      kinds.push_back(Abbreviate(*kind, 64));
     }
   }
   std::sort(kinds.begin(), kinds.end());

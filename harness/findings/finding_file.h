@@ -42,6 +42,11 @@
 namespace netrig {
 
 inline constexpr int kFindingFileVersion = 1;
+// Bounds on what a finding file may hold; a file past them is refused, not truncated.
+inline constexpr size_t kMaxFindingFileBytes = 16 << 20;
+inline constexpr size_t kMaxFindingArgs = 256;
+inline constexpr size_t kMaxFindingArgBytes = 4096;
+inline constexpr size_t kMaxFindingViolations = 10000;
 inline constexpr absl::string_view kExpectReproduce = "reproduce";
 inline constexpr absl::string_view kExpectClean = "clean";
 
@@ -64,12 +69,16 @@ struct Finding {
 };
 
 nlohmann::json FindingToJson(const Finding& finding);
-// Checks tool, version, command and every field's type; errors name the field.
+// Checks tool, version, command and every field's type and bounds (no NUL in an argument, no
+// integer that would wrap); errors name the field. Never throws.
 absl::StatusOr<Finding> FindingFromJson(const nlohmann::json& json);
+// A finding file's text: bounded JSON (json_input.h) then FindingFromJson.
+absl::StatusOr<Finding> ParseFindingText(absl::string_view text);
 
 // Writes pretty-printed, with a trailing newline, by WriteFileAtomically's rules (never replacing
 // a device or FIFO, never leaving a temporary file behind).
 absl::Status WriteFindingFile(const std::string& path, const Finding& finding);
+// Reads a regular file of at most kMaxFindingFileBytes (a FIFO or /dev/zero is refused).
 absl::StatusOr<Finding> ReadFindingFile(const std::string& path);
 
 // The dedup key: `signature` when set, else "<command> <sorted distinct violation kinds>".

@@ -21,7 +21,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "harness/base/file_io.h"
 #include "harness/findings/child_process.h"
+#include "harness/findings/json_input.h"
 #include "harness/findings/stack_signature.h"
 
 #ifndef NETRIG_BUILD_SOURCE_DIR
@@ -48,19 +50,15 @@ bool IsExecutableFile(const std::string& path) {
   return fs::is_regular_file(path, error) && access(path.c_str(), X_OK) == 0;
 }
 
+// A log or record this session wrote; empty when it cannot be read. Bounded all the same: the
+// artifacts directory outlives the session that wrote it.
 std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxJsonFileBytes);
+  return text.ok() ? *std::move(text) : std::string();
 }
 
 absl::Status WriteTextFile(const std::string& path, absl::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
+  return WriteFileAtomically(path, text);
 }
 
 // Regular files directly in `dir`, sorted by name.
@@ -176,7 +174,7 @@ class Session {
     Merge();
     Triage();
     WriteTextFile((fs::path(base_dir_) / "last_session.json").string(),
-                  summary_.ToJson().dump(2) + "\n")
+                  summary_.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n")
         .IgnoreError();
     return summary_;
   }
@@ -437,8 +435,8 @@ class Session {
 
   void UpdateCrashJson(const Reproduction& reproduction, CrashRecord* record) {
     const std::string path = (fs::path(record->dir) / "crash.json").string();
-    nlohmann::json json =
-        nlohmann::json::parse(ReadFileOrEmpty(path), nullptr, /*allow_exceptions=*/false);
+    absl::StatusOr<nlohmann::json> read = ParseJsonBounded(ReadFileOrEmpty(path));
+    nlohmann::json json = read.ok() ? *std::move(read) : nlohmann::json();
     if (!json.is_object()) {
       json = {{"target", target_.name},
               {"id", record->id},
@@ -451,12 +449,13 @@ class Session {
               {"count", 0},
               {"first_seen", absl::FormatTime(absl::Now())}};
     }
-    json["count"] = json.value("count", 0) + 1;
+    record->count = static_cast<int>(IntField(json, "count", 0, 1 << 30).value_or(0)) + 1;
+    json["count"] = record->count;
     json["last_seen"] = absl::FormatTime(absl::Now());
-    record->count = json["count"].get<int>();
-    record->input = json.value("input", record->input);
-    record->replay_command = json.value("replay_command", record->replay_command);
-    WriteTextFile(path, json.dump(2) + "\n").IgnoreError();
+    record->input = StringField(json, "input").value_or(record->input);
+    record->replay_command = StringField(json, "replay_command").value_or(record->replay_command);
+    WriteTextFile(path, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n")
+        .IgnoreError();
   }
 
   const FuzzSessionOptions& options_;
@@ -542,36 +541,53 @@ absl::StatusOr<FuzzTarget> FindFuzzTarget(const FuzzPaths& paths, absl::string_v
                                           "/fuzzers; targets: ", absl::StrJoin(names, ", ")));
 }
 
-absl::StatusOr<std::vector<std::string>> ReadLibFuzzerOptions(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+absl::StatusOr<std::vector<std::string>> ParseLibFuzzerOptions(absl::string_view contents,
+                                                                absl::string_view path) {
   std::vector<std::string> flags;
   std::string section;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+    ++number;
     absl::string_view text = absl::StripAsciiWhitespace(line);
     if (text.empty() || text.front() == '#' || text.front() == ';') continue;
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Abbreviate(path, 200), ":", number, ": ", why, " (got '",
+                       Abbreviate(text, 80), "')"));
+    };
     if (text.front() == '[') {
-      if (!absl::ConsumeSuffix(&text, "]")) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": bad section header"));
-      }
-      section = std::string(absl::StripAsciiWhitespace(text.substr(1)));
+      if (!absl::ConsumeSuffix(&text, "]")) return bad("bad section header");
+      section = Abbreviate(absl::StripAsciiWhitespace(text.substr(1)), 64);
       continue;
     }
     const size_t equals = text.find('=');
-    if (equals == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", number, ": expected key = value, got '", text, "'"));
-    }
+    if (equals == absl::string_view::npos) return bad("expected key = value");
     if (section != "libfuzzer") continue;
     const std::string key(absl::StripAsciiWhitespace(text.substr(0, equals)));
     std::string value(absl::StripAsciiWhitespace(text.substr(equals + 1)));
+    if (key.empty() || !std::all_of(key.begin(), key.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+        })) {
+      return bad("an option name is letters, digits and '_'");
+    }
+    if (!std::all_of(value.begin(), value.end(), [](char c) {
+          return absl::ascii_isprint(static_cast<unsigned char>(c));
+        })) {
+      return bad("an option value is printable text");
+    }
+    if (flags.size() >= 64) return bad("more than 64 options");
     if (key == "dict" && !value.empty() && value.front() != '/') {
-      value = (fs::path(path).parent_path() / value).lexically_normal().string();
+      value = (fs::path(std::string(path)).parent_path() / value).lexically_normal().string();
     }
     flags.push_back(absl::StrCat("-", key, "=", value));
   }
   return flags;
+}
+
+absl::StatusOr<std::vector<std::string>> ReadLibFuzzerOptions(const std::string& path) {
+  absl::StatusOr<std::string> contents = ReadFileLimited(path, 1 << 20);
+  if (!contents.ok()) return contents.status();
+  return ParseLibFuzzerOptions(*contents, path);
 }
 
 LibFuzzerStats ParseLibFuzzerStats(absl::string_view log) {

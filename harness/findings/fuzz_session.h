@@ -60,7 +60,11 @@ absl::StatusOr<FuzzTarget> FindFuzzTarget(const FuzzPaths& paths, absl::string_v
 
 // The [libfuzzer] section of an .options file as flags ("-max_len=512"); a relative dict path
 // is made absolute against the file's directory.
+// Refuses option names other than letters, digits and '_', non-printable values and more than 64
+// options; `path` only names the file in errors and anchors a relative dict.
 absl::StatusOr<std::vector<std::string>> ReadLibFuzzerOptions(const std::string& path);
+absl::StatusOr<std::vector<std::string>> ParseLibFuzzerOptions(absl::string_view contents,
+                                                                absl::string_view path);
 
 struct FuzzSessionOptions {
   FuzzPaths paths;

@@ -2,8 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <cmath>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -13,7 +12,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "harness/base/file_io.h"
 #include "harness/findings/finding_file.h"
+#include "harness/findings/json_input.h"
 #include "harness/findings/stack_signature.h"
 #include "nlohmann/json.hpp"
 
@@ -22,11 +23,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The whole of a regular file (empty when it cannot be read: the summary says what it found,
+// and a file it cannot read is not a finding). Bounded: a nightly directory is other people's.
 std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::StatusOr<std::string> text = ReadFileLimited(path.string(), kMaxJsonFileBytes);
+  return text.ok() ? *std::move(text) : std::string();
 }
 
 std::vector<fs::path> FilesUnder(const fs::path& dir, absl::string_view extension, bool recursive) {
@@ -71,113 +72,140 @@ std::string Attribute(absl::string_view tag, absl::string_view name) {
   return XmlUnescape(tag.substr(start, end == absl::string_view::npos ? 0 : end - start));
 }
 
-class Collector {
- public:
-  void Add(const std::string& signature, const std::string& source, const std::string& where,
-           const std::string& detail) {
-    for (NightlyFinding& finding : summary_.findings) {
-      if (finding.signature == signature) {
-        if (std::find(finding.where.begin(), finding.where.end(), where) == finding.where.end()) {
-          finding.where.push_back(where);
-        }
-        return;
-      }
-    }
+}  // namespace
+
+void NightlyCollector::Add(const std::string& signature, const std::string& source,
+                           const std::string& where, const std::string& detail) {
+  auto [it, inserted] = index_.try_emplace(signature, summary_.findings.size());
+  if (inserted) {
     summary_.findings.push_back({signature, source, {where}, detail});
+    where_seen_.emplace_back();
+    where_seen_.back().insert(where);
+    return;
   }
+  NightlyFinding& finding = summary_.findings[it->second];
+  if (!where_seen_[it->second].insert(where).second) return;
+  if (finding.where.size() < kMaxPlacesShown) {
+    finding.where.push_back(where);
+  } else {
+    ++finding.more_places;
+  }
+}
 
-  void Steps(const fs::path& file) {
-    std::ifstream in(file);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::vector<std::string> fields = absl::StrSplit(line, '\t');
-      fields.resize(5);
-      NightlyStep step{fields[0], fields[1], 0, fields[3], fields[4]};
-      absl::SimpleAtod(fields[2], &step.seconds);
-      summary_.steps.push_back(std::move(step));
+void NightlyCollector::StepsText(absl::string_view text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    absl::ConsumeSuffix(&line, "\r");
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    fields.resize(5);
+    for (std::string& field : fields) field = Abbreviate(field, 500);
+    NightlyStep step{fields[0], fields[1], 0, fields[3], fields[4]};
+    if (!absl::SimpleAtod(fields[2], &step.seconds) || !std::isfinite(step.seconds)) {
+      step.seconds = 0;
+    }
+    summary_.steps.push_back(std::move(step));
+  }
+}
+
+void NightlyCollector::JunitText(const std::string& file, absl::string_view xml) {
+  summary_.junit_files.push_back(file);
+  const std::string where_prefix = fs::path(file).stem().string();  // "asan-replay"
+  for (size_t at = xml.find("<testcase "); at != absl::string_view::npos;
+       at = xml.find("<testcase ", at + 1)) {
+    const size_t tag_end = xml.find('>', at);
+    if (tag_end == absl::string_view::npos) break;
+    const absl::string_view tag = xml.substr(at, tag_end - at);
+    const std::string status = Attribute(tag, "status");
+    if (status == "disabled" || status == "notrun") continue;
+    ++summary_.tests_run;
+    if (status != "fail") continue;
+    ++summary_.tests_failed;
+    const std::string name = Abbreviate(Attribute(tag, "name"), 300);
+    size_t end = xml.find("</testcase>", tag_end);
+    if (end == absl::string_view::npos) end = xml.size();
+    std::string output;
+    const size_t out_start = xml.find("<system-out>", tag_end);
+    if (out_start != absl::string_view::npos && out_start < end) {
+      const size_t out_end = xml.find("</system-out>", out_start);
+      output = XmlUnescape(
+          xml.substr(out_start + 12, (out_end == absl::string_view::npos || out_end > end
+                                          ? end
+                                          : out_end) -
+                                         out_start - 12));
+    }
+    const SanitizerReport report = ParseSanitizerReport(output);
+    const std::string where = absl::StrCat(where_prefix, ": ", name);
+    if (report.found()) {
+      Add(ComputeStackSignature(report).text, "sanitizer", where, file);
+    } else {
+      Add(absl::StrCat("test failed: ", name), "test", where, file);
     }
   }
+}
 
-  void Junit(const fs::path& file) {
-    summary_.junit_files.push_back(file.string());
-    const std::string xml = ReadAll(file);
-    const std::string where_prefix = file.stem().string();  // "asan-replay"
-    for (size_t at = xml.find("<testcase "); at != std::string::npos;
-         at = xml.find("<testcase ", at + 1)) {
-      const size_t tag_end = xml.find('>', at);
-      if (tag_end == std::string::npos) break;
-      const absl::string_view tag(xml.data() + at, tag_end - at);
-      const std::string status = Attribute(tag, "status");
-      if (status == "disabled" || status == "notrun") continue;
-      ++summary_.tests_run;
-      if (status != "fail") continue;
-      ++summary_.tests_failed;
-      const std::string name = Attribute(tag, "name");
-      size_t end = xml.find("</testcase>", tag_end);
-      if (end == std::string::npos) end = xml.size();
-      std::string output;
-      const size_t out_start = xml.find("<system-out>", tag_end);
-      if (out_start != std::string::npos && out_start < end) {
-        const size_t out_end = xml.find("</system-out>", out_start);
-        output = XmlUnescape(absl::string_view(xml).substr(
-            out_start + 12, (out_end == std::string::npos ? end : out_end) - out_start - 12));
-      }
-      const SanitizerReport report = ParseSanitizerReport(output);
-      const std::string where = absl::StrCat(where_prefix, ": ", name);
-      if (report.found()) {
-        Add(ComputeStackSignature(report).text, "sanitizer", where, file.string());
-      } else {
-        Add(absl::StrCat("test failed: ", name), "test", where, file.string());
-      }
+void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::string_view text,
+                                       const std::string& raw_dir) {
+  absl::StatusOr<nlohmann::json> json = ParseJsonBounded(text);
+  if (!json.ok() || !json->is_object()) return;
+  const std::string target =
+      Abbreviate(StringField(*json, "target").value_or(target_dir), 100);
+  const auto crashes = json->find("crashes");
+  if (crashes != json->end() && crashes->is_array()) {
+    for (const nlohmann::json& crash : *crashes) {
+      const std::string signature = Abbreviate(StringField(crash, "signature").value_or("unknown"), 500);
+      const int64_t count = IntField(crash, "count", 0, int64_t{1} << 40).value_or(1);
+      const std::string dir = Abbreviate(StringField(crash, "dir").value_or(""), 500);
+      Add(signature, "fuzz", absl::StrCat("fuzz ", target, " (x", count, ")"),
+          absl::StrCat(dir, "/report.md"));
     }
   }
-
-  void Fuzz(const fs::path& fuzz_dir) {
-    std::error_code error;
-    if (!fs::is_directory(fuzz_dir, error)) return;
-    for (fs::directory_iterator it(fuzz_dir, error), end; !error && it != end;
-         it.increment(error)) {
-      const fs::path session = it->path() / "last_session.json";
-      if (!fs::is_regular_file(session, error)) continue;
-      const nlohmann::json json =
-          nlohmann::json::parse(ReadAll(session), nullptr, /*allow_exceptions=*/false);
-      if (!json.is_object() || !json.contains("crashes")) continue;
-      const std::string target = json.value("target", it->path().filename().string());
-      for (const auto& crash : json["crashes"]) {
-        Add(crash.value("signature", "unknown"), "fuzz",
-            absl::StrCat("fuzz ", target, " (x", crash.value("count", 1), ")"),
-            absl::StrCat(crash.value("dir", ""), "/report.md"));
-      }
-      if (json.value("crashes_left_raw", 0) > 0) {
-        Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz",
-            absl::StrCat("fuzz ", target), (it->path() / "raw").string());
-      }
-    }
+  if (IntField(*json, "crashes_left_raw", 1, int64_t{1} << 40).has_value()) {
+    Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz",
+        absl::StrCat("fuzz ", target), raw_dir);
   }
+}
 
-  void Stress(const fs::path& stress_dir) {
-    for (const fs::path& file : FilesUnder(stress_dir, ".json", /*recursive=*/true)) {
-      const nlohmann::json json =
-          nlohmann::json::parse(ReadAll(file), nullptr, /*allow_exceptions=*/false);
-      if (!json.is_object() || json.value("tool", "") != "netrig") continue;
-      absl::StatusOr<Finding> finding = FindingFromJson(json);
-      if (!finding.ok()) continue;
-      Add(FindingSignature(*finding), "stress", file.parent_path().filename().string(),
-          file.string());
-    }
-    for (const fs::path& file : FilesUnder(stress_dir, ".log", /*recursive=*/true)) {
-      const SanitizerReport report = ParseSanitizerReport(ReadAll(file));
-      if (!report.found()) continue;
-      Add(ComputeStackSignature(report).text, "sanitizer", file.stem().string(), file.string());
-    }
+void NightlyCollector::StressFindingText(const std::string& file, absl::string_view text) {
+  absl::StatusOr<Finding> finding = ParseFindingText(text);
+  if (!finding.ok()) return;
+  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(),
+      file);
+}
+
+void NightlyCollector::StressLogText(const std::string& file, absl::string_view text) {
+  const SanitizerReport report = ParseSanitizerReport(text);
+  if (!report.found()) return;
+  Add(ComputeStackSignature(report).text, "sanitizer", fs::path(file).stem().string(), file);
+}
+
+NightlySummary NightlyCollector::Take() {
+  index_.clear();
+  where_seen_.clear();
+  return std::move(summary_);
+}
+
+namespace {
+
+void CollectFuzz(const fs::path& fuzz_dir, NightlyCollector& collector) {
+  std::error_code error;
+  if (!fs::is_directory(fuzz_dir, error)) return;
+  for (fs::directory_iterator it(fuzz_dir, error), end; !error && it != end;
+       it.increment(error)) {
+    const fs::path session = it->path() / "last_session.json";
+    if (!fs::is_regular_file(session, error)) continue;
+    collector.FuzzSessionText(it->path().filename().string(), ReadAll(session),
+                              (it->path() / "raw").string());
   }
+}
 
-  NightlySummary Take() { return std::move(summary_); }
-
- private:
-  NightlySummary summary_;
-};
+void CollectStress(const fs::path& stress_dir, NightlyCollector& collector) {
+  for (const fs::path& file : FilesUnder(stress_dir, ".json", /*recursive=*/true)) {
+    collector.StressFindingText(file.string(), ReadAll(file));
+  }
+  for (const fs::path& file : FilesUnder(stress_dir, ".log", /*recursive=*/true)) {
+    collector.StressLogText(file.string(), ReadAll(file));
+  }
+}
 
 }  // namespace
 
@@ -190,16 +218,16 @@ int NightlySummary::failed_steps() const {
 absl::StatusOr<NightlySummary> CollectNightly(const std::string& out_dir) {
   std::error_code error;
   if (!fs::is_directory(out_dir, error)) {
-    return absl::NotFoundError(absl::StrCat(out_dir, " is not a directory"));
+    return absl::NotFoundError(absl::StrCat(Abbreviate(out_dir), " is not a directory"));
   }
   const fs::path dir(out_dir);
-  Collector collector;
-  if (fs::is_regular_file(dir / "steps.tsv", error)) collector.Steps(dir / "steps.tsv");
+  NightlyCollector collector;
+  if (fs::is_regular_file(dir / "steps.tsv", error)) collector.StepsText(ReadAll(dir / "steps.tsv"));
   for (const fs::path& file : FilesUnder(dir / "junit", ".xml", /*recursive=*/false)) {
-    collector.Junit(file);
+    collector.JunitText(file.string(), ReadAll(file));
   }
-  collector.Fuzz(dir / "fuzz");
-  collector.Stress(dir / "stress");
+  CollectFuzz(dir / "fuzz", collector);
+  CollectStress(dir / "stress", collector);
   return collector.Take();
 }
 
@@ -216,8 +244,11 @@ std::string NightlyMarkdown(const NightlySummary& summary) {
     for (size_t i = 0; i < summary.findings.size(); ++i) {
       const NightlyFinding& finding = summary.findings[i];
       absl::StrAppend(&md, i + 1, ". **", finding.source, "** `", finding.signature, "`\n",
-                      "   - seen in: ", absl::StrJoin(finding.where, "; "), "\n",
-                      "   - details: ", finding.detail, "\n");
+                      "   - seen in: ", absl::StrJoin(finding.where, "; "),
+                      finding.more_places > 0
+                          ? absl::StrCat(" and ", finding.more_places, " more places")
+                          : "",
+                      "\n", "   - details: ", finding.detail, "\n");
     }
     absl::StrAppend(&md, "\n");
   }

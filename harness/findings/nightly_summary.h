@@ -21,7 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace netrig {
 
@@ -38,6 +41,7 @@ struct NightlyFinding {
   std::string source;              // "fuzz", "sanitizer", "stress", "test".
   std::vector<std::string> where;  // Every place it was seen ("asan: replay.endpoint_parse").
   std::string detail;              // A file to look at first (report.md, log, finding file).
+  size_t more_places = 0;          // Distinct places past the first kMaxPlacesShown.
 };
 
 struct NightlySummary {
@@ -51,6 +55,31 @@ struct NightlySummary {
   bool clean() const { return findings.empty() && failed_steps() == 0; }
 };
 
+// Builds a NightlySummary from the texts of the files a nightly directory holds (CollectNightly
+// reads them from disk; the netrig_inputs fuzzer feeds them directly). Deduplication is a hash
+// lookup, so a directory with 100,000 findings takes seconds; every text is other people's, so
+// nothing here throws, and every string kept is bounded.
+inline constexpr size_t kMaxPlacesShown = 20;
+class NightlyCollector {
+ public:
+  void StepsText(absl::string_view text);                            // steps.tsv
+  void JunitText(const std::string& file, absl::string_view xml);    // junit/*.xml
+  void FuzzSessionText(const std::string& target_dir, absl::string_view text,
+                       const std::string& raw_dir);                  // fuzz/*/last_session.json
+  void StressFindingText(const std::string& file, absl::string_view text);  // stress/**.json
+  void StressLogText(const std::string& file, absl::string_view text);      // stress/**.log
+  NightlySummary Take();
+
+ private:
+  void Add(const std::string& signature, const std::string& source, const std::string& where,
+           const std::string& detail);
+  NightlySummary summary_;
+  absl::flat_hash_map<std::string, size_t> index_;             // signature -> findings index
+  std::vector<absl::flat_hash_set<std::string>> where_seen_;  // per finding
+};
+
+// Reads DIR (layout above) with a NightlyCollector; files that cannot be read or parsed are
+// skipped. NotFound when DIR is not a directory.
 absl::StatusOr<NightlySummary> CollectNightly(const std::string& out_dir);
 std::string NightlyMarkdown(const NightlySummary& summary);
 // One <testsuites>: every ctest suite as it was, plus nightly.steps and nightly.findings.

@@ -692,6 +692,10 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
 
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
+  // No proxy, whatever http_proxy/ALL_PROXY say: a stress stream must reach the target it was
+  // given (loopback unless --allow_remote), never a proxy on this machine or off it. An empty
+  // string is libcurl's documented way to ignore the proxy environment variables.
+  curl_easy_setopt(easy, CURLOPT_PROXY, "");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, task.get());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, task->error_buffer_);

@@ -86,7 +86,10 @@ absl::Status UdpStress::SetupPeers() {
     target_families_.push_back(family);
     relays_.push_back(std::move(*started));
   }
-  absl::StatusOr<std::unique_ptr<DnsUpstream>> upstream = DnsUpstream::Start({});
+  // Room for every flow instance that can be alive at once (current, retiring, handed out by the
+  // source) with margin: the harness's own peer must never be the limit a flow is blamed for.
+  absl::StatusOr<std::unique_ptr<DnsUpstream>> upstream =
+      DnsUpstream::Start({.max_connections = 4 * options_.flows + 64});
   if (!upstream.ok()) return upstream.status();
   upstream_ = std::move(*upstream);
 

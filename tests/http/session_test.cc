@@ -216,6 +216,38 @@ TEST_P(SessionTest, CompletesOneTaskWithStatusBytesAndTimings) {
   EXPECT_EQ(recorder.InvalidationCallbacks(), 1);
 }
 
+// A proxy in the environment (common on CI machines) must not receive the stress stream: the
+// session ignores http_proxy/ALL_PROXY. A listener stands in for the proxy and must see nothing.
+TEST_P(SessionTest, ProxyEnvironmentVariablesAreIgnored) {
+  const int proxy = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(proxy, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(proxy, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(proxy, 16), 0);
+  socklen_t length = sizeof(address);
+  getsockname(proxy, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string proxy_url = absl::StrCat("http://127.0.0.1:", ntohs(address.sin_port));
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"}) {
+    setenv(name, proxy_url.c_str(), 1);
+  }
+  unsetenv("no_proxy");
+  unsetenv("NO_PROXY");
+  Recorder recorder;
+  auto session = NewSession();
+  auto task = Make(*session, recorder);
+  task->Resume();
+  const bool completed = recorder.WaitFor(1);
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"}) unsetenv(name);
+  ASSERT_TRUE(completed);
+  EXPECT_TRUE(recorder.Result(task->id()).ok()) << recorder.Result(task->id()).error_message;
+  EXPECT_LT(accept(proxy, nullptr, nullptr), 0) << "the proxy got a connection";
+  close(proxy);
+  session->InvalidateAndCancel(recorder.InvalidatedCallback());
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+}
+
 TEST_P(SessionTest, ReusesOneConnectionForSequentialTasks) {
   Recorder recorder;
   auto session = NewSession();

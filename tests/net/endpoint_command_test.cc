@@ -1,6 +1,4 @@
 // Runs the built `netrig endpoint` and checks its output and exit codes.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -12,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/support/paths.h"
+#include "tests/support/run_netrig.h"
 
 namespace netrig {
 namespace {
@@ -20,43 +18,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ShellQuote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
-
-CommandRun RunNetrig(const std::vector<std::string>& args) {
-  const std::string err_path =
-      absl::StrCat(::testing::TempDir(), "/endpoint_command_stderr_", getpid());
-  std::string command = ShellQuote(netrig::testing::NetrigBinary());
-  for (const auto& arg : args) absl::StrAppend(&command, " ", ShellQuote(arg));
-  absl::StrAppend(&command, " 2>", ShellQuote(err_path));
-  CommandRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  run.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  std::remove(err_path.c_str());
-  return run;
-}
+using testing::CommandRun;
+using testing::RunNetrig;
 
 std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());

@@ -1,0 +1,466 @@
+// The real `netrig` binary against hostile files and flags, as a nightly job running as root
+// would meet them: every malformed input is a clean error (exit 2, one short line), never a
+// crash, a hang, a clobbered file, traffic off the machine, or a wrong exit code.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/findings/child_process.h"
+#include "harness/findings/finding_file.h"
+#include "harness/findings/nightly_summary.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/paths.h"
+#include "tests/support/run_netrig.h"
+#include "tests/support/scratch_dir.h"
+
+namespace netrig {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::CommandRun;
+using testing::ReadFileForTest;
+using testing::RunNetrig;
+using testing::ScratchDir;
+
+void Write(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// A valid finding file of a short, clean udp run, to be spoiled by each test.
+nlohmann::json CleanUdpFinding() {
+  return {{"tool", "netrig"},
+          {"version", 1},
+          {"command", "udp"},
+          {"args",
+           {"--flow=socket", "--duration=500ms", "--seed=7", "--faults=none", "--path_events=0s",
+            "--sleep_wake=false", "--drain=200ms"}},
+          {"seed", 7},
+          {"perturb_seed", nullptr},
+          {"violations", nlohmann::json::array()},
+          {"report", nlohmann::json::object()}};
+}
+
+// An error is one short line on stderr and exit 2.
+void ExpectCleanError(const CommandRun& run, absl::string_view what) {
+  EXPECT_EQ(run.exit_code, 2) << what << "\nstderr: " << run.err << "\nstdout: " << run.out;
+  EXPECT_LT(run.err.size(), 2000u) << what;
+  EXPECT_THAT(run.err, HasSubstr("error")) << what;
+}
+
+TEST(HostileFlags, ValuesThatDoNotParseAreUsageErrorsNamingTheFlag) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"udp", "--duration=10"},      {"udp", "--threads=two"},       {"udp", "--size=-1"},
+      {"udp", "--json"},             {"udp", "--json", "--duration=1s"},
+      {"http", "--rate=nan"},        {"http", "--rate=inf"},         {"udp", "--rate=1e308"},
+      {"udp", "--rate=-5"},          {"fuzz", "--time=inf"},          {"udp", "--drain=0"},
+      {"udp", "--drain=-1s"},        {"udp", "--wake_deadline=-1s"}, {"udp", "--flows=65"},
+      {"udp", "--flows=0"},          {"udp", "--batch=0"},           {"udp", "--threads=0"},
+      {"udp", "--threads=+2"},       {"udp", "--threads=0x10"},      {"udp", "--seed=-1"},
+      {"udp", "--seed=18446744073709551616"}, {"http", "--concurrency=0"},
+      {"http", "--request_timeout=1ms", "--task_deadline=2ms"},
+      {"http", "--target=http://127.0.0.1:0/"}, {"http", "--target=http://127.0.0.1:99999/"},
+      {"http", "--target=https://127.0.0.1:8443/"}, {"http", "--http=2"},
+      {"udp", "--family=ipv5"},      {"udp", "--nosuchflag"},        {"replay", "--times=0"},
+      {"udp", "--faults=drop=2"},    {"http", "--faults=explode=0.1"},
+  };
+  for (const std::vector<std::string>& args : cases) {
+    const std::string shown = absl::StrJoin(args, " ");
+    const CommandRun run = RunNetrig(args, absl::Seconds(30));
+    ExpectCleanError(run, shown);
+    // The message names the flag at fault.
+    const std::string flag(absl::string_view(args[1]).substr(0, args[1].find('=')));
+    if (absl::StartsWith(flag, "--") && flag != "--nosuchflag") {
+      EXPECT_THAT(run.err, HasSubstr(flag.substr(2))) << shown;
+    }
+    EXPECT_FALSE(std::filesystem::exists("--duration=1s")) << shown;
+  }
+}
+
+TEST(HostileFlags, HelpListsTheDocumentedLimits) {
+  const CommandRun udp = RunNetrig({"help", "udp"});
+  EXPECT_EQ(udp.exit_code, 0);
+  for (const char* limit : {"--flows=N  (1-64", "--threads=N  (1-64", "--batch=N  (1-256"}) {
+    EXPECT_THAT(udp.out, HasSubstr(limit));
+  }
+}
+
+TEST(HostileFindingFiles, MalformedShapesAreCleanErrors) {
+  ScratchDir dir;
+  std::vector<std::pair<std::string, std::string>> files;
+  auto spoiled = [](auto&& change) {
+    nlohmann::json json = CleanUdpFinding();
+    change(json);
+    return json.dump();
+  };
+  files.emplace_back("version_wraps", spoiled([](auto& j) { j["version"] = 4294967297ULL; }));
+  files.emplace_back("exit_code_wraps", spoiled([](auto& j) { j["exit_code"] = 4294967377ULL; }));
+  files.emplace_back("command_number", spoiled([](auto& j) { j["command"] = 5; }));
+  files.emplace_back("args_numbers", spoiled([](auto& j) { j["args"] = {1, 2}; }));
+  files.emplace_back("seed_string", spoiled([](auto& j) { j["seed"] = "7"; }));
+  files.emplace_back("nul_in_args", spoiled([](auto& j) {
+                       j["args"] = {std::string("--flow=socket\0--json=/tmp/x", 27)};
+                     }));
+  files.emplace_back("unknown_flag", spoiled([](auto& j) { j["args"].push_back("--frobnicate"); }));
+  files.emplace_back("positional", spoiled([](auto& j) { j["args"].push_back("extra"); }));
+  files.emplace_back("not_a_stress_command",
+                     spoiled([](auto& j) { j["command"] = "fuzz"; }));
+  std::string huge_argv = R"({"tool":"netrig","version":1,"command":"udp","seed":1,"args":[)";
+  for (int i = 0; i < 200000; ++i) absl::StrAppend(&huge_argv, i ? "," : "", "\"--threads=2\"");
+  huge_argv += "]}";
+  files.emplace_back("argv_200000", huge_argv);
+  files.emplace_back("nested_1000000",
+                     std::string(1000000, '[') + std::string(1000000, ']'));
+  files.emplace_back("nested_in_report",
+                     R"({"tool":"netrig","version":1,"command":"udp","seed":1,"args":[],"report":)" +
+                         std::string(100000, '[') + std::string(100000, ']') + "}");
+  files.emplace_back("truncated", CleanUdpFinding().dump().substr(0, 40));
+  for (const auto& [name, text] : files) {
+    const std::string path = dir.File(name + ".json");
+    Write(path, text);
+    const CommandRun run = RunNetrig({"replay", path, "--times=1"}, absl::Seconds(30));
+    ExpectCleanError(run, name);
+  }
+}
+
+// A FIFO would block a reader forever; /dev/zero would grow without end.
+TEST(HostileFindingFiles, NonRegularFilesAreRefusedAtOnce) {
+  ScratchDir dir;
+  const std::string fifo = dir.File("finding.json");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero"), dir.path()}) {
+    const absl::Time start = absl::Now();
+    const CommandRun run = RunNetrig({"replay", path}, absl::Seconds(20));
+    ExpectCleanError(run, path);
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << path;
+  }
+}
+
+// A finding file is data, not authority: output paths and the remote opt-in in it are dropped,
+// a remote target is refused, and what runs is only the workload's own options.
+TEST(HostileFindingFiles, RecordedOutputsAndRemoteOptInAreDropped) {
+  ScratchDir dir;
+  nlohmann::json finding = CleanUdpFinding();
+  const std::string planted = dir.File("planted.json");
+  finding["args"].push_back("--json=" + planted);
+  finding["args"].push_back("--finding_dir=" + dir.File("planted_dir"));
+  finding["args"].push_back("--allow_remote");
+  const std::string path = dir.File("finding.json");
+  Write(path, finding.dump());
+  const CommandRun run =
+      RunNetrig({"replay", path, "--times=1", "--expect=clean"}, absl::Seconds(120));
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("dropped --json="));
+  EXPECT_THAT(run.out, HasSubstr("dropped --allow_remote"));
+  EXPECT_FALSE(std::filesystem::exists(planted));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("planted_dir")));
+}
+
+TEST(HostileFindingFiles, RemoteTargetsAndPeersInAFileAreRefused) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"http", {"--client=curl", "--target=http://192.0.2.2:8080/", "--allow_remote"}},
+      {"http", {"--client=curl", "--target=http://3221225986/"}},
+      {"udp", {"--flow=socket", "--peer=192.0.2.1:53", "--allow-remote"}},
+      {"udp", {"--flow=socket", "--peer=[::ffff:192.0.2.1]:53"}},
+  };
+  for (const auto& [command, args] : cases) {
+    nlohmann::json finding = CleanUdpFinding();
+    finding["command"] = command;
+    finding["args"] = args;
+    const std::string path = dir.File("remote.json");
+    Write(path, finding.dump());
+    const CommandRun run = RunNetrig({"replay", path, "--times=1"}, absl::Seconds(30));
+    ExpectCleanError(run, absl::StrJoin(args, " "));
+    EXPECT_THAT(run.err, HasSubstr("loopback")) << run.err;
+  }
+}
+
+TEST(HostileFindingFiles, ARecordedDurationIsCapped) {
+  ScratchDir dir;
+  nlohmann::json finding = CleanUdpFinding();
+  finding["args"].push_back("--duration=1000h");
+  const std::string path = dir.File("long.json");
+  Write(path, finding.dump());
+  const CommandRun run = RunNetrig(
+      {"replay", path, "--times=1", "--expect=clean", "--max_duration=1s"}, absl::Seconds(120));
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("capped --duration at 1s (recorded 1000h"));
+}
+
+// A run that hangs past its timeout fails `--expect clean`: a regression that brings a hang
+// back must not pass.
+TEST(HostileFindingFiles, ATimedOutRunIsNeverClean) {
+  ScratchDir dir;
+  nlohmann::json finding = CleanUdpFinding();
+  finding["args"].push_back("--duration=30s");
+  const std::string path = dir.File("slow.json");
+  Write(path, finding.dump());
+  const CommandRun run = RunNetrig(
+      {"replay", path, "--times=1", "--expect=clean", "--run_timeout=2s"}, absl::Seconds(120));
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("TIMED OUT"));
+}
+
+TEST(HostileNightlyDirectories, MalformedSessionRecordsNeverCrashFindings) {
+  const std::vector<std::string> sessions = {
+      R"({"target": 5, "crashes": []})",
+      R"({"target": "t", "crashes": {"a": 1}})",
+      R"({"target": "t", "crashes": [{"signature": 7}]})",
+      R"({"target": "t", "crashes": [{"count": "many"}]})",
+      R"({"target": "t", "crashes": [3, null, "x"]})",
+      R"({"target": "t", "crashes": [], "crashes_left_raw": "yes"})",
+      R"({"target": [], "crashes": [{"dir": {}}]})",
+      R"([1, 2, 3])",
+      std::string(1000000, '[') + std::string(1000000, ']'),
+  };
+  for (const std::string& session : sessions) {
+    ScratchDir dir;
+    Write(dir.File("fuzz/t/last_session.json"), session);
+    Write(dir.File("stress/asan/bad.json"), R"({"tool": "netrig", "version": "one"})");
+    Write(dir.File("steps.tsv"), "a\tpass\tnan\n\t\t\t\t\t\t\n");
+    const CommandRun run = RunNetrig({"findings", dir.path()}, absl::Seconds(30));
+    EXPECT_THAT(run.exit_code, ::testing::AnyOf(0, 1)) << session.substr(0, 80) << run.err;
+    EXPECT_TRUE(std::filesystem::exists(dir.File("summary.md")));
+  }
+}
+
+TEST(HostileNightlyDirectories, WriteErrorsAreReported) {
+  ScratchDir dir;
+  std::filesystem::create_directories(dir.File("summary.md"));  // Cannot be replaced by a file.
+  const CommandRun run = RunNetrig({"findings", dir.path()}, absl::Seconds(30));
+  ExpectCleanError(run, "summary.md is a directory");
+  EXPECT_THAT(run.err, HasSubstr("summary.md"));
+}
+
+// Deduplication is a hash lookup: many distinct findings, and one finding seen in many places,
+// are summarized without quadratic work and with a bounded list of places.
+TEST(NightlyCollector, ManyFindingsAndManyPlaces) {
+  NightlyCollector collector;
+  std::string log = "WARNING: ThreadSanitizer: data race\n    #0 netrig::A() a.cc:1\n";
+  for (int i = 0; i < 100000; ++i) {
+    nlohmann::json finding = CleanUdpFinding();
+    finding["signature"] = absl::StrCat("udp distinct ", i);
+    collector.StressFindingText(absl::StrCat("stress/run", i, "/f.json"), finding.dump());
+  }
+  for (int i = 0; i < 1000; ++i) collector.StressLogText(absl::StrCat("stress/log", i, ".log"), log);
+  const NightlySummary summary = collector.Take();
+  ASSERT_EQ(summary.findings.size(), 100001u);
+  const NightlyFinding& race = summary.findings.back();
+  EXPECT_EQ(race.where.size(), kMaxPlacesShown);
+  EXPECT_EQ(race.more_places, 1000u - kMaxPlacesShown);
+}
+
+TEST(HostileOutputs, JsonToStdoutCarriesOnlyJson) {
+  const CommandRun run = RunNetrig({"udp", "--duration=300ms", "--json=-", "--faults=none",
+                                    "--finding_dir=", "--drain=100ms"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  const nlohmann::json report = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << run.out.substr(0, 300);
+  EXPECT_EQ(report["command"], "udp");
+  EXPECT_THAT(run.err, HasSubstr("no violations"));  // The summary went to stderr.
+}
+
+// As root a rename over /dev/null replaced the device; a private device node stands in for it.
+TEST(HostileOutputs, ADeviceAsTheReportIsWrittenInPlace) {
+  ScratchDir dir;
+  const std::string device = dir.File("null");
+  if (mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
+    GTEST_SKIP() << "cannot create a device node (needs root)";
+  }
+  const CommandRun run = RunNetrig({"udp", "--duration=300ms", "--json=" + device,
+                                    "--faults=none", "--finding_dir=", "--drain=100ms"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  struct stat st {};
+  ASSERT_EQ(stat(device.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(dir.Entries(), std::vector<std::string>{"null"});
+}
+
+TEST(HostileOutputs, BadOutputPathsAreFoundBeforeTheRun) {
+  ScratchDir dir;
+  Write(dir.File("file"), "x");
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--json=/nonexistent/r.json"},
+                                             {"--finding_dir=" + dir.File("file")},
+                                             {"--json=" + dir.path()}}) {
+    std::vector<std::string> command = {"udp", "--duration=1h"};
+    command.insert(command.end(), args.begin(), args.end());
+    const absl::Time start = absl::Now();
+    const CommandRun run = RunNetrig(command, absl::Seconds(30));
+    ExpectCleanError(run, args[0]);
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "the run started anyway";
+  }
+}
+
+// The report cannot be written at the end (/dev/full): the finding is kept and the exit stays 1.
+TEST(HostileOutputs, AFindingSurvivesAReportThatCannotBeWritten) {
+  ScratchDir dir;
+  const CommandRun run =
+      RunNetrig({"udp", "--flow=bug-address-too-large", "--duration=5s", "--json=/dev/full",
+                 "--finding_dir=" + dir.path(), "--seed=1"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("No space left on device"));
+  ASSERT_EQ(dir.Entries().size(), 1u);
+  EXPECT_THAT(dir.Entries()[0], HasSubstr("udp-bug-address-too-large-1-"));
+}
+
+// Ctrl-C: a distinct exit status (130), not a clean pass.
+TEST(HostileSignals, AnInterruptedRunIsNotAPass) {
+  ChildOptions options;
+  options.argv = {testing::NetrigBinary(), "udp", "--duration=60s", "--finding_dir=",
+                  "--faults=none", "--drain=200ms"};
+  options.output_path = absl::StrCat(::testing::TempDir(), "/interrupted_", getpid(), ".log");
+  options.timeout = absl::Seconds(2);  // RunChild sends SIGINT at the timeout.
+  options.kill_grace = absl::Seconds(20);
+  absl::StatusOr<ChildResult> result = RunChild(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->exited) << result->Describe();
+  EXPECT_EQ(result->exit_code, 130) << ReadFileForTest(options.output_path);
+  EXPECT_LT(result->elapsed, absl::Seconds(15));
+}
+
+// A listening socket that never answers: every request waits for its timeout.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    listen(fd_, 512);
+    socklen_t length = sizeof(address);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/"); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// The first Ctrl-C cancels what is in flight instead of waiting for each task's timeout.
+TEST(HostileSignals, InterruptCancelsInFlightTasksInsteadOfWaitingForTheirTimeouts) {
+  SilentServer server;
+  ChildOptions options;
+  options.argv = {testing::NetrigBinary(), "http", "--target=" + server.url(), "--duration=60s",
+                  "--request_timeout=60s", "--task_deadline=120s", "--concurrency=8",
+                  "--finding_dir="};
+  options.output_path = absl::StrCat(::testing::TempDir(), "/interrupt_http_", getpid(), ".log");
+  options.timeout = absl::Seconds(2);
+  options.kill_grace = absl::Seconds(60);
+  absl::StatusOr<ChildResult> result = RunChild(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 130) << ReadFileForTest(options.output_path);
+  EXPECT_LT(result->elapsed, absl::Seconds(15)) << ReadFileForTest(options.output_path);
+}
+
+// A target where every task fails with no injected fault says so, and is not a pass.
+TEST(HostileTargets, MostTasksFailingWithoutAFaultIsInconclusive) {
+  const int closed_port = [] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t length = sizeof(address);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    close(fd);
+    return static_cast<int>(ntohs(address.sin_port));
+  }();
+  const CommandRun run = RunNetrig({"http", absl::StrCat("--target=http://127.0.0.1:", closed_port, "/"),
+                                    "--duration=1s", "--finding_dir=", "--json=-"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("INCONCLUSIVE"));
+  const nlohmann::json report = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_TRUE(report["inconclusive"].is_string());
+}
+
+// An open-loop run that cannot reach its rate says so, and still ends on time.
+TEST(HostileTargets, AnOpenLoopRunThatMissesItsRateSaysSoAndEndsOnTime) {
+  const CommandRun run = RunNetrig({"udp", "--rate=5000000", "--duration=1s", "--faults=none",
+                                    "--finding_dir=", "--json=-", "--drain=100ms",
+                                    "--sleep_wake=false", "--path_events=0s"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("DID NOT REACH ITS RATE"));
+  const nlohmann::json report = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["rate_target"], 5000000.0);
+  EXPECT_FALSE(report["rate_reached"].get<bool>());
+  EXPECT_GT(report["late_starts"].get<uint64_t>(), 0u);
+  EXPECT_LT(report["duration_s"].get<double>(), 1.3);
+}
+
+// Killing `netrig replay` with SIGKILL leaves neither its child nor its temporary directory.
+TEST(HostileSignals, KillingReplayLeavesNoOrphanAndNoTemporaryDirectory) {
+  ScratchDir dir;
+  ScratchDir tmp;
+  nlohmann::json finding = CleanUdpFinding();
+  finding["args"].push_back("--duration=60s");
+  const std::string path = dir.File("long.json");
+  Write(path, finding.dump());
+  const pid_t replay = fork();
+  ASSERT_GE(replay, 0);
+  if (replay == 0) {
+    setenv("TMPDIR", tmp.path().c_str(), 1);
+    const std::string binary = testing::NetrigBinary();
+    execl(binary.c_str(), binary.c_str(), "replay", path.c_str(), "--times=1", "--expect=clean",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait for the replay's child to appear.
+  pid_t child = -1;
+  for (int i = 0; i < 200 && child < 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      const std::string stat = ReadFileForTest(entry.path().string() + "/stat");
+      const size_t close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+      if (fields.size() > 1 && fields[1] == std::to_string(replay)) {
+        child = std::stoi(entry.path().filename().string());
+      }
+    }
+  }
+  ASSERT_GT(child, 0) << "the replay never started its child";
+  EXPECT_FALSE(tmp.Entries().empty()) << "no work directory under TMPDIR";
+  kill(replay, SIGKILL);
+  waitpid(replay, nullptr, 0);
+  bool child_gone = false;
+  bool dir_gone = false;
+  for (int i = 0; i < 100 && !(child_gone && dir_gone); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    child_gone = !std::filesystem::exists(absl::StrCat("/proc/", child, "/stat")) ||
+                 absl::StrContains(ReadFileForTest(absl::StrCat("/proc/", child, "/stat")), ") Z");
+    dir_gone = tmp.Entries().empty();
+  }
+  EXPECT_TRUE(child_gone) << "child " << child << " outlived the killed replay";
+  EXPECT_TRUE(dir_gone) << "left behind: " << absl::StrJoin(tmp.Entries(), ", ");
+}
+
+}  // namespace
+}  // namespace netrig
