@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "harness/base/crash_context.h"
+#include "harness/check/violation_kinds.h"
 #include "stress/command.h"
 
 namespace netrig::cli {
@@ -33,7 +34,7 @@ const std::vector<Subcommand>& Subcommands() {
       {"http", "stress an HTTP client: task sessions under cancels, invalidation, faults",
        "netrig http [--client curl] [--rate N | --concurrency N] [--duration 10s] [--json FILE]\n"
        "            [--http 1.1|h2c|mixed] [--faults default|none|kind=p,...] [--seed N]\n"
-       "            [--target http://127.0.0.1:PORT/ [--allow-remote]]\n\n"
+       "            [--target http://127.0.0.1:PORT/ [--allow_remote]]\n\n"
        "Spawns HTTP tasks from several threads through the client's sessions against the\n"
        "embedded loopback HTTP/1.1 + h2c server with seeded per-request faults (or --target),\n"
        "open loop at --rate tasks/s (latency from each task's intended start) or closed loop.\n"
@@ -43,11 +44,13 @@ const std::vector<Subcommand>& Subcommands() {
        "builds). Prints a status line each second and a summary; --json FILE writes a report.\n"
        "--faults kinds: delay, status, chunked, truncate, reset, drip, close_after,\n"
        "big_headers, rst_stream, goaway, tiny_window (e.g. --faults=reset=0.05,delay=0.1).\n"
-       "Exit 0 no violation, 1 violations (a finding file in --finding_dir), 2 usage error.",
+       "Ctrl-C cancels what is in flight. Exit 0 no violation, 1 violations (a finding file in\n"
+       "--finding_dir), 2 usage error, 3 inconclusive (most tasks failed with no injected\n"
+       "fault), 130 interrupted.",
        &RunHttp, &HttpFlagsHelp},
       {"udp", "stress a UDP flow: sizes on every limit, endpoint encodings, faults, path events",
        "netrig udp [--flow socket] [--duration 10s] [--rate N] [--threads N] [--flows N]\n"
-       "           [--faults mild|none|drop=P,...] [--path_events 500ms] [--mtu N]\n"
+       "           [--faults default|none|drop=P,...] [--path_events 500ms] [--mtu N]\n"
        "           [--family ipv4|ipv6|both] [--seed N] [--json FILE]\n\n"
        "Drives a registered Flow (--list_flows) through a seeded fault relay to a loopback echo\n"
        "peer: datagram sizes just under, at and over every limit of the datagram-size oracle\n"
@@ -57,8 +60,10 @@ const std::vector<Subcommand>& Subcommands() {
        "points perturbed. Checks: no datagram that fits is rejected, every rejection names\n"
        "a true limit and its value, no silent loss, flows leave \"waiting\" when the path is\n"
        "back, flows after a wake reach the handler, no flow object leaks. A status line each\n"
-       "second, a summary, --json FILE a report. Exit 0 no violation, 1 violations (a\n"
-       "finding file in --finding_dir), 2 usage error.",
+       "second, a summary, --json FILE a report. --faults kinds: drop, duplicate, reorder,\n"
+       "delay, truncate, and max_delay=DURATION. Exit 0 no violation, 1 violations (a\n"
+       "finding file in --finding_dir), 2 usage error, 130 interrupted (a second Ctrl-C ends\n"
+       "the drain at once).",
        &RunUdp, &UdpFlagsHelp},
       {"replay", "rerun a stress finding file with its seeds: did it reproduce?",
        "netrig replay FILE [--times 3] [--expect reproduce|clean]\n"
@@ -108,7 +113,8 @@ void PrintTopLevelHelp(FILE* out) {
   std::fprintf(out,
                "netrig: a fuzzing and concurrency stress harness for network clients.\n\n"
                "usage: netrig SUBCOMMAND [FLAGS] [ARGS]\n"
-               "       netrig help SUBCOMMAND     (or: netrig SUBCOMMAND --help)\n\n"
+               "       netrig help SUBCOMMAND     (or: netrig SUBCOMMAND --help)\n"
+               "       netrig help violations     (what each violation kind means)\n\n"
                "subcommands:\n");
   for (const auto& command : Subcommands()) {
     std::fprintf(out, "  %-10s %s\n", std::string(command.name).c_str(),
@@ -136,6 +142,15 @@ int main(int argc, char** argv) {
   netrig::InstallCrashContextSignalHandlers();
   if (argc < 2 || absl::string_view(argv[1]) == "--help" || absl::string_view(argv[1]) == "-h" ||
       absl::string_view(argv[1]) == "help") {
+    if (argc >= 3 && absl::string_view(argv[1]) == "help" &&
+        absl::string_view(argv[2]) == "violations") {
+      std::printf("Violation kinds (what a finding file's \"kind\" means):\n");
+      for (const netrig::ViolationKindInfo& kind : netrig::ViolationCatalogue()) {
+        std::printf("  %-30s %-5s %s\n", std::string(kind.name).c_str(),
+                    std::string(kind.scope).c_str(), std::string(kind.meaning).c_str());
+      }
+      return netrig::kExitOk;
+    }
     if (argc >= 3 && absl::string_view(argv[1]) == "help") {
       const Subcommand* command = Find(argv[2]);
       if (command == nullptr) {

@@ -2,6 +2,7 @@
 // would meet them: every malformed input is a clean error (exit 2, one short line), never a
 // crash, a hang, a clobbered file, traffic off the machine, or a wrong exit code.
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -338,6 +339,43 @@ TEST(HostileSignals, AnInterruptedRunIsNotAPass) {
   EXPECT_LT(result->elapsed, absl::Seconds(15));
 }
 
+// The drain after a first Ctrl-C can be long (here: lost datagrams and a 10-minute quiet drain);
+// a second Ctrl-C ends it at once, and what was still out is abandoned, not called lost.
+TEST(HostileSignals, ASecondInterruptEndsTheDrainAtOnce) {
+  const std::string log = absl::StrCat(::testing::TempDir(), "/second_interrupt_", getpid());
+  const pid_t run = fork();
+  ASSERT_GE(run, 0);
+  if (run == 0) {
+    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    const std::string binary = testing::NetrigBinary();
+    execl(binary.c_str(), binary.c_str(), "udp", "--flow=bug-waiting-drop", "--duration=60s",
+          "--drain=10m", "--stop_on_violation=false", "--finding_dir=",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const absl::Time start = absl::Now();
+  absl::SleepFor(absl::Seconds(2));
+  kill(run, SIGINT);
+  absl::SleepFor(absl::Seconds(2));
+  kill(run, SIGINT);
+  int status = 0;
+  pid_t reaped = 0;
+  while ((reaped = waitpid(run, &status, WNOHANG)) == 0 && absl::Now() - start < absl::Seconds(60)) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  if (reaped == 0) {
+    kill(run, SIGKILL);
+    waitpid(run, &status, 0);
+  }
+  const std::string output = ReadFileForTest(log);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15)) << output;
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << output;
+  EXPECT_THAT(output, HasSubstr("silent loss:       0")) << output;
+}
+
 // A listening socket that never answers: every request waits for its timeout.
 class SilentServer {
  public:
@@ -413,8 +451,11 @@ TEST(HostileTargets, AnOpenLoopRunThatMissesItsRateSaysSoAndEndsOnTime) {
   EXPECT_LT(report["duration_s"].get<double>(), 1.3);
 }
 
-// Killing `netrig replay` with SIGKILL leaves neither its child nor its temporary directory.
-TEST(HostileSignals, KillingReplayLeavesNoOrphanAndNoTemporaryDirectory) {
+// Killing `netrig replay` (SIGKILL: no handler runs; SIGHUP: a closed terminal) leaves neither
+// its child nor its temporary directory.
+class KillReplay : public ::testing::TestWithParam<int> {};
+
+TEST_P(KillReplay, LeavesNoOrphanAndNoTemporaryDirectory) {
   ScratchDir dir;
   ScratchDir tmp;
   nlohmann::json finding = CleanUdpFinding();
@@ -448,7 +489,7 @@ TEST(HostileSignals, KillingReplayLeavesNoOrphanAndNoTemporaryDirectory) {
   }
   ASSERT_GT(child, 0) << "the replay never started its child";
   EXPECT_FALSE(tmp.Entries().empty()) << "no work directory under TMPDIR";
-  kill(replay, SIGKILL);
+  kill(replay, GetParam());
   waitpid(replay, nullptr, 0);
   bool child_gone = false;
   bool dir_gone = false;
@@ -461,6 +502,11 @@ TEST(HostileSignals, KillingReplayLeavesNoOrphanAndNoTemporaryDirectory) {
   EXPECT_TRUE(child_gone) << "child " << child << " outlived the killed replay";
   EXPECT_TRUE(dir_gone) << "left behind: " << absl::StrJoin(tmp.Entries(), ", ");
 }
+
+INSTANTIATE_TEST_SUITE_P(Signals, KillReplay, ::testing::Values(SIGKILL, SIGHUP),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == SIGKILL ? "SIGKILL" : "SIGHUP");
+                         });
 
 }  // namespace
 }  // namespace netrig
