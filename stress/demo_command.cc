@@ -11,7 +11,7 @@ namespace netrig::cli {
 
 int RunDemo(const std::vector<std::string>& args) {
   if (!args.empty()) {
-    std::fprintf(stderr, "error: netrig demo takes no arguments\n");
+    PrintError("demo", "takes no arguments");
     return kExitUsage;
   }
   std::printf("Endpoints seen in the field, parsed and printed canonically:\n");

@@ -95,7 +95,7 @@ int RunEndpoint(const std::vector<std::string>& raw_args) {
   }
   std::fflush(stdout);
   if (errors.empty()) return kExitOk;
-  for (const std::string& error : errors) std::fprintf(stderr, "error: %s\n", error.c_str());
+  for (const std::string& error : errors) PrintError("endpoint", error);
   std::fprintf(stderr, "netrig endpoint: %zu of %zu inputs are invalid\n", errors.size(),
                args.size());
   return kExitUsage;

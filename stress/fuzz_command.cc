@@ -71,7 +71,7 @@ absl::StatusOr<FuzzPaths> Paths(const FuzzCommandOptions& flags) {
 int List(const FuzzPaths& paths) {
   absl::StatusOr<std::vector<FuzzTarget>> targets = ListFuzzTargets(paths);
   if (!targets.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(targets.status().message()).c_str());
+    PrintError("fuzz", targets.status().message());
     return kExitUsage;
   }
   std::printf("%-20s %7s %10s  %-4s %-7s %s\n", "target", "files", "bytes", "dict", "options",
@@ -98,12 +98,12 @@ int RunFuzz(const std::vector<std::string>& raw_args) {
   const std::vector<std::string>& args = *positional;
   absl::StatusOr<FuzzPaths> paths = Paths(flags);
   if (!paths.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(paths.status().message()).c_str());
+    PrintError("fuzz", paths.status().message());
     return kExitUsage;
   }
   if (flags.list) return List(*paths);
   if (args.empty() || absl::StartsWith(args[0], "-")) {
-    std::fprintf(stderr, "error: name a fuzz target (netrig fuzz --list shows them)\n");
+    PrintError("fuzz", "name a fuzz target (netrig fuzz --list shows them)");
     return kExitUsage;
   }
   FuzzSessionOptions options;
@@ -116,7 +116,7 @@ int RunFuzz(const std::vector<std::string>& raw_args) {
   options.signature_frames = flags.signature_frames;
   for (size_t i = 1; i < args.size(); ++i) {
     if (!absl::StartsWith(args[i], "-")) {
-      std::fprintf(stderr, "error: one target at a time; libFuzzer flags go after --\n");
+      PrintError("fuzz", "one target at a time; libFuzzer flags go after --");
       return kExitUsage;
     }
     options.extra_flags.emplace_back(args[i]);
@@ -125,7 +125,7 @@ int RunFuzz(const std::vector<std::string>& raw_args) {
   options.interrupts = interrupt.counter();
   absl::StatusOr<FuzzSessionSummary> summary = RunFuzzSession(options);
   if (!summary.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(summary.status().message()).c_str());
+    PrintError("fuzz", summary.status().message());
     return kExitUsage;
   }
   std::printf("%s", summary->ToText().c_str());

@@ -52,9 +52,49 @@ std::vector<fs::path> FilesUnder(const fs::path& dir, absl::string_view extensio
   return files;
 }
 
+// Text as XML character data: markup escaped, and bytes XML 1.0 cannot hold (control bytes
+// other than tab and newlines, bytes that are not UTF-8) replaced by '?', so that junit.xml stays
+// well-formed whatever the inputs held.
 std::string XmlEscape(absl::string_view text) {
-  return absl::StrReplaceAll(
-      text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&apos;"}});
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&apos;"; break;
+        default: out.push_back(c >= 0x20 || c == '\t' || c == '\n' || c == '\r' ? static_cast<char>(c) : '?');
+      }
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence of 2-4 bytes (no overlongs, no surrogates) is kept whole.
+    const int length = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    bool valid = length > 0 && i + length <= text.size();
+    for (int k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && length == 3) {
+      const unsigned char second = static_cast<unsigned char>(text[i + 1]);
+      valid = !(c == 0xE0 && second < 0xA0) && !(c == 0xED && second >= 0xA0);
+    }
+    if (valid && length == 4) {
+      const unsigned char second = static_cast<unsigned char>(text[i + 1]);
+      valid = !(c == 0xF0 && second < 0x90) && !(c == 0xF4 && second >= 0x90);
+    }
+    if (valid) {
+      out.append(text.data() + i, static_cast<size_t>(length));
+      i += length;
+    } else {
+      out.push_back('?');
+      ++i;
+    }
+  }
+  return out;
 }
 
 std::string XmlUnescape(absl::string_view text) {
@@ -108,39 +148,50 @@ void NightlyCollector::StepsText(absl::string_view text) {
 }
 
 void NightlyCollector::JunitText(const std::string& file, absl::string_view xml) {
-  summary_.junit_files.push_back(file);
-  const std::string where_prefix = fs::path(file).stem().string();  // "asan-replay"
-  for (size_t at = xml.find("<testcase "); at != absl::string_view::npos;
-       at = xml.find("<testcase ", at + 1)) {
-    const size_t tag_end = xml.find('>', at);
-    if (tag_end == absl::string_view::npos) break;
-    const absl::string_view tag = xml.substr(at, tag_end - at);
-    const std::string status = Attribute(tag, "status");
-    if (status == "disabled" || status == "notrun") continue;
+  JunitSuite suite;
+  suite.name = Abbreviate(fs::path(file).stem().string(), 200);  // "asan-replay"
+  // One pass: every search is bounded by the next <testcase, so a file of 100,000 cases is read
+  // in linear time.
+  size_t at = xml.find("<testcase ");
+  while (at != absl::string_view::npos) {
+    const size_t next = xml.find("<testcase ", at + 1);
+    const size_t limit = next == absl::string_view::npos ? xml.size() : next;
+    const absl::string_view block = xml.substr(at, limit - at);
+    at = next;
+    const size_t tag_end = block.find('>');
+    if (tag_end == absl::string_view::npos) continue;
+    const absl::string_view tag = block.substr(0, tag_end);
+    JunitCase test;
+    test.status = Abbreviate(Attribute(tag, "status"), 32);
+    if (test.status == "disabled" || test.status == "notrun") continue;
+    test.name = Abbreviate(Attribute(tag, "name"), 300);
+    double seconds = 0;
+    if (absl::SimpleAtod(Attribute(tag, "time"), &seconds) && std::isfinite(seconds)) {
+      test.seconds = seconds;
+    }
     ++summary_.tests_run;
-    if (status != "fail") continue;
-    ++summary_.tests_failed;
-    const std::string name = Abbreviate(Attribute(tag, "name"), 300);
-    size_t end = xml.find("</testcase>", tag_end);
-    if (end == absl::string_view::npos) end = xml.size();
-    std::string output;
-    const size_t out_start = xml.find("<system-out>", tag_end);
-    if (out_start != absl::string_view::npos && out_start < end) {
-      const size_t out_end = xml.find("</system-out>", out_start);
-      output = XmlUnescape(
-          xml.substr(out_start + 12, (out_end == absl::string_view::npos || out_end > end
-                                          ? end
-                                          : out_end) -
-                                         out_start - 12));
+    if (test.status == "fail") {
+      ++summary_.tests_failed;
+      std::string output;
+      const size_t out_start = block.find("<system-out>", tag_end);
+      if (out_start != absl::string_view::npos) {
+        const size_t out_end = block.find("</system-out>", out_start);
+        output = XmlUnescape(block.substr(
+            out_start + 12, (out_end == absl::string_view::npos ? block.size() : out_end) -
+                                out_start - 12));
+      }
+      const SanitizerReport report = ParseSanitizerReport(output);
+      const std::string where = absl::StrCat(suite.name, ": ", test.name);
+      if (report.found()) {
+        Add(ComputeStackSignature(report).text, "sanitizer", where, file);
+      } else {
+        Add(absl::StrCat("test failed: ", test.name), "test", where, file);
+      }
+      test.output = Abbreviate(output, 64 << 10);
     }
-    const SanitizerReport report = ParseSanitizerReport(output);
-    const std::string where = absl::StrCat(where_prefix, ": ", name);
-    if (report.found()) {
-      Add(ComputeStackSignature(report).text, "sanitizer", where, file);
-    } else {
-      Add(absl::StrCat("test failed: ", name), "test", where, file);
-    }
+    suite.cases.push_back(std::move(test));
   }
+  summary_.junit_suites.push_back(std::move(suite));
 }
 
 void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::string_view text,
@@ -263,17 +314,27 @@ std::string NightlyMarkdown(const NightlySummary& summary) {
 }
 
 std::string NightlyJunit(const NightlySummary& summary) {
+  // Written from what was parsed, every string escaped: the inputs may be malformed, the output
+  // is always well-formed XML.
   std::string body;
   int tests = summary.tests_run;
   int failures = summary.tests_failed;
-  for (const std::string& file : summary.junit_files) {
-    std::string xml = ReadAll(file);
-    if (absl::StartsWith(xml, "<?xml")) xml = xml.substr(xml.find("?>") + 2);
-    const std::string stem = fs::path(file).stem().string();
-    absl::StrReplaceAll({{"<testsuite name=\"(empty)\"",
-                          absl::StrCat("<testsuite name=\"", XmlEscape(stem), "\"")}},
-                        &xml);
-    absl::StrAppend(&body, absl::StripAsciiWhitespace(xml), "\n");
+  for (const JunitSuite& suite : summary.junit_suites) {
+    int suite_failures = 0;
+    for (const JunitCase& test : suite.cases) suite_failures += test.status == "fail";
+    absl::StrAppendFormat(&body, "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\">\n",
+                          XmlEscape(suite.name), suite.cases.size(), suite_failures);
+    for (const JunitCase& test : suite.cases) {
+      absl::StrAppendFormat(&body, "  <testcase name=\"%s\" classname=\"%s\" time=\"%.3f\"",
+                            XmlEscape(test.name), XmlEscape(suite.name), test.seconds);
+      if (test.status == "fail") {
+        absl::StrAppend(&body, ">\n    <failure message=\"failed\"/>\n    <system-out>",
+                        XmlEscape(test.output), "</system-out>\n  </testcase>\n");
+      } else {
+        absl::StrAppend(&body, "/>\n");
+      }
+    }
+    absl::StrAppend(&body, "</testsuite>\n");
   }
   absl::StrAppendFormat(&body, "<testsuite name=\"nightly.steps\" tests=\"%d\" failures=\"%d\">\n",
                         summary.steps.size(), summary.failed_steps());

@@ -44,10 +44,22 @@ struct NightlyFinding {
   size_t more_places = 0;          // Distinct places past the first kMaxPlacesShown.
 };
 
+// A ctest JUnit file as read: what junit.xml carries on (the file itself may be malformed).
+struct JunitCase {
+  std::string name;
+  std::string status;  // "run", "fail", ...
+  double seconds = 0;
+  std::string output;  // Failures only: their <system-out>, at most 64 KiB.
+};
+struct JunitSuite {
+  std::string name;  // The file's stem: "asan-unit".
+  std::vector<JunitCase> cases;
+};
+
 struct NightlySummary {
   std::vector<NightlyStep> steps;
   std::vector<NightlyFinding> findings;  // Deduplicated, in order of first appearance.
-  std::vector<std::string> junit_files;
+  std::vector<JunitSuite> junit_suites;
   int tests_run = 0;
   int tests_failed = 0;
 
@@ -82,7 +94,8 @@ class NightlyCollector {
 // skipped. NotFound when DIR is not a directory.
 absl::StatusOr<NightlySummary> CollectNightly(const std::string& out_dir);
 std::string NightlyMarkdown(const NightlySummary& summary);
-// One <testsuites>: every ctest suite as it was, plus nightly.steps and nightly.findings.
+// One <testsuites>: every ctest suite as parsed (re-written, escaped: well-formed whatever the
+// inputs held), plus nightly.steps and nightly.findings.
 std::string NightlyJunit(const NightlySummary& summary);
 
 }  // namespace netrig

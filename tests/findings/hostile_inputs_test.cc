@@ -270,6 +270,30 @@ TEST(NightlyCollector, ManyFindingsAndManyPlaces) {
   EXPECT_EQ(race.more_places, 1000u - kMaxPlacesShown);
 }
 
+// junit.xml is re-written from what was parsed, escaped: malformed inputs (an unterminated
+// testcase tag, control bytes, bytes that are not UTF-8) never make it malformed.
+TEST(NightlyCollector, JunitOutputStaysWellFormed) {
+  NightlyCollector collector;
+  collector.JunitText("junit/a.xml", "<testcase name=\"x\" status=\"fail");
+  collector.JunitText("junit/b.xml",
+                      "<testcase name=\"y&lt;\" status=\"fail\"><system-out>\x01\xff<&</system-out>");
+  collector.StepsText("s\x01\xff\tfail\t1\tl\tn\n");
+  const std::string xml = NightlyJunit(collector.Take());
+  for (char c : xml) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(u >= 0x20 || c == '\n' || c == '\t' || c == '\r') << "control byte " << int(u);
+    EXPECT_LT(u, 0x80) << "a byte that is not UTF-8 survived";
+  }
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = xml.find(needle); at != std::string::npos; at = xml.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<testsuite "), count("</testsuite>"));
+  EXPECT_EQ(count("<system-out>"), count("</system-out>"));
+  EXPECT_THAT(xml, HasSubstr("name=\"y&lt;\""));
+}
+
 TEST(HostileOutputs, JsonToStdoutCarriesOnlyJson) {
   const CommandRun run = RunNetrig({"udp", "--duration=300ms", "--json=-", "--faults=none",
                                     "--finding_dir=", "--drain=100ms"});
