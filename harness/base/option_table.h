@@ -204,7 +204,10 @@ class OptionTable {
     return Add({std::string(name), {}, "X", range, std::string(help), role, false,
                 [=, name = std::string(name)](absl::string_view text, T& options) {
                   double value = 0;
-                  if (!absl::SimpleAtod(text, &value) || !std::isfinite(value) || value < min ||
+                  // SimpleAtod would take " 5" and "5 "; a flag value is the number alone.
+                  if (text.empty() || absl::ascii_isspace(static_cast<unsigned char>(text.front())) ||
+                      absl::ascii_isspace(static_cast<unsigned char>(text.back())) ||
+                      !absl::SimpleAtod(text, &value) || !std::isfinite(value) || value < min ||
                       value > max) {
                     return Invalid(name, text, absl::StrCat("a number in [", range, "]"));
                   }
@@ -258,6 +261,11 @@ class OptionTable {
     return Add({std::string(name), {}, std::string(value_name), "", std::string(help), role,
                 false,
                 [=, name = std::string(name)](absl::string_view text, T& options) {
+                  // An output path that looks like a flag is a mistake (`--json=--x`), not a
+                  // file to create; "-" (stdout) and "./-x" still work.
+                  if (role == OptionRole::kOutput && text.size() > 1 && text.front() == '-') {
+                    return Invalid(name, text, "a path (write ./-x for a file named -x)");
+                  }
                   if (check != nullptr) {
                     if (absl::Status ok = check(text); !ok.ok()) {
                       return absl::InvalidArgumentError(

@@ -82,6 +82,8 @@ TEST(HostileFlags, ValuesThatDoNotParseAreUsageErrorsNamingTheFlag) {
       {"http", "--target=https://127.0.0.1:8443/"}, {"http", "--http=2"},
       {"udp", "--family=ipv5"},      {"udp", "--nosuchflag"},        {"replay", "--times=0"},
       {"udp", "--faults=drop=2"},    {"http", "--faults=explode=0.1"},
+      {"udp", "--json=--x"},         {"http", "--finding_dir=--duration=1s"},
+      {"udp", "--rate=5 "},          {"udp", "--rate= 5"},
   };
   for (const std::vector<std::string>& args : cases) {
     const std::string shown = absl::StrJoin(args, " ");
@@ -93,6 +95,7 @@ TEST(HostileFlags, ValuesThatDoNotParseAreUsageErrorsNamingTheFlag) {
       EXPECT_THAT(run.err, HasSubstr(flag.substr(2))) << shown;
     }
     EXPECT_FALSE(std::filesystem::exists("--duration=1s")) << shown;
+    EXPECT_FALSE(std::filesystem::exists("--x")) << shown;
   }
 }
 
