@@ -123,6 +123,9 @@ std::optional<std::pair<int, StackFrame>> ParseFrameLine(absl::string_view line)
   int number = 0;
   size_t digits = 0;
   while (digits < s.size() && IsDigit(s[digits])) {
+    // A frame number is small; a line with more digits than a stack can have is not a frame
+    // (and must not overflow: the netrig_inputs fuzzer found that).
+    if (digits >= 6) return std::nullopt;
     number = number * 10 + (s[digits] - '0');
     ++digits;
   }
