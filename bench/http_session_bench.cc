@@ -1,4 +1,4 @@
-// Tasks per second through the reference libcurl Session (harness/http/session.h) against a bare
+// Tasks per second through the reference libcurl Session (harness/http/curl/session.h) against a bare
 // single-thread curl multi loop (32 concurrent transfers, a fresh easy handle per request), both
 // on the same embedded loopback server in the same run (issue 4 section 7: target ratio >= 0.8).
 // Also wrk against the same server when wrk is installed.
@@ -18,8 +18,8 @@
 #include "benchmark/benchmark.h"
 #include "harness/base/mutex.h"
 #include "harness/http/http_client.h"
-#include "harness/http/server.h"
-#include "harness/http/session.h"
+#include "harness/http/server/server.h"
+#include "harness/http/curl/session.h"
 
 namespace netrig {
 namespace {

@@ -4,12 +4,9 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(_netrig_libraries netrig netrig_base netrig_net netrig_sched netrig_check netrig_main
-    netrig_sanitizer_defaults)
-foreach(layer udp http drive findings)
-  if(TARGET netrig_${layer})
-    list(APPEND _netrig_libraries netrig_${layer})
-  endif()
+set(_netrig_libraries netrig netrig_main netrig_sanitizer_defaults)
+foreach(layer ${NETRIG_LAYERS})
+  list(APPEND _netrig_libraries netrig_${layer})
 endforeach()
 foreach(target ${_netrig_libraries})
   string(REGEX REPLACE "^netrig_" "" export_name ${target})
@@ -23,7 +20,7 @@ install(TARGETS ${_netrig_libraries} EXPORT netrigTargets
         OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/netrig-objects
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS netrig_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY harness stress DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+install(DIRECTORY harness cli DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(EXPORT netrigTargets NAMESPACE netrig:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/netrig)
 

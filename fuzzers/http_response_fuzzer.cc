@@ -67,7 +67,7 @@
 #include "harness/check/live_objects.h"
 #include "harness/check/violation.h"
 #include "harness/http/http_client.h"
-#include "harness/http/server.h"
+#include "harness/http/server/server.h"
 
 namespace {
 

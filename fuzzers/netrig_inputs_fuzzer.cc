@@ -28,8 +28,8 @@
 #include "harness/findings/finding_file.h"
 #include "harness/findings/fuzz_session.h"
 #include "harness/findings/nightly_summary.h"
-#include "harness/http/http_stress.h"
-#include "harness/udp/udp_stress.h"
+#include "harness/workloads/http/http_stress.h"
+#include "harness/workloads/udp/udp_stress.h"
 
 namespace {
 

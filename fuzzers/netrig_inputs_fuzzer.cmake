@@ -1,1 +1,1 @@
-netrig_fuzzer(netrig_inputs LIBS netrig_findings netrig_udp netrig_http)
+netrig_fuzzer(netrig_inputs LIBS netrig_findings netrig_workloads)

@@ -66,7 +66,7 @@
 #include "absl/time/time.h"
 #include "harness/net/datagram_oracle.h"
 #include "harness/net/endpoint.h"
-#include "harness/udp/echo_server.h"
+#include "harness/udp/peers/echo_server.h"
 #include "harness/udp/flow.h"
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size)

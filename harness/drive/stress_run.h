@@ -15,7 +15,7 @@
 //      finding file (one naming rule, never overwriting; written before the report, so a report
 //      that cannot be written never loses the finding) and the exit status (exit_codes.h).
 //
-// Example (what `netrig udp` does, see harness/udp/udp_stress.cc):
+// Example (what `netrig udp` does, see harness/workloads/udp/udp_stress.cc):
 //   UdpStressOptions options = ...;                  // parsed from its OptionTable
 //   ResolveSeeds(options);                           // before rendering the replay arguments
 //   UdpStress workload(options);

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "harness/base/mutex.h"
-#include "harness/http/buggy_clients.h"
-#include "harness/http/session.h"
+#include "harness/http/curl/buggy_clients.h"
+#include "harness/http/curl/session.h"
 
 namespace netrig {
 namespace {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/udp/dns_upstream.h"
+#include "harness/udp/dns_frame.h"
 
 namespace netrig {
 

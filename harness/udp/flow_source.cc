@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "harness/base/mutex.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/udp/echo_server.h"
 #include "harness/udp/socket_flow.h"
 
 namespace netrig {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace netrig::internal {
@@ -300,5 +301,28 @@ void InFlightGate::WaitIdle() {
   MutexLock lock(&mu_);
   while (in_flight_ > 0) idle_.Wait(&mu_);
 }
+
+absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port) {
+  absl::Status last = absl::OkStatus();
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    absl::StatusOr<UniqueFd> v4 = BindUdp(AddressFamily::kIPv4, 0);
+    if (!v4.ok()) return v4.status();
+    absl::StatusOr<Endpoint> local = LocalEndpoint(v4->get());
+    if (!local.ok()) return local.status();
+    absl::StatusOr<UniqueFd> v6 = BindUdp(AddressFamily::kIPv6, local->port());
+    if (!v6.ok() && absl::IsFailedPrecondition(v6.status()) &&
+        absl::StrContains(v6.status().message(), "in use")) {
+      last = v6.status();
+      continue;  // That port is taken on ::1; try another.
+    }
+    *ipv4 = std::move(*v4);
+    if (v6.ok()) *ipv6 = std::move(*v6);  // No ::1 on this host: IPv4 only.
+    *port = local->port();
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("no port free on both 127.0.0.1 and ::1 after 64 tries: ", last.message()));
+}
+
 
 }  // namespace netrig::internal

@@ -55,6 +55,8 @@ absl::Status ErrnoStatus(absl::string_view what, int error_number);
 // only) and `port` (0: kernel-chosen). `bind_address` overrides the loopback address.
 absl::StatusOr<UniqueFd> BindUdp(AddressFamily family, uint16_t port,
                                  const Endpoint* bind_address = nullptr);
+// Binds a UDP socket on 127.0.0.1 and one on ::1 (when present) to one kernel-chosen port.
+absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port);
 // A non-blocking TCP listening socket on loopback.
 absl::StatusOr<UniqueFd> ListenTcp(AddressFamily family, uint16_t port);
 // A blocking TCP connection to `peer` (an address endpoint), with TCP_NODELAY.

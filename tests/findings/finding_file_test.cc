@@ -103,8 +103,8 @@ TEST(FindingFile, SignatureIsTheSortedDistinctViolationKinds) {
 }
 
 TEST(FindingFile, ReplayArgv) {
-  EXPECT_THAT(FindingReplayArgv(Example(), "build/asan/stress/netrig"),
-              ElementsAre("build/asan/stress/netrig", "udp", "--flow=dns_proxy",
+  EXPECT_THAT(FindingReplayArgv(Example(), "build/asan/bin/netrig"),
+              ElementsAre("build/asan/bin/netrig", "udp", "--flow=dns_proxy",
                           "--seed=18446744073709551615", "--perturb_seed=7"));
 }
 

@@ -1,6 +1,6 @@
 // The embedded HTTP server seen from a real client (libcurl easy) on loopback: both protocols,
 // every fault kind, fixed and seeded plans, scripted bytes, counters and a clean Stop.
-#include "harness/http/server.h"
+#include "harness/http/server/server.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "harness/http/fault_plan.h"
+#include "harness/http/server/fault_plan.h"
 
 namespace netrig {
 namespace {

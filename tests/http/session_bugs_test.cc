@@ -23,10 +23,10 @@
 #include "harness/base/mutex.h"
 #include "harness/check/ledger.h"
 #include "harness/check/violation.h"
-#include "harness/http/buggy_clients.h"
+#include "harness/http/curl/buggy_clients.h"
 #include "harness/http/http_client.h"
-#include "harness/http/server.h"
-#include "harness/http/session.h"
+#include "harness/http/server/server.h"
+#include "harness/http/curl/session.h"
 #include "harness/sched/schedule_point.h"
 
 namespace netrig {

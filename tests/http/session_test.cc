@@ -2,7 +2,7 @@
 // exactly once under concurrent resume/cancel, cancel at every moment, both invalidation modes,
 // nothing after invalidation, observers, live counters, HTTP/1.1 keep-alive and h2c; and the
 // client registry.
-#include "harness/http/session.h"
+#include "harness/http/curl/session.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -22,9 +22,9 @@
 #include "harness/base/mutex.h"
 #include "harness/check/ledger.h"
 #include "harness/check/violation.h"
-#include "harness/http/buggy_clients.h"
+#include "harness/http/curl/buggy_clients.h"
 #include "harness/http/http_client.h"
-#include "harness/http/server.h"
+#include "harness/http/server/server.h"
 
 namespace netrig {
 namespace {

@@ -14,6 +14,6 @@ std::string BinaryDir() {
   return dir != nullptr ? dir : NETRIG_DEFAULT_BINARY_DIR;
 }
 
-std::string NetrigBinary() { return BinaryDir() + "/stress/netrig"; }
+std::string NetrigBinary() { return BinaryDir() + "/bin/netrig"; }
 
 }  // namespace netrig::testing

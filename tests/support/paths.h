@@ -8,7 +8,7 @@ namespace netrig::testing {
 
 std::string SourceDir();
 std::string BinaryDir();
-// build/<preset>/stress/netrig
+// build/<preset>/bin/netrig
 std::string NetrigBinary();
 
 }  // namespace netrig::testing

@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/mutex.h"
-#include "harness/udp/dns_upstream.h"
+#include "harness/udp/peers/dns_upstream.h"
 #include "harness/udp/flow.h"
 #include "tests/support/flow_reads.h"
 

@@ -1,4 +1,4 @@
-#include "harness/udp/fault_relay.h"
+#include "harness/udp/peers/fault_relay.h"
 
 #include <sys/socket.h>
 
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "harness/udp/echo_server.h"
+#include "harness/udp/peers/echo_server.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/socket_util.h"
 

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "harness/base/mutex.h"
-#include "harness/udp/echo_server.h"
+#include "harness/udp/peers/echo_server.h"
 #include "harness/udp/flow.h"
 
 namespace netrig {

@@ -1,0 +1,58 @@
+#include "harness/http/curl/buggy_clients.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace netrig {
+namespace {
+
+CurlSessionBugs DequeueUseAfterFree() {
+  CurlSessionBugs bugs;
+  bugs.reclaim_connections_on_resume = true;
+  return bugs;
+}
+CurlSessionBugs UnlockedShare() {
+  CurlSessionBugs bugs;
+  bugs.share_without_locks = true;
+  return bugs;
+}
+CurlSessionBugs DoubleCompletion() {
+  CurlSessionBugs bugs;
+  bugs.cancel_completes_inline = true;
+  return bugs;
+}
+CurlSessionBugs ObserverLeak() {
+  CurlSessionBugs bugs;
+  bugs.observers_retain_connections = true;
+  return bugs;
+}
+
+}  // namespace
+
+const std::vector<SeededHttpBug>& SeededHttpBugs() {
+  static const auto* const bugs = new std::vector<SeededHttpBug>{
+      {"bug-dequeue-uaf", "1", "asan", "asan",
+       "completion dequeues a connection record that a concurrent resume already freed",
+       DequeueUseAfterFree()},
+      {"bug-unlocked-share", "1", "tsan", "tsan",
+       "a curl share handle without lock callbacks used from several sessions' threads",
+       UnlockedShare()},
+      {"bug-double-completion", "1", "ledger", "default",
+       "cancel racing completion delivers two completions", DoubleCompletion()},
+      {"bug-observer-leak", "3", "lsan+live_objects", "asan",
+       "observers keep a connection record alive after disconnect", ObserverLeak()},
+  };
+  return *bugs;
+}
+
+absl::StatusOr<std::unique_ptr<HttpClient>> NewBuggyHttpClient(absl::string_view name) {
+  for (const SeededHttpBug& bug : SeededHttpBugs()) {
+    if (name == bug.client_name) {
+      CurlClientOptions options;
+      options.bugs = bug.bugs;
+      return NewCurlClient(options);
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no seeded-bug HTTP client named '", name, "'"));
+}
+
+}  // namespace netrig

@@ -1,0 +1,246 @@
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "harness/drive/seeds.h"
+#include "harness/sched/schedule_point.h"
+#include "harness/workloads/udp/udp_stress_internal.h"
+
+namespace netrig::internal::udp_stress {
+
+// ---- Chaos: path events, reopen, retire ---------------------------------------------------------
+
+void UdpStress::SetPath(bool up) {
+  MutexLock lock(&path_mu_);
+  path_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  Add(counters_.path_events);
+  if (!up) {
+    path_down_.store(true, std::memory_order_release);
+    for (auto& relay : relays_) relay->SetPathUp(false);
+    must_leave_waiting_.clear();
+    for (Instance* instance : live_) {
+      if (!instance->closing.load(std::memory_order_acquire)) {
+        instance->flow->OnPathEvent(PathEvent::kPathLost);
+      }
+    }
+  } else {
+    for (auto& relay : relays_) relay->SetPathUp(true);
+    const absl::Time by = absl::Now() + options_.waiting_deadline;
+    for (Instance* instance : live_) {
+      if (instance->closing.load(std::memory_order_acquire)) continue;
+      instance->flow->OnPathEvent(PathEvent::kPathBack);
+      must_leave_waiting_[instance] = by;
+    }
+    path_down_.store(false, std::memory_order_release);
+  }
+  path_epoch_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void UdpStress::CheckWaiting(absl::Time now) {
+  MutexLock lock(&path_mu_);
+  for (auto it = must_leave_waiting_.begin(); it != must_leave_waiting_.end();) {
+    Instance* instance = it->first;
+    if (instance->closing.load(std::memory_order_acquire) ||
+        instance->flow->state() != FlowState::kWaiting) {
+      it = must_leave_waiting_.erase(it);
+      continue;
+    }
+    if (now > it->second) {
+      ReportViolation("stuck_waiting",
+                      absl::StrFormat("flow '%s' (instance %d) is still \"waiting\" %s after the "
+                                      "path came back",
+                                      options_.flow, instance->id,
+                                      absl::FormatDuration(options_.waiting_deadline)));
+      it = must_leave_waiting_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+void UdpStress::Reopen(int slot, bool graceful) {
+  absl::StatusOr<Instance*> fresh = OpenInstance(slot);
+  if (!fresh.ok()) {
+    ReportViolation("open_failed", absl::StrFormat("reopening flow '%s' failed: %s", options_.flow,
+                                                   fresh.status().ToString()));
+    return;
+  }
+  Instance* old;
+  {
+    MutexLock lock(&slots_[slot]->mu);
+    old = slots_[slot]->current;
+    slots_[slot]->current = *fresh;
+  }
+  Add(counters_.reopens);
+  if (old != nullptr) Retire(old, graceful);
+}
+
+void UdpStress::Retire(Instance* instance, bool graceful) {
+  instance->retire_seq = instance->next_seq.load(std::memory_order_acquire);
+  instance->graceful = graceful;
+  instance->retired_at = absl::Now();
+  instance->drain_inflight_seen = -1;
+  instance->drain_progress_at = instance->retired_at;
+  instance->retired.store(true, std::memory_order_release);
+  if (graceful) {
+    retiring_.push_back(instance);
+  } else {
+    CloseAndFinalize(instance);  // mid-traffic: reads and writes may be in flight right now
+  }
+}
+
+bool UdpStress::DrainOver(Instance* instance, absl::Time now) {
+  const int64_t inflight = instance->inflight.load(std::memory_order_acquire);
+  if (inflight <= 0) return true;
+  if (inflight != instance->drain_inflight_seen) {
+    instance->drain_inflight_seen = inflight;
+    instance->drain_progress_at = now;
+  }
+  return now - instance->drain_progress_at > options_.drain ||
+         now - instance->retired_at > 5 * options_.drain;
+}
+
+void UdpStress::CloseAndFinalize(Instance* instance) {
+  instance->closing.store(true, std::memory_order_release);
+  SchedulePoint("udp_stress.close");
+  instance->flow->Close();
+  if (instance->reader.joinable()) instance->reader.join();
+  while (instance->users.load(std::memory_order_acquire) > 0) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  Finalize(instance);
+}
+
+void UdpStress::Finalize(Instance* instance) {
+  uint64_t lost = 0;
+  uint64_t lost_while_down = 0;
+  uint64_t abandoned = 0;
+  uint64_t accepted = 0;
+  std::map<std::string, uint64_t> lost_by_encoding;
+  std::vector<uint32_t> sample;
+  const uint32_t end =
+      std::min(instance->next_seq.load(std::memory_order_acquire), kMaxIdsPerInstance);
+  {
+    MutexLock lock(&instance->hook_mu);
+    for (uint32_t seq = 0; seq < end; ++seq) {
+      std::atomic<uint8_t>* state = instance->ids.Find(seq);
+      if (state == nullptr) {
+        seq |= kChunkIds - 1;  // a chunk never used (ids past a full instance)
+        continue;
+      }
+      const uint8_t s = state->load(std::memory_order_acquire);
+      const uint8_t current = s & kStateMask;
+      if (current != kFree && current != kRejected) ++accepted;
+      if (current != kInFlight) continue;
+      if (instance->graceful && seq < instance->retire_seq) {
+        state->store(static_cast<uint8_t>((s & ~kStateMask) | kLost), std::memory_order_release);
+        ++lost;
+        if (s & kPathDownFlag) ++lost_while_down;
+        ++lost_by_encoding[EncodingName(EncodingOf(s))];
+        if (sample.size() < 5) sample.push_back(seq);
+      } else {
+        state->store(static_cast<uint8_t>((s & ~kStateMask) | kAbandoned),
+                     std::memory_order_release);
+        ++abandoned;
+      }
+    }
+    inflight_cost_.fetch_sub(instance->inflight_cost.exchange(0), std::memory_order_relaxed);
+    instance->inflight.store(0, std::memory_order_relaxed);
+    instance->finalized = true;
+    instance->ids.Release();
+  }
+  {
+    MutexLock lock(&path_mu_);
+    live_.erase(std::remove(live_.begin(), live_.end(), instance), live_.end());
+    must_leave_waiting_.erase(instance);
+  }
+  instance->flow.reset();
+  Add(counters_.lost, lost);
+  Add(counters_.abandoned, abandoned);
+  if (lost > 0) {
+    // Said, not subtracted: which datagrams the harness lost is unknown.
+    std::string harness_note;
+    if (const HarnessLosses harness = HarnessLossesNow(); harness.total() > 0) {
+      harness_note = absl::StrFormat(
+          "; the harness itself lost %d datagram(s) so far in this run (kernel drops: relay %d, "
+          "echo peer %d; echo send errors %d), so up to that many of these may be the harness's "
+          "loss: rerun with a lower --rate",
+          harness.total(), harness.relay_kernel_drops, harness.echo_kernel_drops,
+          harness.echo_send_errors);
+    }
+    std::vector<std::string> encodings;
+    for (const auto& [name, count] : lost_by_encoding) {
+      encodings.push_back(absl::StrCat(name, " x", count));
+    }
+    std::vector<std::string> ids;
+    for (uint32_t seq : sample) ids.push_back(absl::StrCat(instance->id, ":", seq));
+    ReportViolation(
+        "silent_loss",
+        absl::StrFormat("flow '%s' (instance %d): %d of %d accepted datagrams never came back "
+                        "(the drain waited until none had come back for %s) and no relay fault "
+                        "accounts for them; %d of them "
+                        "were accepted while the path was down (the flow should have rejected or "
+                        "queued them visibly); endpoints: %s; first ids: %s%s",
+                        options_.flow, instance->id, lost, accepted,
+                        absl::FormatDuration(options_.drain), lost_while_down,
+                        absl::StrJoin(encodings, ", "), absl::StrJoin(ids, ", "), harness_note));
+  }
+}
+
+void UdpStress::ChaosLoop() {
+  std::mt19937_64 rng(DeriveSeed(seed_, "chaos"));
+  const absl::Duration tick = absl::Milliseconds(5);
+  absl::Time next_path_event = options_.path_events > absl::ZeroDuration()
+                                   ? start_ + options_.path_events
+                                   : absl::InfiniteFuture();
+  auto reopen_gap = [&] { return absl::Milliseconds(150 + static_cast<int64_t>(rng() % 750)); };
+  absl::Time next_reopen = options_.reopen ? start_ + reopen_gap() : absl::InfiniteFuture();
+  bool path_up = true;
+  int reopens = 0;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    absl::SleepFor(tick);
+    const absl::Time now = absl::Now();
+    if (now >= next_path_event) {
+      path_up = !path_up;
+      SetPath(path_up);
+      next_path_event = now + options_.path_events;
+    }
+    CheckWaiting(now);
+    if (now >= next_reopen && reopens < max_reopens_) {
+      ++reopens;
+      Reopen(static_cast<int>(rng() % slots_.size()), /*graceful=*/rng() % 10 < 7);
+      next_reopen = now + reopen_gap();
+    }
+    for (size_t s = 0; s < slots_.size() && reopens < max_reopens_; ++s) {
+      Instance* current;
+      {
+        MutexLock lock(&slots_[s]->mu);
+        current = slots_[s]->current;
+      }
+      if (current != nullptr && current->full.load(std::memory_order_relaxed)) {
+        ++reopens;
+        Reopen(static_cast<int>(s), /*graceful=*/true);
+      }
+    }
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+      Instance* instance = *it;
+      if (DrainOver(instance, now)) {
+        CloseAndFinalize(instance);
+        it = retiring_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!path_up) SetPath(true);
+}
+
+}  // namespace netrig::internal::udp_stress

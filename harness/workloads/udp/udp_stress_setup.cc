@@ -1,0 +1,309 @@
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "harness/check/live_objects.h"
+#include "harness/drive/seeds.h"
+#include "harness/sched/schedule_point.h"
+#include "harness/workloads/udp/stress_datagram.h"
+#include "harness/workloads/udp/udp_stress_internal.h"
+
+namespace netrig::internal::udp_stress {
+
+// ---- Setup -------------------------------------------------------------------------------------
+
+absl::Status UdpStress::SetupPeers() {
+  const bool want4 = options_.family != FamilyChoice::kIPv6;
+  const bool want6 = options_.family != FamilyChoice::kIPv4;
+  std::vector<Endpoint> peers;
+  if (options_.peers.empty()) {
+    absl::StatusOr<std::unique_ptr<EchoServer>> echo =
+        EchoServer::Start({.threads = 2, .batch = 32});
+    if (!echo.ok()) return echo.status();
+    echo_ = std::move(*echo);
+    if (want4) peers.push_back(echo_->ipv4_endpoint());
+    if (want6 && echo_->ipv6_endpoint()) peers.push_back(*echo_->ipv6_endpoint());
+    if (peers.empty())
+      return absl::FailedPreconditionError("this host has no ::1 for --family=ipv6");
+  } else {
+    for (const Endpoint& peer : options_.peers) {
+      if (peer.kind() != EndpointKind::kAddress) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--peer ", peer.ToString(), " must be a numeric address endpoint"));
+      }
+      const AddressFamily family = IsMapped(peer) ? AddressFamily::kIPv4 : peer.family();
+      if ((family == AddressFamily::kIPv4 && want4) || (family == AddressFamily::kIPv6 && want6)) {
+        peers.push_back(peer);
+      }
+    }
+    if (peers.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no --peer of the family --family=", FamilyChoiceName(options_.family)));
+    }
+  }
+  const bool model_mtu = options_.peers.empty() && options_.mtu > 0 && options_.dont_fragment;
+  use_relay_ = options_.peers.empty() &&
+               (faults_.any() || options_.path_events > absl::ZeroDuration() || model_mtu);
+  for (const Endpoint& peer : peers) {
+    const AddressFamily family = peer.family();
+    if (!use_relay_) {
+      targets_.push_back(peer);
+      target_families_.push_back(family);
+      continue;
+    }
+    RelayOptions relay;
+    relay.peer = peer;
+    relay.faults = faults_;
+    relay.seed = DeriveSeed(DeriveSeed(seed_, "faults"), AddressFamilyName(family));
+    relay.max_clients = static_cast<int>(kMaxInstances) + 64;
+    if (model_mtu) {
+      absl::StatusOr<DatagramLimit> limit =
+          BindingLimit(family, DatagramPath::Interface(options_.mtu, /*dont_fragment=*/true));
+      if (!limit.ok()) return limit.status();
+      relay.faults.mtu_payload = limit->payload_bytes;
+    }
+    relay.on_fault = [this](RelayDirection, absl::string_view payload, const char* fault) {
+      OnRelayFault(payload, fault);
+    };
+    absl::StatusOr<std::unique_ptr<FaultRelay>> started = FaultRelay::Start(relay);
+    if (!started.ok()) return started.status();
+    targets_.push_back((*started)->endpoint());
+    target_families_.push_back(family);
+    relays_.push_back(std::move(*started));
+  }
+  // Room for every flow instance that can be alive at once (current, retiring, handed out by the
+  // source) with margin: the harness's own peer must never be the limit a flow is blamed for.
+  absl::StatusOr<std::unique_ptr<DnsUpstream>> upstream =
+      DnsUpstream::Start({.max_connections = 4 * options_.flows + 64});
+  if (!upstream.ok()) return upstream.status();
+  upstream_ = std::move(*upstream);
+
+  flow_options_.batch = options_.batch;
+  flow_options_.dont_fragment = options_.dont_fragment;
+  flow_options_.dns_upstream = upstream_->ipv4_endpoint();
+  flow_options_.loopback_only = options_.peers.empty();
+  for (const Endpoint& local : options_.bind) {
+    if (local.kind() != EndpointKind::kAddress) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--bind ", local.ToString(), " must be a numeric address"));
+    }
+    (local.family() == AddressFamily::kIPv4 ? flow_options_.bind_ipv4 : flow_options_.bind_ipv6) =
+        local;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UdpStress::SetupEncodings() {
+  // How this host resolves "localhost", as a flow would (first answer decides where it goes).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* results = nullptr;
+  std::optional<AddressFamily> localhost_first;
+  if (::getaddrinfo("localhost", nullptr, &hints, &results) == 0) {
+    for (addrinfo* r = results; r != nullptr; r = r->ai_next) {
+      const AddressFamily family = r->ai_family == AF_INET    ? AddressFamily::kIPv4
+                                   : r->ai_family == AF_INET6 ? AddressFamily::kIPv6
+                                                              : AddressFamily::kUnspecified;
+      if (family == AddressFamily::kUnspecified) continue;
+      if (!localhost_first) localhost_first = family;
+      if (std::find(localhost_families_.begin(), localhost_families_.end(), family) ==
+          localhost_families_.end()) {
+        localhost_families_.push_back(family);
+      }
+    }
+    ::freeaddrinfo(results);
+  }
+  std::string scope = options_.scope_interface;
+  if (scope.empty() && options_.peers.empty()) scope = "lo";
+  const unsigned scope_index = scope.empty() ? 0 : ::if_nametoindex(scope.c_str());
+
+  for (size_t t = 0; t < targets_.size(); ++t) {
+    const Endpoint& target = targets_[t];
+    const uint8_t index = static_cast<uint8_t>(t);
+    auto add = [&](Encoding encoding, absl::StatusOr<Endpoint> endpoint) {
+      if (endpoint.ok()) encodings_.push_back({encoding, index, *std::move(endpoint)});
+    };
+    const std::string port = absl::StrCat(target.port());
+    if (target_families_[t] == AddressFamily::kIPv4) {
+      add(kIPv4Numeric, target);
+      add(kIPv4FromText, Endpoint::Parse(absl::StrCat(target.host(), ":", port)));
+      add(kIPv4Mapped, Endpoint::Parse(absl::StrCat("[::ffff:", target.host(), "]:", port)));
+    } else {
+      add(kIPv6Numeric, target);
+      if (scope_index != 0) {
+        add(kIPv6ScopedName,
+            Endpoint::Parse(absl::StrCat("[", target.host(), "%", scope, "]:", port)));
+        add(kIPv6ScopedIndex,
+            Endpoint::Parse(absl::StrCat(target.host(), "%", scope_index, ".", port)));
+      }
+    }
+    const bool loopback_target = target.host() == "127.0.0.1" || target.host() == "::1";
+    if (loopback_target && localhost_first == target_families_[t]) {
+      add(kHostName, Endpoint::Parse(absl::StrCat("localhost:", port)));
+    }
+  }
+  if (encodings_.empty()) return absl::InternalError("no endpoint encoding could be built");
+  return absl::OkStatus();
+}
+
+void UdpStress::SetupSizes() {
+  if (options_.peers.empty()) {
+    judge_path_ = DatagramPath::Loopback(options_.dont_fragment);
+  } else {
+    judge_path_ =
+        DatagramPath::Interface(options_.mtu > 0 ? options_.mtu : 1500, options_.dont_fragment);
+  }
+  for (AddressFamily family : {AddressFamily::kIPv4, AddressFamily::kIPv6}) {
+    std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
+    std::vector<uint64_t> limits;
+    absl::StatusOr<std::vector<DatagramLimit>> applicable = ApplicableLimits(family, judge_path_);
+    if (applicable.ok()) {
+      for (const DatagramLimit& limit : *applicable) limits.push_back(limit.payload_bytes);
+    }
+    if (options_.peers.empty() && options_.mtu > 0) {
+      absl::StatusOr<DatagramLimit> modeled =
+          BindingLimit(family, DatagramPath::Interface(options_.mtu, options_.dont_fragment));
+      if (modeled.ok()) limits.push_back(modeled->payload_bytes);
+    }
+    for (uint64_t limit : limits) {
+      for (uint64_t size : {limit - 1, limit, limit + 1}) {
+        if (size >= kHeaderBytes && std::find(sizes.begin(), sizes.end(), size) == sizes.end()) {
+          sizes.push_back(size);
+        }
+      }
+    }
+    if (sizes.empty()) sizes.push_back(1400);
+  }
+}
+
+std::vector<AddressFamily> UdpStress::JudgeFamilies(const Endpoint& endpoint) const {
+  switch (endpoint.kind()) {
+    case EndpointKind::kAddress:
+      // Mapped endpoints leave as IPv4 from a socket flow; a flow may also treat them as IPv6.
+      if (IsMapped(endpoint)) return {AddressFamily::kIPv4, AddressFamily::kIPv6};
+      return {endpoint.family()};
+    case EndpointKind::kHost:
+      if (!localhost_families_.empty()) return localhost_families_;
+      return {AddressFamily::kIPv4, AddressFamily::kIPv6};
+    case EndpointKind::kRedacted:
+      break;
+  }
+  return {endpoint.family()};
+}
+
+uint64_t UdpStress::DrawSize(std::mt19937_64& rng, AddressFamily family) const {
+  if (options_.size > 0) return options_.size;
+  const uint64_t r = rng() % 100;
+  if (r < 45) return 50 + rng() % 151;  // story 2: 50-200 byte datagrams
+  if (r < 55) return 201 + rng() % 1200;
+  const std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
+  return sizes[rng() % sizes.size()];
+}
+
+absl::Status UdpStress::SetupWorkload() {
+  // Options are checked by ValidateUdpStressOptions (RunUdpStress calls it first); a workload
+  // built some other way is checked here again rather than trusted.
+  if (absl::Status valid = ValidateUdpStressOptions(options_); !valid.ok()) return valid;
+  registration_ = FindFlow(options_.flow);
+  absl::StatusOr<RelayFaults> faults = ParseFaultSpec(options_.faults);
+  if (!faults.ok()) return faults.status();
+  faults_ = *faults;
+  if (!options_.peers.empty()) faults_ = RelayFaults{};  // no relay on an external path
+
+  run_tag_ = static_cast<uint32_t>(DeriveSeed(seed_, "run_tag")) | 1u;
+  if (absl::Status s = SetupPeers(); !s.ok()) return s;
+  if (absl::Status s = SetupEncodings(); !s.ok()) return s;
+  SetupSizes();
+
+  op_batch_ = options_.rate > 0
+                  ? std::clamp(static_cast<int>(options_.rate / 200), 1, options_.batch)
+                  : options_.batch;
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  // Each flow instance costs a few descriptors here and one per relay; stay well inside.
+  max_reopens_ = static_cast<int>(
+      std::min<uint64_t>(kMaxInstances - 2 * static_cast<uint64_t>(options_.flows) - 8,
+                         files.rlim_cur > 512 ? (files.rlim_cur - 256) / 6 : 32));
+
+  for (int w = 0; w < options_.threads; ++w) {
+    auto state = std::make_unique<WorkerState>(DeriveSeed(DeriveSeed(seed_, "sizes"), w));
+    state->datagrams.resize(options_.batch);
+    for (Datagram& d : state->datagrams) d.endpoint = encodings_[0].endpoint;
+    state->encodings.resize(options_.batch);
+    state->targets.resize(options_.batch);
+    workers_.push_back(std::move(state));
+  }
+  for (int s = 0; s < options_.flows; ++s) slots_.push_back(std::make_unique<Slot>());
+  start_ = absl::Now();
+  for (int s = 0; s < options_.flows; ++s) {
+    absl::StatusOr<Instance*> instance = OpenInstance(s);
+    if (!instance.ok()) {
+      return absl::Status(
+          instance.status().code(),
+          absl::StrCat("cannot open flow '", options_.flow, "': ", instance.status().message()));
+    }
+    MutexLock lock(&slots_[s]->mu);
+    slots_[s]->current = *instance;
+  }
+  if (options_.sleep_wake && registration_->source) {
+    absl::StatusOr<std::unique_ptr<FlowSource>> source =
+        CreateFlowSource(options_.flow, flow_options_);
+    if (!source.ok()) return source.status();
+    source_ = std::move(*source);
+    source_endpoints_ = source_->LocalEndpoints();
+    absl::Status started = source_->Start([this](std::unique_ptr<Flow> flow, const Endpoint& peer) {
+      SchedulePoint("udp_stress.handler");
+      MutexLock lock(&source_mu_);
+      handed_.emplace_back(std::move(flow), peer);
+    });
+    if (!started.ok()) return started;
+  }
+  return absl::OkStatus();
+}
+
+// ---- Flow instances ----------------------------------------------------------------------------
+
+absl::StatusOr<Instance*> UdpStress::OpenInstance(int slot) {
+  const uint32_t id = next_instance_.fetch_add(1);
+  if (id >= kMaxInstances) return absl::ResourceExhaustedError("too many flow instances");
+  auto owned = std::make_unique<Instance>();
+  Instance* instance = owned.get();
+  instance->id = id;
+  instance->slot = slot;
+  {
+    MutexLock lock(&path_mu_);
+    absl::StatusOr<std::unique_ptr<Flow>> flow = CreateFlow(options_.flow, flow_options_);
+    if (!flow.ok()) return flow.status();
+    instance->flow = std::move(*flow);
+    if (path_down_.load(std::memory_order_acquire)) {
+      instance->flow->OnPathEvent(PathEvent::kPathLost);
+    }
+    live_.push_back(instance);
+  }
+  Add(counters_.flows_opened);
+  instance_table_[id].store(instance, std::memory_order_release);
+  {
+    MutexLock lock(&instances_mu_);
+    owned_.push_back(std::move(owned));
+  }
+  instance->reader = std::thread([this, instance] { ReaderLoop(instance); });
+  return instance;
+}
+
+}  // namespace netrig::internal::udp_stress

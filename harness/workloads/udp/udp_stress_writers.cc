@@ -1,0 +1,264 @@
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "harness/sched/schedule_point.h"
+#include "harness/workloads/udp/stress_datagram.h"
+#include "harness/workloads/udp/udp_stress_internal.h"
+
+namespace netrig::internal::udp_stress {
+
+// ---- Pinning flow instances, the in-flight budget -----------------------------------------------
+
+Instance* UdpStress::Pin(Slot& slot) {
+  MutexLock lock(&slot.mu);
+  Instance* instance = slot.current;
+  if (instance != nullptr) instance->users.fetch_add(1, std::memory_order_acq_rel);
+  return instance;
+}
+
+void UdpStress::Release(Instance* instance, int64_t cost) {
+  instance->inflight_cost.fetch_sub(cost, std::memory_order_relaxed);
+  instance->inflight.fetch_sub(1, std::memory_order_release);
+  inflight_cost_.fetch_sub(cost, std::memory_order_relaxed);
+  progress_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool UdpStress::WaitForBudget(int64_t cost) {
+  if (inflight_cost_.load(std::memory_order_relaxed) + cost <= kInFlightBudget) return true;
+  uint64_t progress = progress_.load(std::memory_order_relaxed);
+  absl::Time last_progress = absl::Now();
+  for (int spins = 0;; ++spins) {
+    if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return false;
+    const int64_t inflight = inflight_cost_.load(std::memory_order_relaxed);
+    if (inflight + cost <= kInFlightBudget || inflight <= 0) return true;
+    if (spins < 50) {
+      std::this_thread::yield();
+    } else {
+      absl::SleepFor(absl::Microseconds(50));
+    }
+    const absl::Time now = absl::Now();
+    if (now >= traffic_end_) return false;
+    const uint64_t seen = progress_.load(std::memory_order_relaxed);
+    if (seen != progress) {
+      progress = seen;
+      last_progress = now;
+    } else if (now - last_progress > absl::Seconds(1)) {
+      // Nothing comes back: do not pile more on; the drain will tell what was lost.
+      Add(counters_.budget_stalls);
+      return false;
+    }
+  }
+}
+
+// ---- Writers -----------------------------------------------------------------------------------
+
+void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
+  WorkerState& w = *workers_[worker];
+  const int n = op_batch_;
+  Slot& slot = *slots_[index % slots_.size()];
+  int64_t cost = 0;
+  for (int i = 0; i < n; ++i) {
+    const EncodedEndpoint& e = encodings_[w.rng() % encodings_.size()];
+    Datagram& d = w.datagrams[i];
+    if (!(d.endpoint == e.endpoint)) d.endpoint = e.endpoint;
+    d.payload.resize(DrawSize(w.rng, target_families_[e.target]));
+    w.encodings[i] = e.encoding;
+    w.targets[i] = e.target;
+    cost += QueueCost(d.payload.size());
+  }
+  if (!WaitForBudget(cost)) return;
+  Instance* instance = Pin(slot);
+  if (instance == nullptr) return;
+  absl::Cleanup unpin = [instance] { instance->users.fetch_sub(1, std::memory_order_acq_rel); };
+  const uint32_t base = instance->next_seq.fetch_add(static_cast<uint32_t>(n));
+  if (base >= kMaxIdsPerInstance - static_cast<uint32_t>(n)) {
+    instance->full.store(true, std::memory_order_relaxed);  // the chaos thread rotates it
+    return;
+  }
+  const bool down = path_down_.load(std::memory_order_acquire);
+  const uint64_t epoch = path_epoch_.load(std::memory_order_acquire);
+  const int64_t sent_ns = absl::ToUnixNanos(intended_start);
+  for (int i = 0; i < n; ++i) {
+    Datagram& d = w.datagrams[i];
+    const uint32_t seq = base + static_cast<uint32_t>(i);
+    Header h;
+    h.run_tag = run_tag_;
+    h.instance = instance->id;
+    h.seq = seq;
+    h.length = static_cast<uint32_t>(d.payload.size());
+    h.sent_ns = sent_ns;
+    h.encoding = w.encodings[i];
+    h.target = w.targets[i];
+    PutHeader(d.payload.data(), h);
+    FillBody(d.payload, FillByte(instance->id, seq));
+    instance->ids.Get(seq)->store(
+        static_cast<uint8_t>(kInFlight | (down ? kPathDownFlag : 0) | (w.encodings[i] << 4)),
+        std::memory_order_release);
+  }
+  instance->inflight_cost.fetch_add(cost, std::memory_order_relaxed);
+  instance->inflight.fetch_add(n, std::memory_order_relaxed);
+  inflight_cost_.fetch_add(cost, std::memory_order_relaxed);
+  SchedulePoint("udp_stress.write");
+  const std::vector<WriteResult> results =
+      instance->flow->Write(absl::MakeConstSpan(w.datagrams.data(), n));
+  const bool overlap = down || path_epoch_.load(std::memory_order_acquire) != epoch;
+  Add(counters_.written, n);
+  SettleWrite(instance, absl::MakeConstSpan(w.datagrams.data(), n), results, base,
+              absl::MakeConstSpan(w.encodings.data(), n), overlap);
+  // While the path is down a writer keeps trying, but not in a tight loop of rejections.
+  if (path_down_.load(std::memory_order_relaxed)) absl::SleepFor(absl::Milliseconds(1));
+}
+
+void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datagrams,
+                            absl::Span<const WriteResult> results, uint32_t base_seq,
+                            absl::Span<const uint8_t> encodings, bool path_overlap) {
+  uint64_t accepted = 0;
+  uint64_t queued = 0;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    // A flow that returns fewer results than datagrams accepted the rest, by the contract's
+    // silence; the ledger then holds it to that.
+    if (i >= results.size() || !results[i].rejected()) {
+      ++(i < results.size() && results[i].outcome == WriteResult::Outcome::kQueued ? queued
+                                                                                   : accepted);
+      bytes += datagrams[i].payload.size();
+      continue;
+    }
+    const uint32_t seq = base_seq + static_cast<uint32_t>(i);
+    const Datagram& d = datagrams[i];
+    std::atomic<uint8_t>* state = instance->ids.Find(seq);
+    uint8_t s = state->load(std::memory_order_acquire);
+    bool settled = false;
+    while ((s & kStateMask) == kInFlight) {
+      if (state->compare_exchange_weak(s, static_cast<uint8_t>((s & ~kStateMask) | kRejected),
+                                       std::memory_order_acq_rel)) {
+        settled = true;
+        break;
+      }
+    }
+    Add(counters_.rejected);
+    if (settled) {
+      Release(instance, QueueCost(d.payload.size()));
+    } else {
+      ReportViolation("rejected_but_delivered",
+                      absl::StrFormat("flow '%s' (instance %d) rejected datagram %d:%d (%d bytes "
+                                      "to %s, %s) with \"%s\", yet it reached the peer",
+                                      options_.flow, instance->id, instance->id, seq,
+                                      d.payload.size(), d.endpoint.ToString(),
+                                      EncodingName(encodings[i]), results[i].error.message()));
+      continue;
+    }
+    const bool closing = instance->closing.load(std::memory_order_acquire);
+    const Judgement j = Judge(d, results[i], path_overlap || closing);
+    switch (j.kind) {
+      case Judgement::kTrueLimit:
+        Add(j.limit == DatagramLimitKind::kFamilyMaximum         ? counters_.rejected_family_maximum
+            : j.limit == DatagramLimitKind::kPathMtuDontFragment ? counters_.rejected_path_mtu
+                                                                 : counters_.rejected_buffer);
+        if (j.limit == DatagramLimitKind::kPathMtuDontFragment) {
+          Add(counters_.rejected_over_path_limit);
+        }
+        break;
+      case Judgement::kExcused:
+        Add(closing ? counters_.rejected_closing : counters_.rejected_waiting);
+        break;
+      case Judgement::kWronglyRejected:
+      case Judgement::kWrongLimit:
+      case Judgement::kUnnamed: {
+        const char* kind = j.kind == Judgement::kWronglyRejected ? "wrongly_rejected"
+                           : j.kind == Judgement::kWrongLimit    ? "wrong_limit"
+                                                                 : "unnamed_limit";
+        Add(j.kind == Judgement::kWronglyRejected ? counters_.wrongly_rejected
+            : j.kind == Judgement::kWrongLimit    ? counters_.wrong_limit
+                                                  : counters_.unnamed_limit);
+        ReportViolation(
+            kind,
+            absl::StrFormat(
+                "flow '%s' rejected a %d-byte datagram to %s (%s endpoint, %s) with \"%s\"%s: "
+                "%s [datagram %d:%d, flow %s, path %s]",
+                options_.flow, d.payload.size(), d.endpoint.ToString(),
+                EndpointKindName(d.endpoint.kind()), EncodingName(encodings[i]),
+                results[i].error.message(),
+                results[i].limit_kind == DatagramLimitKind::kNone
+                    ? ""
+                    : absl::StrFormat(" (claimed limit: %s %d)",
+                                      DatagramLimitKindName(results[i].limit_kind),
+                                      results[i].limit_bytes),
+                j.explanation, instance->id, seq, FlowStateName(instance->flow->state()),
+                judge_path_.ToString()));
+        break;
+      }
+    }
+  }
+  Add(counters_.accepted, accepted);
+  Add(counters_.queued, queued);
+  Add(counters_.bytes_sent, bytes);
+}
+
+UdpStress::Judgement UdpStress::Judge(const Datagram& datagram, const WriteResult& result,
+                                      bool excusable) const {
+  DatagramRejection rejection;
+  rejection.message = std::string(result.error.message());
+  if (result.limit_kind != DatagramLimitKind::kNone) {
+    rejection.claimed_kind = result.limit_kind;
+    rejection.claimed_limit_bytes = result.limit_bytes;
+  }
+  const uint64_t size = datagram.payload.size();
+  std::vector<RejectionJudgement> judgements;
+  for (AddressFamily family : JudgeFamilies(datagram.endpoint)) {
+    absl::StatusOr<RejectionJudgement> j = JudgeRejection(size, family, judge_path_, rejection);
+    if (j.ok()) judgements.push_back(*std::move(j));
+  }
+  if (judgements.empty()) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
+  for (const RejectionJudgement& j : judgements) {
+    if (j.finding == RejectionFinding::kTrueLimit) {
+      return {Judgement::kTrueLimit,
+              j.claim.kind.value_or(result.limit_kind != DatagramLimitKind::kNone
+                                        ? result.limit_kind
+                                        : j.oracle.limit_kind),
+              ""};
+    }
+  }
+  for (const RejectionJudgement& j : judgements) {
+    if (j.finding == RejectionFinding::kTrueButUnnamed) {
+      return {Judgement::kUnnamed, DatagramLimitKind::kNone,
+              absl::StrCat("the rejection does not name the limit and its value; ", j.message)};
+    }
+  }
+  bool all_fit = true;
+  bool none_fit = true;
+  bool all_not_size = true;
+  for (const RejectionJudgement& j : judgements) {
+    all_fit = all_fit && j.oracle.fits;
+    none_fit = none_fit && !j.oracle.fits;
+    all_not_size = all_not_size && j.finding == RejectionFinding::kNotASizeRejection;
+  }
+  const RejectionJudgement& first = judgements.front();
+  if (all_not_size) {
+    if (excusable) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
+    if (all_fit) {
+      return {Judgement::kWronglyRejected, DatagramLimitKind::kNone,
+              absl::StrCat("the flow was ready and the datagram fits: ", first.oracle.message)};
+    }
+    if (none_fit) {
+      return {Judgement::kUnnamed, DatagramLimitKind::kNone,
+              absl::StrCat("the rejection does not say the datagram is too large; ",
+                           first.oracle.message)};
+    }
+    return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
+  }
+  if (all_fit) {
+    return {Judgement::kWronglyRejected, DatagramLimitKind::kNone,
+            absl::StrCat("rejected as too large, but ", first.message)};
+  }
+  return {Judgement::kWrongLimit, DatagramLimitKind::kNone, first.message};
+}
+
+}  // namespace netrig::internal::udp_stress
