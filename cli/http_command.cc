@@ -18,7 +18,7 @@ int RunHttp(const std::vector<std::string>& args) {
   std::optional<std::vector<std::string>> positional =
       ParseCommandLine("http", HttpOptionTable(), args, options);
   if (!positional || !NoPositionalArgs("http", *positional)) return kExitUsage;
-  if (options.client == "list") {
+  if (options.list_clients || options.client == "list") {
     for (const HttpClientEntry& entry : HttpClientNames()) {
       std::printf("%-24s %s\n", entry.name.c_str(), entry.description.c_str());
     }

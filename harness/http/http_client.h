@@ -43,6 +43,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "harness/base/registry.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -186,6 +187,16 @@ class HttpClient {
 
 using HttpClientFactory = std::function<absl::StatusOr<std::unique_ptr<HttpClient>>()>;
 
+struct HttpClientRegistration {
+  std::string name;
+  std::string description;
+  HttpClientFactory factory;
+};
+
+// The HTTP client registry (base/registry.h): the built-ins ("curl" and the seeded-bug clients)
+// and every NETRIG_REGISTER_HTTP_CLIENT / RegisterHttpClient of the program.
+Registry<HttpClientRegistration>& HttpClientRegistry();
+
 // Adds `name` to the registry. AlreadyExists if taken (the built-in names are always taken).
 absl::Status RegisterHttpClient(absl::string_view name, absl::string_view description,
                                 HttpClientFactory factory);
@@ -198,20 +209,12 @@ struct HttpClientEntry {
 // Every registered client, sorted by name (built-ins included).
 std::vector<HttpClientEntry> HttpClientNames();
 
-namespace internal {
-// Registers at static-initialization time; aborts with a message on a duplicate name.
-struct HttpClientRegistration {
-  HttpClientRegistration(const char* name, const char* description, HttpClientFactory factory);
-};
-}  // namespace internal
-
 }  // namespace netrig
 
-#define NETRIG_HTTP_CLIENT_CONCAT_INNER(a, b) a##b
-#define NETRIG_HTTP_CLIENT_CONCAT(a, b) NETRIG_HTTP_CLIENT_CONCAT_INNER(a, b)
-// NETRIG_REGISTER_HTTP_CLIENT("name", "description", factory): see the comment at the top.
-#define NETRIG_REGISTER_HTTP_CLIENT(name, description, factory)                \
-  static ::netrig::internal::HttpClientRegistration NETRIG_HTTP_CLIENT_CONCAT( \
-      netrig_http_client_registration_, __LINE__)(name, description, factory)
+// NETRIG_REGISTER_HTTP_CLIENT("name", "description", factory): see the comment at the top. Any
+// number may share a line (the registration object is named by __COUNTER__).
+#define NETRIG_REGISTER_HTTP_CLIENT(name, description, factory) \
+  NETRIG_REGISTER(::netrig::HttpClientRegistry(),               \
+                  ::netrig::HttpClientRegistration{name, description, factory})
 
 #endif  // NETRIG_HARNESS_HTTP_HTTP_CLIENT_H_

@@ -42,27 +42,27 @@ FlowSourceFactory SourceWith(FlowSourceBugs bugs) {
 
 }  // namespace
 
-void RegisterBuiltinBugFlows() {
+void RegisterBuiltinBugFlows(const Registry<FlowRegistration>::Adder& add) {
   auto must = [](absl::Status status) {
     if (!status.ok()) std::abort();
   };
-  must(AddFlowRegistration({"bug-address-too-large",
+  must(add({"bug-address-too-large",
                             "seeded bug (a): rejects any datagram to an address-form endpoint as "
                             "\"The datagram was too large\"",
                             SocketFlowWith({.address_too_large = true}), SourceWith({})}));
-  must(AddFlowRegistration({"bug-scope-mangle",
+  must(add({"bug-scope-mangle",
                             "seeded bug (b): mangles scoped IPv6 endpoints (cuts the text at "
                             "'%') when writing",
                             SocketFlowWith({.scope_mangle = true}), SourceWith({})}));
-  must(AddFlowRegistration({"bug-close-race-uaf",
+  must(add({"bug-close-race-uaf",
                             "seeded bug (c): Close() frees the receive buffers under an "
                             "in-flight read (heap use-after-free)",
                             SocketFlowWith({.close_race_uaf = true}), SourceWith({})}));
-  must(AddFlowRegistration({"bug-waiting-drop",
+  must(add({"bug-waiting-drop",
                             "seeded bug (d): writes while waiting are reported accepted and "
                             "silently dropped",
                             SocketFlowWith({.waiting_drop = true}), SourceWith({})}));
-  must(AddFlowRegistration({"bug-sleep-wake-source",
+  must(add({"bug-sleep-wake-source",
                             "seeded bug (e): the flow source hands out no new flow after its "
                             "third sleep/wake cycle",
                             SocketFlowWith({}), SourceWith({.stop_after_wakes = 3})}));

@@ -1,4 +1,4 @@
-// Registers netrig's own flows. The registry calls RegisterBuiltinFlows() on every lookup, which
+// netrig's own flows. The flow registry (FlowRegistry() in flow.cc) adds them on first use, which
 // is what keeps this file (and the flows it names) in any binary that uses the registry, even
 // when netrig_udp is linked as a static library.
 #include <cstdlib>
@@ -10,7 +10,6 @@
 
 namespace netrig::internal {
 
-void RegisterBuiltinBugFlows();  // bug_flows.cc
 absl::StatusOr<std::unique_ptr<FlowSource>> MakeLoopbackFlowSource(const FlowOptions& options);
 
 namespace {
@@ -27,30 +26,20 @@ absl::StatusOr<std::unique_ptr<Flow>> MakeDnsProxyFlow(const FlowOptions& option
   return std::unique_ptr<Flow>(std::move(*flow));
 }
 
-void RegisterAll() {
+}  // namespace
+
+void RegisterBuiltinFlows(const Registry<FlowRegistration>::Adder& add) {
   auto must = [](absl::Status status) {
     if (!status.ok()) std::abort();
   };
-  must(AddFlowRegistration({"socket",
-                            "a real UDP socket per family (127.0.0.1, ::1), batched with "
-                            "sendmmsg/recvmmsg",
-                            &MakeSocketFlow, &MakeLoopbackFlowSource}));
-  must(AddFlowRegistration({"dns-proxy",
-                            "forwards each datagram as a DNS query over TCP (two-byte length "
-                            "framing) to FlowOptions::dns_upstream; responses come back tagged "
-                            "with the endpoint exactly as written",
-                            &MakeDnsProxyFlow, nullptr}));
-  RegisterBuiltinBugFlows();
-}
-
-}  // namespace
-
-void RegisterBuiltinFlows() {
-  static const bool registered = [] {
-    RegisterAll();
-    return true;
-  }();
-  (void)registered;
+  must(add({"socket",
+            "a real UDP socket per family (127.0.0.1, ::1), batched with sendmmsg/recvmmsg",
+            &MakeSocketFlow, &MakeLoopbackFlowSource}));
+  must(add({"dns-proxy",
+            "forwards each datagram as a DNS query over TCP (two-byte length framing) to "
+            "FlowOptions::dns_upstream; responses come back tagged with the endpoint exactly as "
+            "written",
+            &MakeDnsProxyFlow, nullptr}));
 }
 
 }  // namespace netrig::internal

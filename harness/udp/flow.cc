@@ -39,85 +39,39 @@ absl::string_view FlowStateName(FlowState state) {
   return "closed";
 }
 
-namespace {
-
-struct Registry {
-  Mutex mu;
-  // std::map: pointers to values stay valid as entries are added.
-  std::map<std::string, FlowRegistration, std::less<>> flows ABSL_GUARDED_BY(mu);
-};
-
-Registry& GetRegistry() {
-  static Registry* const registry = new Registry;
+Registry<FlowRegistration>& FlowRegistry() {
+  // Never destroyed: registrations run during static initialization, lookups during exit.
+  static auto* const registry = new Registry<FlowRegistration>(
+      "flow", [](const Registry<FlowRegistration>::Adder& add) {
+        internal::RegisterBuiltinFlows(add);
+        internal::RegisterBuiltinBugFlows(add);
+      });
   return *registry;
 }
 
-}  // namespace
-
-absl::Status internal::AddFlowRegistration(FlowRegistration registration) {
-  if (registration.name.empty() || !registration.flow) {
-    return absl::InvalidArgumentError("a flow registration needs a name and a flow factory");
-  }
-  Registry& registry = GetRegistry();
-  MutexLock lock(&registry.mu);
-  auto [it, inserted] = registry.flows.try_emplace(registration.name);
-  if (!inserted) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("a flow named '", registration.name, "' is already registered"));
-  }
-  it->second = std::move(registration);
-  return absl::OkStatus();
-}
-
-namespace {
-
-std::string KnownNames() {
-  std::vector<std::string> names;
-  for (const FlowRegistration* r : RegisteredFlows()) names.push_back(r->name);
-  return absl::StrJoin(names, ", ");
-}
-
-}  // namespace
-
 absl::Status RegisterFlow(FlowRegistration registration) {
-  internal::RegisterBuiltinFlows();
-  return internal::AddFlowRegistration(std::move(registration));
+  if (!registration.flow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flow '", registration.name, "' has no flow factory"));
+  }
+  return FlowRegistry().Add(std::move(registration));
 }
 
-std::vector<const FlowRegistration*> RegisteredFlows() {
-  internal::RegisterBuiltinFlows();
-  Registry& registry = GetRegistry();
-  MutexLock lock(&registry.mu);
-  std::vector<const FlowRegistration*> out;
-  for (const auto& [name, registration] : registry.flows) out.push_back(&registration);
-  return out;
-}
+std::vector<const FlowRegistration*> RegisteredFlows() { return FlowRegistry().All(); }
 
-const FlowRegistration* FindFlow(absl::string_view name) {
-  internal::RegisterBuiltinFlows();
-  Registry& registry = GetRegistry();
-  MutexLock lock(&registry.mu);
-  auto it = registry.flows.find(name);
-  return it == registry.flows.end() ? nullptr : &it->second;
-}
+const FlowRegistration* FindFlow(absl::string_view name) { return FlowRegistry().Find(name); }
 
 absl::StatusOr<std::unique_ptr<Flow>> CreateFlow(absl::string_view name,
                                                  const FlowOptions& options) {
   const FlowRegistration* registration = FindFlow(name);
-  if (registration == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("no flow named '", name, "'; known flows: ", KnownNames()));
-  }
+  if (registration == nullptr) return FlowRegistry().NotFound(name);
   return registration->flow(options);
 }
 
 absl::StatusOr<std::unique_ptr<FlowSource>> CreateFlowSource(absl::string_view name,
                                                              const FlowOptions& options) {
   const FlowRegistration* registration = FindFlow(name);
-  if (registration == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("no flow named '", name, "'; known flows: ", KnownNames()));
-  }
+  if (registration == nullptr) return FlowRegistry().NotFound(name);
   if (!registration->source) {
     return absl::FailedPreconditionError(
         absl::StrCat("flow '", name, "' has no flow source (it cannot hand out per-peer flows)"));
@@ -126,18 +80,6 @@ absl::StatusOr<std::unique_ptr<FlowSource>> CreateFlowSource(absl::string_view n
 }
 
 namespace internal {
-
-FlowRegistrar::FlowRegistrar(const char* name, const char* description, FlowFactory flow,
-                             FlowSourceFactory source) {
-  // Registration by a static object runs before main(); a duplicate name is a programming error
-  // that must not pass silently.
-  absl::Status status =
-      internal::AddFlowRegistration({name, description, std::move(flow), std::move(source)});
-  if (!status.ok()) {
-    std::fprintf(stderr, "netrig: %s\n", std::string(status.message()).c_str());
-    std::abort();
-  }
-}
 
 std::vector<WriteResult> ClosedFlowWriteResults(size_t count) {
   return std::vector<WriteResult>(

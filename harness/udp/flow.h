@@ -47,6 +47,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "harness/base/registry.h"
 #include "harness/check/live_objects.h"
 #include "harness/net/datagram_oracle.h"
 #include "harness/net/endpoint.h"
@@ -164,6 +165,10 @@ struct FlowRegistration {
   FlowSourceFactory source;
 };
 
+// The flow registry (base/registry.h): built-ins (socket, dns-proxy, the seeded-bug flows) and
+// every NETRIG_REGISTER_FLOW / RegisterFlow of the program.
+Registry<FlowRegistration>& FlowRegistry();
+
 // Adds a flow to the registry. AlreadyExists if the name is taken.
 absl::Status RegisterFlow(FlowRegistration registration);
 // Every registered flow, sorted by name (built-ins included).
@@ -181,15 +186,10 @@ extern LiveCounter kLiveFlows;
 extern LiveCounter kLiveFlowSources;
 
 namespace internal {
-// Registers netrig's built-in flows (idempotent); the registry calls it on first use.
-void RegisterBuiltinFlows();
-// RegisterFlow without the built-in step (used by RegisterBuiltinFlows itself).
-absl::Status AddFlowRegistration(FlowRegistration registration);
-
-struct FlowRegistrar {
-  FlowRegistrar(const char* name, const char* description, FlowFactory flow,
-                FlowSourceFactory source = nullptr);
-};
+// netrig's own flows, added by the registry on first use: the reference flows
+// (builtin_flows.cc) and the seeded-bug flows (bug_flows.cc).
+void RegisterBuiltinFlows(const Registry<FlowRegistration>::Adder& add);
+void RegisterBuiltinBugFlows(const Registry<FlowRegistration>::Adder& add);
 
 // What Write() answers once the flow is closed: every one of `count` datagrams rejected with
 // FailedPrecondition.
@@ -198,11 +198,8 @@ std::vector<WriteResult> ClosedFlowWriteResults(size_t count);
 
 }  // namespace netrig
 
-#define NETRIG_INTERNAL_FLOW_CONCAT2(a, b) a##b
-#define NETRIG_INTERNAL_FLOW_CONCAT(a, b) NETRIG_INTERNAL_FLOW_CONCAT2(a, b)
 // NETRIG_REGISTER_FLOW("name", "description", flow_factory [, source_factory])
-#define NETRIG_REGISTER_FLOW(name, description, ...)                    \
-  static ::netrig::internal::FlowRegistrar NETRIG_INTERNAL_FLOW_CONCAT( \
-      netrig_flow_registrar_, __COUNTER__)(name, description, __VA_ARGS__)
+#define NETRIG_REGISTER_FLOW(name, description, ...) \
+  NETRIG_REGISTER(::netrig::FlowRegistry(), ::netrig::FlowRegistration{name, description, __VA_ARGS__})
 
 #endif  // NETRIG_HARNESS_UDP_FLOW_H_

@@ -855,6 +855,8 @@ OptionTable<HttpStressOptions> MakeHttpOptionTable() {
                "HTTP client under test, by registry name (netrig's reference libcurl session is\n"
                "\"curl\"; the seeded-bug clients are \"bug-...\"; `--client=list` lists them).",
                "NAME")
+      .Bool("list", &O::list_clients, "List the registered HTTP clients and exit.",
+            OptionRole::kAction)
       .Choice("http", &O::http, {"1.1", "h2c", "mixed"}, "HTTP version per task.");
   AddStressOptions(table);
   table

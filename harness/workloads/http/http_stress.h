@@ -50,6 +50,7 @@ namespace netrig {
 
 struct HttpStressOptions : StressOptions {
   std::string client = "curl";  // A name from HttpClientNames(); "list" lists them.
+  bool list_clients = false;    // `netrig http --list`
   std::string http = "1.1";     // "1.1", "h2c" or "mixed" (each task draws one).
   // Empty: the embedded loopback server. Otherwise an http:// URL; a host that is not loopback
   // is refused unless allow_remote.

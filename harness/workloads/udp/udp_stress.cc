@@ -102,8 +102,8 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
   OptionTable<O> table;
   table.String("flow", &O::flow, "The flow under test, by registered name (--list_flows).",
                "NAME")
-      .Bool("list_flows", &O::list_flows, "List the registered flows and exit.",
-            OptionRole::kAction);
+      .Bool("list", &O::list_flows, "List the registered flows and exit.", OptionRole::kAction)
+      .Alias("list_flows");
   AddStressOptions(table);
   table.Int("flows", &O::flows, 1, 64, "Flows open at once (each is closed and reopened).")
       .Int("batch", &O::batch, 1, 256, "Datagrams per Write() call.")
