@@ -6,7 +6,7 @@
 # is $SRC/netrig, or the checkout this script sits in), $OUT (where the fuzzers go) and $WORK
 # (scratch; the CMake build directory is $WORK/netrig-build).
 #
-# For every fuzzers/<target>_fuzzer.cmake it writes $OUT/<target> (the fuzzer),
+# For every target of the list CMake writes (build/fuzzers/targets.json) it writes $OUT/<target> (the fuzzer),
 # $OUT/<target>_seed_corpus.zip (corpora/<target>/), and $OUT/<target>.dict and
 # $OUT/<target>.options when corpora/ has them.
 #
@@ -41,8 +41,7 @@ cmake -S "${source_dir}" -B "${build_dir}" -G Ninja \
 cmake --build "${build_dir}" --target netrig_fuzzers -j "${NETRIG_BUILD_JOBS:-$(nproc)}"
 
 targets=()
-for cmake_file in "${source_dir}"/fuzzers/*_fuzzer.cmake; do
-  target="$(basename "${cmake_file}" _fuzzer.cmake)"
+for target in $(sed -n 's/.*"name": "\([a-z0-9_]*\)".*/\1/p' "${build_dir}/fuzzers/targets.json"); do
   targets+=("${target}")
   cp "${build_dir}/fuzzers/${target}_fuzzer" "${OUT}/${target}"
   corpus="${source_dir}/corpora/${target}"

@@ -492,21 +492,37 @@ absl::StatusOr<std::string> FindSourceRoot(absl::string_view hint) {
 }
 
 FuzzPaths DefaultFuzzPaths(const std::string& root) {
-  return {root, root + "/build/fuzz/fuzzers", root + "/artifacts"};
+  return {root, root + "/build/fuzz/fuzzers", root + "/artifacts", NETRIG_FUZZ_TARGETS_JSON};
 }
 
 absl::StatusOr<std::vector<FuzzTarget>> ListFuzzTargets(const FuzzPaths& paths) {
-  const std::string fuzzers_dir = paths.root + "/fuzzers";
-  if (!IsDirectory(fuzzers_dir)) {
-    return absl::NotFoundError(absl::StrCat(fuzzers_dir, " does not exist"));
+  const std::string list =
+      paths.targets_json.empty() ? std::string(NETRIG_FUZZ_TARGETS_JSON) : paths.targets_json;
+  absl::StatusOr<nlohmann::json> json = ReadJsonFile(list, 1 << 20);
+  if (!json.ok()) {
+    return absl::NotFoundError(absl::StrCat("the list of fuzz targets (written by CMake when it "
+                                            "configures netrig) cannot be read: ",
+                                            json.status().message()));
   }
+  std::vector<std::string> names;
+  const auto entries = json->find("targets");
+  if (entries != json->end() && entries->is_array()) {
+    for (const nlohmann::json& entry : *entries) {
+      std::optional<std::string> name = StringField(entry, "name");
+      if (!name.has_value() || name->empty() ||
+          !std::all_of(name->begin(), name->end(), [](char c) {
+            return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+          })) {
+        return absl::InvalidArgumentError(absl::StrCat(list, ": a target without a valid name"));
+      }
+      names.push_back(*name);
+    }
+  }
+  std::sort(names.begin(), names.end());
   std::vector<FuzzTarget> targets;
-  for (const fs::path& file : FilesIn(fuzzers_dir)) {
-    const std::string name = file.filename().string();
-    absl::string_view filename = name;
-    if (!absl::ConsumeSuffix(&filename, "_fuzzer.cmake")) continue;
+  for (const std::string& name : names) {
     FuzzTarget target;
-    target.name = std::string(filename);
+    target.name = name;
     target.corpus_dir = absl::StrCat(paths.root, "/corpora/", target.name);
     const std::string dict = absl::StrCat(paths.root, "/corpora/", target.name, ".dict");
     const std::string options = absl::StrCat(paths.root, "/corpora/", target.name, ".options");
@@ -537,8 +553,8 @@ absl::StatusOr<FuzzTarget> FindFuzzTarget(const FuzzPaths& paths, absl::string_v
     if (target.name == name) return std::move(target);
     names.push_back(target.name);
   }
-  return absl::NotFoundError(absl::StrCat("no fuzz target '", name, "' in ", paths.root,
-                                          "/fuzzers; targets: ", absl::StrJoin(names, ", ")));
+  return absl::NotFoundError(absl::StrCat("no fuzz target '", Abbreviate(name, 64),
+                                          "'; targets: ", absl::StrJoin(names, ", ")));
 }
 
 absl::StatusOr<std::vector<std::string>> ParseLibFuzzerOptions(absl::string_view contents,

@@ -32,15 +32,18 @@
 namespace netrig {
 
 struct FuzzPaths {
-  std::string root;           // Source tree: fuzzers/*_fuzzer.cmake, corpora/<target>/.
+  std::string root;           // Source tree: corpora/<target>/ and its .dict and .options.
   std::string fuzzer_dir;     // Holds <target>_fuzzer (or <target>, as in an OSS-Fuzz $OUT).
   std::string artifacts_dir;  // Per target: artifacts_dir/<target>/.
+  // The list of targets CMake wrote ({"targets": [{"name": ...}, ...]}); empty: the one of the
+  // build this netrig came from.
+  std::string targets_json;
 };
 
 // The checkout to use: `hint` when given (it must hold corpora/), else the first directory from
 // the current one upwards that holds corpora/ and fuzzers/, else the tree netrig was built from.
 absl::StatusOr<std::string> FindSourceRoot(absl::string_view hint);
-// root/build/fuzz/fuzzers and root/artifacts.
+// root/build/fuzz/fuzzers, root/artifacts, and the targets list of the build netrig came from.
 FuzzPaths DefaultFuzzPaths(const std::string& root);
 
 struct FuzzTarget {
@@ -53,7 +56,7 @@ struct FuzzTarget {
   uint64_t corpus_bytes = 0;
 };
 
-// Every fuzzers/<name>_fuzzer.cmake of the tree, sorted by name.
+// Every target of paths.targets_json, sorted by name.
 absl::StatusOr<std::vector<FuzzTarget>> ListFuzzTargets(const FuzzPaths& paths);
 // NotFound naming the known targets when `name` is not one of them.
 absl::StatusOr<FuzzTarget> FindFuzzTarget(const FuzzPaths& paths, absl::string_view name);

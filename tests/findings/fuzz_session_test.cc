@@ -91,15 +91,17 @@ class FuzzSessionTest : public ::testing::Test {
   void SetUp() override {
     root_ = fs::path(::testing::TempDir()) / absl::StrCat("fuzz_session_test_", getpid());
     fs::remove_all(root_);
-    WriteFile(root_ / "fuzzers/fake_fuzzer.cmake", "netrig_fuzzer(fake LIBS netrig_net)\n");
-    WriteFile(root_ / "fuzzers/other_fuzzer.cmake", "netrig_fuzzer(other LIBS netrig_net)\n");
+    WriteFile(root_ / "build/targets.json",
+              R"({"targets": [{"name": "other"}, {"name": "fake"}]})");
+    WriteFile(root_ / "fuzzers/README", "fuzz targets");
     WriteFile(root_ / "corpora/fake/seed-1", "hello");
     WriteFile(root_ / "corpora/fake/seed-2", "world!");
     WriteFile(root_ / "corpora/fake.dict", "\"kw\"\n");
     WriteFile(root_ / "corpora/fake.options", "[libfuzzer]\ndict = fake.dict\nmax_len = 64\n");
     WriteFile(root_ / "bin/fake_fuzzer", kFakeLibFuzzer);
     chmod((root_ / "bin/fake_fuzzer").c_str(), 0755);
-    paths_ = {root_.string(), (root_ / "bin").string(), (root_ / "artifacts").string()};
+    paths_ = {root_.string(), (root_ / "bin").string(), (root_ / "artifacts").string(),
+              (root_ / "build/targets.json").string()};
   }
   void TearDown() override { fs::remove_all(root_); }
 

@@ -1,1 +1,0 @@
-netrig_fuzzer(datagram_oracle LIBS netrig_net)

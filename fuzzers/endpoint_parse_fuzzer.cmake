@@ -1,1 +1,0 @@
-netrig_fuzzer(endpoint_parse LIBS netrig_net)

@@ -1,1 +1,0 @@
-netrig_fuzzer(http_response LIBS netrig_http netrig_http_server netrig_check)

@@ -1,1 +1,0 @@
-netrig_fuzzer(netrig_inputs LIBS netrig_findings netrig_workloads)
