@@ -15,16 +15,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "harness/base/sanitizers.h"
 #include "harness/base/crash_context.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NETRIG_HAS_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define NETRIG_HAS_TSAN 1
-#endif
-#endif
 
 #ifndef NETRIG_SUPPRESSIONS_DIR
 #define NETRIG_SUPPRESSIONS_DIR ""
@@ -113,7 +106,7 @@ void PrintCrashContext() {
 }
 
 void InstallCrashContextSignalHandlers() {
-#if !defined(NETRIG_HAS_ASAN) && !defined(NETRIG_HAS_TSAN)
+#if !defined(NETRIG_ASAN) && !defined(NETRIG_TSAN)
   for (int signal_number : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
     ::signal(signal_number, OnFatalSignal);
   }
@@ -124,7 +117,7 @@ void InstallCrashContextSignalHandlers() {
 
 extern "C" {
 
-#ifdef NETRIG_HAS_ASAN
+#ifdef NETRIG_ASAN
 #include <sanitizer/asan_interface.h>
 
 namespace {
@@ -168,9 +161,9 @@ NETRIG_UNINSTRUMENTED const char* __ubsan_default_options() {
                           "halt_on_error=1:print_stacktrace=1:symbolize=1:exitcode=82",
                           "ubsan.supp");
 }
-#endif  // NETRIG_HAS_ASAN
+#endif  // NETRIG_ASAN
 
-#ifdef NETRIG_HAS_TSAN
+#ifdef NETRIG_TSAN
 namespace {
 __attribute__((constructor)) void InstallDeathCallback() {
   __sanitizer_set_death_callback(netrig::PrintCrashContext);
@@ -185,6 +178,6 @@ NETRIG_UNINSTRUMENTED const char* __tsan_default_options() {
                           "symbolize=1:report_signal_unsafe=0",
                           "tsan.supp");
 }
-#endif  // NETRIG_HAS_TSAN
+#endif  // NETRIG_TSAN
 
 }  // extern "C"

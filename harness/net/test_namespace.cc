@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "harness/base/unique_fd.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -49,32 +50,15 @@ std::string FindProgram(const std::string& name) {
   return "";
 }
 
+// absl::ErrnoToStatus, except that a missing privilege is Unavailable: the tests skip (never
+// pass) on Unavailable, which is what a machine without root should give.
 absl::Status Errno(absl::string_view what) {
   const int error = errno;
-  const std::string message = absl::StrCat(what, ": ", strerror(error));
-  if (error == EPERM || error == EACCES) return absl::UnavailableError(message);
-  return absl::InternalError(message);
+  if (error == EPERM || error == EACCES) {
+    return absl::UnavailableError(absl::StrCat(what, ": ", strerror(error)));
+  }
+  return absl::ErrnoToStatus(error, what);
 }
-
-// Closes on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 std::string RandomSuffix() {
   std::random_device device;
@@ -91,8 +75,8 @@ absl::StatusOr<std::string> RunCommand(absl::Span<const std::string> argv) {
   if (program.empty()) return absl::NotFoundError(absl::StrCat("`", argv[0], "` not found"));
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return internal::Errno("pipe2");
-  internal::Fd read_end(pipe_fds[0]);
-  internal::Fd write_end(pipe_fds[1]);
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
 
   std::vector<std::string> args(argv.begin(), argv.end());
   args[0] = program;
@@ -112,7 +96,7 @@ absl::StatusOr<std::string> RunCommand(absl::Span<const std::string> argv) {
   if (spawn_error != 0) {
     return absl::InternalError(absl::StrCat("cannot run `", quoted, "`: ", strerror(spawn_error)));
   }
-  close(write_end.release());
+  close(write_end.Release());
 
   std::string output;
   char buffer[4096];
@@ -234,7 +218,7 @@ absl::StatusOr<uint32_t> TestNamespacePair::InterfaceMtu(NamespaceSide side) con
   uint32_t mtu = 0;
   const std::string& interface = end(side).interface;
   absl::Status status = RunIn(side, [&]() -> absl::Status {
-    internal::Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) return internal::Errno("socket");
     ifreq request{};
     std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
@@ -254,7 +238,7 @@ absl::Status TestNamespacePair::WaitUntilRunning() const {
     for (NamespaceSide side : {NamespaceSide::kA, NamespaceSide::kB}) {
       const std::string& interface = end(side).interface;
       absl::Status status = RunIn(side, [&]() -> absl::Status {
-        internal::Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         if (fd.get() < 0) return internal::Errno("socket");
         ifreq request{};
         std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
@@ -292,7 +276,7 @@ absl::Status TestNamespacePair::RunIn(NamespaceSide side,
   // A thread of its own: setns(CLONE_NEWNET) moves only the calling thread, and this one ends
   // when fn returns, so no caller thread is ever left in the namespace.
   std::thread worker([&] {
-    internal::Fd ns(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd ns(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (ns.get() < 0) {
       result = internal::Errno(absl::StrCat("open ", path));
       return;

@@ -17,40 +17,21 @@
 
 namespace netrig::internal {
 
-void UniqueFd::Reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 absl::Status ErrnoStatus(absl::string_view what, int error_number) {
   std::string message =
       absl::StrCat(what, ": ", std::strerror(error_number), " (errno ", error_number, ")");
   switch (error_number) {
-    case EAGAIN:
-    case ENOBUFS:
-    case ENOMEM:
-      return absl::ResourceExhaustedError(message);
-    case EINVAL:
     case EMSGSIZE:
     case EAFNOSUPPORT:
+      // A datagram over a limit, or an endpoint of a family the socket cannot take: the
+      // caller's argument (absl::ErrnoToStatus says Unknown and Unimplemented).
       return absl::InvalidArgumentError(message);
-    case ECONNREFUSED:
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ENETDOWN:
-    case ECONNRESET:
-    case EPIPE:
-      return absl::UnavailableError(message);
-    case EADDRNOTAVAIL:
-    case EADDRINUSE:
-      return absl::FailedPreconditionError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case ETIMEDOUT:
-      return absl::DeadlineExceededError(message);
+    case EAGAIN:
+    case ENOBUFS:
+      // A full socket buffer: resources, not an unavailable service.
+      return absl::ResourceExhaustedError(message);
     default:
-      return absl::InternalError(message);
+      return absl::Status(absl::ErrnoToStatusCode(error_number), message);
   }
 }
 

@@ -24,31 +24,19 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "harness/base/mutex.h"
+#include "harness/base/unique_fd.h"
 #include "harness/net/address_family.h"
 #include "harness/net/endpoint.h"
 
 namespace netrig::internal {
 
-// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) Reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset(int fd = -1);
+// The one fd wrapper (base/unique_fd.h), by its old name in this namespace.
+using UniqueFd = ::netrig::UniqueFd;
 
- private:
-  int fd_ = -1;
-};
-
-// "what: strerror (errno N)" with a status code that fits the errno.
+// "what: strerror (errno N)" with absl::ErrnoToStatusCode's code, except where a datagram path
+// means something else by the errno: EMSGSIZE and EAFNOSUPPORT are InvalidArgument (a datagram
+// over a limit, an endpoint of the wrong family), EAGAIN and ENOBUFS ResourceExhausted (a full
+// buffer). The rest of netrig uses absl::ErrnoToStatus as it is (base/file_io.h states the policy).
 absl::Status ErrnoStatus(absl::string_view what, int error_number);
 
 // A non-blocking UDP socket bound to the loopback address of `family` (127.0.0.1 or ::1, IPv6

@@ -6,16 +6,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "harness/base/sanitizers.h"
 #include "harness/base/crash_context.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NETRIG_TEST_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define NETRIG_TEST_TSAN 1
-#endif
-#endif
 
 namespace netrig {
 namespace {
@@ -54,7 +47,7 @@ void* volatile leak_sink = nullptr;
   std::exit(0);
 }
 
-#ifdef NETRIG_TEST_ASAN
+#ifdef NETRIG_ASAN
 extern "C" const char* __asan_default_options();
 extern "C" const char* __lsan_default_options();
 
@@ -85,7 +78,7 @@ TEST(SanitizerDefaultsDeathTest, LsanExitsWith83) {
 }
 #endif
 
-#ifdef NETRIG_TEST_TSAN
+#ifdef NETRIG_TSAN
 extern "C" const char* __tsan_default_options();
 
 TEST(SanitizerDefaultsTest, SuppressionFileIsLoadedByDefault) {
@@ -98,7 +91,7 @@ TEST(SanitizerDefaultsDeathTest, TsanExitsWith84) {
 }
 #endif
 
-#if !defined(NETRIG_TEST_ASAN) && !defined(NETRIG_TEST_TSAN)
+#if !defined(NETRIG_ASAN) && !defined(NETRIG_TSAN)
 TEST(SanitizerDefaultsDeathTest, CrashContextNamedOnFatalSignal) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(

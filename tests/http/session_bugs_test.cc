@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "harness/base/sanitizers.h"
 #include "harness/base/mutex.h"
 #include "harness/check/ledger.h"
 #include "harness/check/violation.h"
@@ -169,14 +170,14 @@ StressReport StressSessions(const std::string& client_name, absl::Duration durat
 constexpr absl::Duration kStressTime = absl::Seconds(4);
 
 bool Asan() {
-#ifdef NETRIG_SANITIZER_ASAN
+#ifdef NETRIG_ASAN
   return true;
 #else
   return false;
 #endif
 }
 bool Tsan() {
-#ifdef NETRIG_SANITIZER_TSAN
+#ifdef NETRIG_TSAN
   return true;
 #else
   return false;

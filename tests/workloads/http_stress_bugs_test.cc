@@ -15,20 +15,13 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "harness/base/sanitizers.h"
 #include "harness/findings/child_process.h"
 #include "harness/http/curl/buggy_clients.h"
 #include "harness/http/http_client.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/paths.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NETRIG_TEST_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define NETRIG_TEST_TSAN 1
-#endif
-#endif
 
 namespace netrig {
 
@@ -41,9 +34,9 @@ namespace {
 [[maybe_unused]] constexpr int kLsanExit = 83;
 [[maybe_unused]] constexpr int kTsanExit = 84;
 
-#if defined(NETRIG_TEST_ASAN)
+#if defined(NETRIG_ASAN)
 constexpr const char* kPreset = "asan";
-#elif defined(NETRIG_TEST_TSAN)
+#elif defined(NETRIG_TSAN)
 constexpr const char* kPreset = "tsan";
 #else
 constexpr const char* kPreset = "default";
@@ -112,12 +105,12 @@ TEST_P(SeededHttpBugTest, NetrigFindsItWithinSixtySeconds) {
   const SeededHttpBug& bug = GetParam();
   const std::string detector = bug.detector;
   if (detector == "asan") {
-#if !defined(NETRIG_TEST_ASAN)
+#if !defined(NETRIG_ASAN)
     GTEST_SKIP() << bug.client_name << " is a heap-use-after-free: only the asan preset sees it "
                  << "(this is " << kPreset << ")";
 #endif
   } else if (detector == "tsan") {
-#if !defined(NETRIG_TEST_TSAN)
+#if !defined(NETRIG_TSAN)
     GTEST_SKIP() << bug.client_name << " is a data race: only the tsan preset sees it (this is "
                  << kPreset << ")";
 #endif
@@ -147,7 +140,7 @@ TEST_P(SeededHttpBugTest, NetrigFindsItWithinSixtySeconds) {
   } else if (detector == "lsan+live_objects") {
     // The live counters find it in every preset; in ASan builds LeakSanitizer does as well
     // (the periodic recoverable check during the run, and the check at exit: 83).
-#if defined(NETRIG_TEST_ASAN)
+#if defined(NETRIG_ASAN)
     EXPECT_THAT(run.child.exit_code, ::testing::AnyOf(1, kLsanExit)) << run.child.Describe();
     EXPECT_TRUE(HasViolation(run.report, "leak") ||
                 absl::StrContains(run.output, "ERROR: LeakSanitizer"))

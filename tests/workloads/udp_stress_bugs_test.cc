@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
+#include "harness/base/sanitizers.h"
 #include "harness/check/violation.h"
 #include "harness/findings/child_process.h"
 #include "harness/udp/flow.h"
@@ -67,7 +68,7 @@ class SeededBug : public ::testing::TestWithParam<std::string> {};
 TEST_P(SeededBug, FoundWithinSixtySeconds) {
   const std::string& name = GetParam();
   if (NeedsAsan(name)) {
-#ifndef NETRIG_SANITIZER_ASAN
+#ifndef NETRIG_ASAN
     GTEST_SKIP() << name << " is a heap use-after-free: only ASan sees it; it runs in the asan "
                  << "preset (this build has no ASan)";
 #else

@@ -32,7 +32,7 @@ int64_t MonotonicNs() {
 }
 
 absl::Status ErrnoError(absl::string_view what) {
-  return absl::InternalError(absl::StrCat("http server: ", what, ": ", strerror(errno)));
+  return absl::ErrnoToStatus(errno, absl::StrCat("http server: ", what));
 }
 
 // Returns the listening socket and its kernel-chosen port.

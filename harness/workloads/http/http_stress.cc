@@ -1,3 +1,4 @@
+#include "harness/base/sanitizers.h"
 #include "harness/workloads/http/http_stress.h"
 
 #include <arpa/inet.h>
@@ -36,15 +37,7 @@
 #include "harness/net/loopback.h"
 #include "harness/sched/schedule_point.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NETRIG_HTTP_STRESS_LSAN 1
-#endif
-#endif
-#if !defined(NETRIG_HTTP_STRESS_LSAN) && defined(__SANITIZE_ADDRESS__)
-#define NETRIG_HTTP_STRESS_LSAN 1
-#endif
-#if defined(NETRIG_HTTP_STRESS_LSAN)
+#if defined(NETRIG_ASAN)
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -577,7 +570,7 @@ class HttpStressWorkload {
 
 // Runs a recoverable LeakSanitizer check (ASan builds); true if it found leaks.
 [[maybe_unused]] bool LeakCheckFoundLeaks() {
-#if defined(NETRIG_HTTP_STRESS_LSAN)
+#if defined(NETRIG_ASAN)
   return __lsan_do_recoverable_leak_check() != 0;
 #else
   return false;
@@ -705,7 +698,7 @@ class HttpStress : public StressWorkload {
       server_json_["requests_by_fault"] = faults;
       server_.reset();
     }
-#if defined(NETRIG_HTTP_STRESS_LSAN)
+#if defined(NETRIG_ASAN)
     if (violations_ != nullptr && LeakCheckFoundLeaks()) {
       leak_reports_.fetch_add(1);
       violations_->Report("leak", "LeakSanitizer found leaked objects at the end of the run");
@@ -798,7 +791,7 @@ class HttpStress : public StressWorkload {
         stuck_printed = watchdog_->stuck_reported();
         tasks_->PrintStuckStates(options_.status_out);
       }
-#if defined(NETRIG_HTTP_STRESS_LSAN)
+#if defined(NETRIG_ASAN)
       if (absl::Now() >= next_leak_check) {
         next_leak_check = absl::Now() + options_.leak_check_interval;
         if (LeakCheckFoundLeaks()) {
