@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "harness/base/mutex.h"
+#include "harness/check/seeded_bugs.h"
 #include "harness/http/curl/buggy_clients.h"
 #include "harness/http/curl/session.h"
 
@@ -20,9 +21,12 @@ Registry<HttpClientRegistration>& HttpClientRegistry() {
                    [] { return NewCurlClient(); }});
         for (const SeededHttpBug& bug : SeededHttpBugs()) {
           const std::string name = bug.client_name;
+          const SeededBug* seeded = FindSeededBug(name);
           (void)add({name,
-                     absl::StrCat("seeded bug (story ", bug.story, ", found by ", bug.detector,
-                                  "): ", bug.summary),
+                     seeded == nullptr
+                         ? std::string("seeded bug")
+                         : absl::StrCat("seeded bug (story ", seeded->story, ", found as ",
+                                        seeded->found_as, "): ", seeded->summary),
                      [name] { return NewBuggyHttpClient(name); }});
         }
       });

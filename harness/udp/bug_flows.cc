@@ -15,6 +15,8 @@
 //                           third sleep/wake cycle.
 #include <memory>
 
+#include "absl/strings/str_cat.h"
+#include "harness/check/seeded_bugs.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/flow_source.h"
 #include "harness/udp/socket_flow.h"
@@ -43,29 +45,22 @@ FlowSourceFactory SourceWith(FlowSourceBugs bugs) {
 }  // namespace
 
 void RegisterBuiltinBugFlows(const Registry<FlowRegistration>::Adder& add) {
-  auto must = [](absl::Status status) {
-    if (!status.ok()) std::abort();
+  // Each flow's description comes from the seeded-bug catalogue (check/seeded_bugs.h).
+  auto must = [&add](const char* name, FlowFactory flow, FlowSourceFactory source) {
+    const SeededBug* bug = FindSeededBug(name);
+    if (bug == nullptr) std::abort();  // Every seeded flow is in the catalogue.
+    const absl::Status added =
+        add({name,
+             absl::StrCat("seeded bug (story ", bug->story, ", found as ", bug->found_as,
+                          "): ", bug->summary),
+             std::move(flow), std::move(source)});
+    if (!added.ok()) std::abort();
   };
-  must(add({"bug-address-too-large",
-                            "seeded bug (a): rejects any datagram to an address-form endpoint as "
-                            "\"The datagram was too large\"",
-                            SocketFlowWith({.address_too_large = true}), SourceWith({})}));
-  must(add({"bug-scope-mangle",
-                            "seeded bug (b): mangles scoped IPv6 endpoints (cuts the text at "
-                            "'%') when writing",
-                            SocketFlowWith({.scope_mangle = true}), SourceWith({})}));
-  must(add({"bug-close-race-uaf",
-                            "seeded bug (c): Close() frees the receive buffers under an "
-                            "in-flight read (heap use-after-free)",
-                            SocketFlowWith({.close_race_uaf = true}), SourceWith({})}));
-  must(add({"bug-waiting-drop",
-                            "seeded bug (d): writes while waiting are reported accepted and "
-                            "silently dropped",
-                            SocketFlowWith({.waiting_drop = true}), SourceWith({})}));
-  must(add({"bug-sleep-wake-source",
-                            "seeded bug (e): the flow source hands out no new flow after its "
-                            "third sleep/wake cycle",
-                            SocketFlowWith({}), SourceWith({.stop_after_wakes = 3})}));
+  must("bug-address-too-large", SocketFlowWith({.address_too_large = true}), SourceWith({}));
+  must("bug-scope-mangle", SocketFlowWith({.scope_mangle = true}), SourceWith({}));
+  must("bug-close-race-uaf", SocketFlowWith({.close_race_uaf = true}), SourceWith({}));
+  must("bug-waiting-drop", SocketFlowWith({.waiting_drop = true}), SourceWith({}));
+  must("bug-sleep-wake-source", SocketFlowWith({}), SourceWith({.stop_after_wakes = 3}));
 }
 
 absl::StatusOr<std::unique_ptr<FlowSource>> MakeLoopbackFlowSource(const FlowOptions& options) {

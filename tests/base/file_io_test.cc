@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/run_netrig.h"
 
 namespace netrig {
 namespace {
@@ -23,13 +24,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::ScratchDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 mode_t ModeOf(const std::string& path, bool follow = true) {
   struct stat st {};
@@ -40,7 +34,7 @@ mode_t ModeOf(const std::string& path, bool follow = true) {
 TEST(WriteFileAtomically, CreatesANewFileAndLeavesNoTemporary) {
   ScratchDir dir;
   ASSERT_TRUE(WriteFileAtomically(dir.File("r.json"), "{}\n").ok());
-  EXPECT_EQ(Slurp(dir.File("r.json")), "{}\n");
+  EXPECT_EQ(testing::ReadFileForTest(dir.File("r.json")), "{}\n");
   EXPECT_THAT(dir.Entries(), ElementsAre("r.json"));
 }
 
@@ -50,7 +44,7 @@ TEST(WriteFileAtomically, ReplacesARegularFileAndKeepsItsMode) {
   std::ofstream(path) << "old contents that are longer";
   ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
   ASSERT_TRUE(WriteFileAtomically(path, "new").ok());
-  EXPECT_EQ(Slurp(path), "new");
+  EXPECT_EQ(testing::ReadFileForTest(path), "new");
   EXPECT_EQ(ModeOf(path) & 07777, 0640u);
   EXPECT_THAT(dir.Entries(), ElementsAre("r.json"));
 }
@@ -80,7 +74,7 @@ TEST(WriteFileAtomically, WritesAFifoInPlaceForItsReader) {
   const std::string fifo = dir.File("fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::string received;
-  std::thread reader([&] { received = Slurp(fifo); });
+  std::thread reader([&] { received = testing::ReadFileForTest(fifo); });
   const absl::Status written = WriteFileAtomically(fifo, "through the pipe");
   reader.join();
   ASSERT_TRUE(written.ok()) << written;
@@ -97,7 +91,7 @@ TEST(WriteFileAtomically, FollowsALinkToARegularFileAndKeepsTheLink) {
   ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
   ASSERT_TRUE(WriteFileAtomically(link, "new").ok());
   EXPECT_TRUE(S_ISLNK(ModeOf(link, /*follow=*/false)));
-  EXPECT_EQ(Slurp(target), "new");
+  EXPECT_EQ(testing::ReadFileForTest(target), "new");
   EXPECT_THAT(dir.Entries(), ElementsAre("link.json", "target.json"));
 }
 
@@ -142,7 +136,7 @@ TEST(WriteFileAtomically, RemovesItsTemporaryFileWhenTheWriteFails) {
   ::sigaction(SIGXFSZ, &previous, nullptr);
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.message(), HasSubstr("File too large"));
-  EXPECT_EQ(Slurp(path), "old");
+  EXPECT_EQ(testing::ReadFileForTest(path), "old");
   EXPECT_THAT(dir.Entries(), ElementsAre("r.json"));
 }
 
@@ -169,7 +163,7 @@ TEST(CheckWritable, AcceptsWhatCanBeWrittenAndLeavesNothingBehind) {
   EXPECT_TRUE(dir.Entries().empty());
   std::ofstream(dir.File("old.json")) << "old";
   EXPECT_TRUE(CheckWritable(dir.File("old.json")).ok());
-  EXPECT_EQ(Slurp(dir.File("old.json")), "old");
+  EXPECT_EQ(testing::ReadFileForTest(dir.File("old.json")), "old");
   EXPECT_THAT(dir.Entries(), ElementsAre("old.json"));
 }
 

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/run_netrig.h"
 
 namespace netrig {
 namespace {
@@ -23,13 +24,6 @@ using ::testing::HasSubstr;
 
 std::string TempPath(const std::string& name) {
   return absl::StrCat(::testing::TempDir(), "/child_process_test_", getpid(), "_", name);
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 TEST(RunChild, ReportsExitCodeAndCapturesBothStreams) {
@@ -42,7 +36,7 @@ TEST(RunChild, ReportsExitCodeAndCapturesBothStreams) {
   EXPECT_EQ(result->exit_code, 7);
   EXPECT_FALSE(result->ok());
   EXPECT_FALSE(result->timed_out);
-  EXPECT_EQ(ReadAll(options.output_path), "out\nerr\n");
+  EXPECT_EQ(testing::ReadFileForTest(options.output_path), "out\nerr\n");
   EXPECT_EQ(result->Describe(), "exit 7");
 }
 
@@ -55,7 +49,7 @@ TEST(RunChild, WorkingDirectoryAndEnvironment) {
   absl::StatusOr<ChildResult> result = RunChild(options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->ok());
-  EXPECT_EQ(ReadAll(options.output_path), "/\nhello\n");
+  EXPECT_EQ(testing::ReadFileForTest(options.output_path), "/\nhello\n");
 }
 
 TEST(RunChild, TimeoutStopsTheChildAndItsGroup) {
@@ -95,7 +89,7 @@ TEST(RunChild, ForwardsANewInterruptAsSigint) {
   EXPECT_FALSE(result->timed_out);
   EXPECT_TRUE(result->exited);
   EXPECT_EQ(result->exit_code, 3);
-  EXPECT_THAT(ReadAll(options.output_path), HasSubstr("got-int"));
+  EXPECT_THAT(testing::ReadFileForTest(options.output_path), HasSubstr("got-int"));
   EXPECT_THAT(result->Describe(), HasSubstr("interrupted"));
 }
 

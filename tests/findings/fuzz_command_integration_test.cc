@@ -14,19 +14,13 @@
 #include "harness/findings/child_process.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/paths.h"
+#include "tests/support/run_netrig.h"
 
 namespace netrig {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST(FuzzCommand, ListShowsEndpointParseWithItsCorpus) {
   const fs::path log = fs::path(::testing::TempDir()) / absl::StrCat("fuzz_list_", getpid());
@@ -36,8 +30,8 @@ TEST(FuzzCommand, ListShowsEndpointParseWithItsCorpus) {
   list.output_path = log.string();
   absl::StatusOr<ChildResult> result = RunChild(list);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(result->ok()) << ReadAll(log);
-  EXPECT_THAT(ReadAll(log), ::testing::ContainsRegex("endpoint_parse +[1-9][0-9]* +[1-9]"));
+  EXPECT_TRUE(result->ok()) << testing::ReadFileForTest((log));
+  EXPECT_THAT(testing::ReadFileForTest((log)), ::testing::ContainsRegex("endpoint_parse +[1-9][0-9]* +[1-9]"));
 }
 
 TEST(FuzzCommand, FiveSecondSessionOnEndpointParse) {
@@ -66,14 +60,14 @@ TEST(FuzzCommand, FiveSecondSessionOnEndpointParse) {
   fuzz.timeout = absl::Seconds(300);
   absl::StatusOr<ChildResult> result = RunChild(fuzz);
   ASSERT_TRUE(result.ok()) << result.status();
-  const std::string log = ReadAll(fuzz.output_path);
+  const std::string log = testing::ReadFileForTest((fuzz.output_path));
   // 0: no crash. 1 would be a real finding in endpoint parsing: say so with the report.
   EXPECT_TRUE(result->ok()) << result->Describe() << "\n" << log;
   EXPECT_THAT(log, HasSubstr("netrig fuzz endpoint_parse:"));
   EXPECT_THAT(log, HasSubstr("-dict="));
 
   const nlohmann::json summary =
-      nlohmann::json::parse(ReadAll(root / "artifacts/endpoint_parse/last_session.json"));
+      nlohmann::json::parse(testing::ReadFileForTest((root / "artifacts/endpoint_parse/last_session.json")));
   EXPECT_GT(summary["execs"].get<uint64_t>(), 1000u);
   EXPECT_GT(summary["execs_per_second"].get<uint64_t>(), 0u);
   EXPECT_EQ(summary["corpus_files_before"].get<size_t>(), seeds);

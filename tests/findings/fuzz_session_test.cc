@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/run_netrig.h"
 
 namespace netrig {
 namespace {
@@ -77,13 +78,6 @@ esac
 void WriteFile(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 class FuzzSessionTest : public ::testing::Test {
@@ -199,16 +193,16 @@ TEST_F(FuzzSessionTest, MergesNewCoverageAndTriagesCrashesBySignature) {
   EXPECT_EQ(bug_a.signature, "asan heap-buffer-overflow | ParseA | LLVMFuzzerTestOneInput");
   EXPECT_EQ(bug_a.count, 2);
   EXPECT_TRUE(bug_a.new_in_session);
-  EXPECT_EQ(ReadAll(bug_a.input), "bugA\n");  // Minimized: same signature, fewer bytes.
+  EXPECT_EQ(testing::ReadFileForTest((bug_a.input)), "bugA\n");  // Minimized: same signature, fewer bytes.
   EXPECT_THAT(bug_a.replay_command, HasSubstr("fake_fuzzer"));
   EXPECT_THAT(bug_a.replay_command, HasSubstr("-max_len=64"));
   EXPECT_THAT(bug_a.replay_command, ::testing::EndsWith(bug_a.input));
   const fs::path dir_a(bug_a.dir);
-  EXPECT_THAT(ReadAll(dir_a / "report.md"), HasSubstr("ERROR: AddressSanitizer"));
-  EXPECT_THAT(ReadAll(dir_a / "replay.sh"), HasSubstr(bug_a.replay_command));
+  EXPECT_THAT(testing::ReadFileForTest((dir_a / "report.md")), HasSubstr("ERROR: AddressSanitizer"));
+  EXPECT_THAT(testing::ReadFileForTest((dir_a / "replay.sh")), HasSubstr(bug_a.replay_command));
   EXPECT_TRUE(fs::exists(dir_a / "originals/crash-1"));
   EXPECT_TRUE(fs::exists(dir_a / "originals/crash-2"));
-  const nlohmann::json crash_json = nlohmann::json::parse(ReadAll(dir_a / "crash.json"));
+  const nlohmann::json crash_json = nlohmann::json::parse(testing::ReadFileForTest((dir_a / "crash.json")));
   EXPECT_EQ(crash_json["count"], 2);
   EXPECT_EQ(crash_json["tool"], "asan");
   EXPECT_EQ(summary->crashes[1].signature,

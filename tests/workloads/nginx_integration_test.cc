@@ -25,18 +25,12 @@
 #include "harness/findings/child_process.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/paths.h"
+#include "tests/support/run_netrig.h"
 
 extern char** environ;
 
 namespace netrig {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string FindNginx() {
   for (const char* candidate : {"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"}) {
@@ -81,7 +75,7 @@ class NginxProcess {
 
   // Writes the configuration into `prefix` and starts nginx on `port`; true once it accepts.
   bool Start(const std::string& nginx, const std::string& prefix, int port) {
-    std::string config = ReadFile(testing::SourceDir() + "/tests/workloads/nginx/nginx.conf.in");
+    std::string config = testing::ReadFileForTest(testing::SourceDir() + "/tests/workloads/nginx/nginx.conf.in");
     if (config.empty()) {
       error_ = "tests/workloads/nginx/nginx.conf.in is missing";
       return false;
@@ -105,12 +99,12 @@ class NginxProcess {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        error_ = "nginx exited at start-up: " + ReadFile(error_log_);
+        error_ = "nginx exited at start-up: " + testing::ReadFileForTest(error_log_);
         return false;
       }
       absl::SleepFor(absl::Milliseconds(20));
     }
-    error_ = "nginx did not accept within 10 s: " + ReadFile(error_log_);
+    error_ = "nginx did not accept within 10 s: " + testing::ReadFileForTest(error_log_);
     return false;
   }
 
@@ -132,7 +126,7 @@ class NginxProcess {
   }
 
   const std::string& error() const { return error_; }
-  std::string error_log() const { return ReadFile(error_log_); }
+  std::string error_log() const { return testing::ReadFileForTest(error_log_); }
 
  private:
   pid_t pid_ = -1;
@@ -171,11 +165,11 @@ TEST(NginxIntegrationTest, NetrigHttpTargetRunsCleanAgainstNginx) {
   absl::StatusOr<ChildResult> run = RunChild(options);
   server.Stop();
   ASSERT_TRUE(run.ok()) << run.status();
-  const std::string output = ReadFile(options.output_path);
+  const std::string output = testing::ReadFileForTest(options.output_path);
   SCOPED_TRACE(output + "\nnginx error log:\n" + server.error_log());
   EXPECT_TRUE(run->ok()) << run->Describe();
 
-  const std::string text = ReadFile(prefix + "/report.json");
+  const std::string text = testing::ReadFileForTest(prefix + "/report.json");
   ASSERT_FALSE(text.empty()) << "no JSON report";
   const nlohmann::json report = nlohmann::json::parse(text, nullptr, false);
   ASSERT_TRUE(report.is_object());
@@ -197,7 +191,7 @@ TEST(NginxIntegrationTest, RemoteTargetIsRefusedWithUsageExit) {
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_TRUE(run->exited);
   EXPECT_EQ(run->exit_code, 2);
-  EXPECT_NE(ReadFile(options.output_path).find("--allow_remote"), std::string::npos);
+  EXPECT_NE(testing::ReadFileForTest(options.output_path).find("--allow_remote"), std::string::npos);
 }
 
 }  // namespace

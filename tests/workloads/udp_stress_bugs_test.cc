@@ -15,6 +15,7 @@
 #include "harness/base/sanitizers.h"
 #include "harness/check/violation.h"
 #include "harness/findings/child_process.h"
+#include "harness/check/seeded_bugs.h"
 #include "harness/udp/flow.h"
 #include "harness/workloads/udp/udp_stress.h"
 #include "tests/support/paths.h"
@@ -39,33 +40,26 @@ UdpStressOptions RunOptions(absl::string_view flow) {
 
 std::vector<std::string> BugFlows() {
   std::vector<std::string> names;
-  for (const FlowRegistration* flow : RegisteredFlows()) {
-    if (absl::StartsWith(flow->name, "bug-")) names.push_back(flow->name);
+  for (const SeededBug& bug : SeededBugs()) {
+    if (bug.half == "udp") names.push_back(std::string(bug.name));
   }
   return names;
 }
 
 bool NeedsAsan(absl::string_view name) {
-  const FlowRegistration* flow = FindFlow(name);
-  return absl::StrContains(name, "uaf") ||
-         (flow != nullptr && absl::StrContains(flow->description, "use-after-free"));
+  const SeededBug* bug = FindSeededBug(name);
+  return bug != nullptr && bug->found_as == "asan";
 }
 
-// The violation each known seeded bug must produce (unknown bug flows: any violation).
+// The violation each seeded bug must produce (check/seeded_bugs.h).
 std::string ExpectedKind(absl::string_view name) {
-  static const auto* const kinds = new std::map<std::string, std::string>{
-      {"bug-address-too-large", "wrongly_rejected"},
-      {"bug-scope-mangle", "wrongly_rejected"},
-      {"bug-waiting-drop", "silent_loss"},
-      {"bug-sleep-wake-source", "flow_not_delivered_after_wake"},
-  };
-  auto it = kinds->find(std::string(name));
-  return it == kinds->end() ? "" : it->second;
+  const SeededBug* bug = FindSeededBug(name);
+  return bug == nullptr ? "" : std::string(bug->found_as);
 }
 
-class SeededBug : public ::testing::TestWithParam<std::string> {};
+class SeededBugFlow : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(SeededBug, FoundWithinSixtySeconds) {
+TEST_P(SeededBugFlow, FoundWithinSixtySeconds) {
   const std::string& name = GetParam();
   if (NeedsAsan(name)) {
 #ifndef NETRIG_ASAN
@@ -108,16 +102,10 @@ TEST_P(SeededBug, FoundWithinSixtySeconds) {
               result->violations.empty() ? "" : result->violations[0].kind.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, SeededBug, ::testing::ValuesIn(BugFlows()),
+INSTANTIATE_TEST_SUITE_P(Registry, SeededBugFlow, ::testing::ValuesIn(BugFlows()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return absl::StrReplaceAll(info.param, {{"-", "_"}});
                          });
-
-TEST(SeededBugs, RegistryHasTheFiveStories) {
-  // (a) address form "too large", (b) scope mangling, (c) close/read use-after-free,
-  // (d) silent drops while waiting, (e) a source that stops handing out flows.
-  EXPECT_GE(BugFlows().size(), 5u) << absl::StrJoin(BugFlows(), ", ");
-}
 
 class ReferenceFlow : public ::testing::TestWithParam<std::string> {};
 

@@ -30,16 +30,10 @@ CurlSessionBugs ObserverLeak() {
 
 const std::vector<SeededHttpBug>& SeededHttpBugs() {
   static const auto* const bugs = new std::vector<SeededHttpBug>{
-      {"bug-dequeue-uaf", "1", "asan", "asan",
-       "completion dequeues a connection record that a concurrent resume already freed",
-       DequeueUseAfterFree()},
-      {"bug-unlocked-share", "1", "tsan", "tsan",
-       "a curl share handle without lock callbacks used from several sessions' threads",
-       UnlockedShare()},
-      {"bug-double-completion", "1", "ledger", "default",
-       "cancel racing completion delivers two completions", DoubleCompletion()},
-      {"bug-observer-leak", "3", "lsan+live_objects", "asan",
-       "observers keep a connection record alive after disconnect", ObserverLeak()},
+      {"bug-dequeue-uaf", DequeueUseAfterFree()},
+      {"bug-unlocked-share", UnlockedShare()},
+      {"bug-double-completion", DoubleCompletion()},
+      {"bug-observer-leak", ObserverLeak()},
   };
   return *bugs;
 }

@@ -44,16 +44,14 @@
 
 namespace netrig {
 
+// A seeded-bug client: its name in the seeded-bug catalogue (check/seeded_bugs.h, which has
+// its story, summary and detector) and the session bug it switches on.
 struct SeededHttpBug {
   const char* client_name;  // "bug-dequeue-uaf", ...
-  const char* story;        // Field-notes story number, "1" or "3".
-  const char* detector;     // "asan", "tsan", "ledger", "lsan+live_objects".
-  const char* preset;       // The preset whose sanitizer fits: "asan", "tsan", "default".
-  const char* summary;
   CurlSessionBugs bugs;
 };
 
-// The four seeded bugs, in the order of the table above.
+// The four seeded-bug clients, in the order of the table above.
 const std::vector<SeededHttpBug>& SeededHttpBugs();
 
 // The seeded-bug client called `name`; NotFound for other names.
