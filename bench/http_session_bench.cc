@@ -1,6 +1,6 @@
 // Tasks per second through the reference libcurl Session (harness/http/curl/session.h) against a bare
 // single-thread curl multi loop (32 concurrent transfers, a fresh easy handle per request), both
-// on the same embedded loopback server in the same run (issue 4 section 7: target ratio >= 0.8).
+// on the same embedded loopback server in the same run (the session should not be slower).
 // Also wrk against the same server when wrk is installed.
 //
 //   flock /tmp/netrig-build.lock build/default/bench/http_session_bench

@@ -56,7 +56,7 @@ int RunDemo(const std::vector<std::string>& args) {
   }
 
   std::printf(
-      "\nA client that rejects a 100-byte datagram as \"too large\" (field notes, story 2):\n");
+      "\nA client that rejects a 100-byte datagram as \"too large\" (docs/field-notes.md story 2):\n");
   DatagramRejection rejection;
   rejection.message = "The datagram was too large";
   absl::StatusOr<RejectionJudgement> judgement =

@@ -28,7 +28,7 @@ const std::vector<Subcommand>& Subcommands() {
        &RunEndpoint, &EndpointFlagsHelp},
       {"demo", "a short tour of endpoints and the datagram-size oracle",
        "netrig demo\n\n"
-       "Parses the endpoint strings from the field notes and asks the datagram-size oracle\n"
+       "Parses the endpoint strings from docs/field-notes.md and asks the datagram-size oracle\n"
        "about sizes around every limit. Exits 0.",
        &RunDemo},
       {"http", "stress an HTTP client: task sessions under cancels, invalidation, faults",

@@ -143,7 +143,7 @@ class ExampleUdpFlow final : public netrig::Flow {
   }
 
   // Where to send: host names are resolved, and IPv4-mapped IPv6 addresses go out as IPv4 (the
-  // field notes' "datagram too large" came from echoing an endpoint in another encoding).
+  // "datagram too large" of docs/field-notes.md story 2 came from echoing an endpoint in another encoding).
   static absl::StatusOr<netrig::SocketAddress> Destination(const Endpoint& endpoint) {
     if (endpoint.kind() == netrig::EndpointKind::kHost) {
       addrinfo hints{};

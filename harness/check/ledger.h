@@ -2,7 +2,7 @@
 // exactly once, before its deadline, and never after its scope (session, flow) was closed.
 //
 // Checks, each reported to the ViolationLog the moment it happens:
-//   duplicate_completion   Complete() twice for one id (the field notes' cancel/complete race)
+//   duplicate_completion   Complete() twice for one id (docs/field-notes.md story 1)
 //   completion_after_close Complete() or Note() for an id whose scope was closed (a callback
 //                          after invalidation finished)
 //   unknown_completion     Complete() for an id never opened

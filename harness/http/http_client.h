@@ -1,6 +1,6 @@
 // The HTTP client interface netrig drives, and the registry that maps `--client NAME` to it.
 //
-// A client is task-based, in the shape of the field notes (story 1): an HttpClient makes
+// A client is task-based, in the shape of docs/field-notes.md story 1: an HttpClient makes
 // HttpSessions; a session makes HttpTasks from requests; Resume() starts a task; Cancel() may
 // come at any moment from any thread; every task completes exactly once through its completion
 // callback; a session is invalidated either after its tasks finish (FinishTasksAndInvalidate) or
@@ -129,7 +129,7 @@ class HttpTask {
   virtual const char* state() const = 0;
 };
 
-// Per-connection callbacks (field notes story 3). Either may be empty.
+// Per-connection callbacks (docs/field-notes.md story 3). Either may be empty.
 struct ConnectionInfo {
   uint64_t id = 0;
   std::string peer;  // "127.0.0.1:8080", "[::1]:8080".

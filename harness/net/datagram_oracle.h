@@ -138,7 +138,7 @@ enum class RejectionFinding {
   kTrueButUnnamed,
   // Names a limit that does not apply here, a wrong value, or a limit the payload does not break.
   kWrongLimit,
-  // The oracle says the datagram fits: rejecting it for its size is a bug (field-notes story 2).
+  // The oracle says the datagram fits: rejecting it for its size is a bug (docs/field-notes.md story 2).
   kRejectedDatagramThatFits,
   // No size claim at all (e.g. ECONNREFUSED): outside the oracle's remit.
   kNotASizeRejection,

@@ -1,5 +1,5 @@
 // TestNamespacePair: two fresh Linux network namespaces joined by a veth pair, for tests and stress
-// runs that need a real link with a chosen MTU (field-notes story 6) while sending nothing outside
+// runs that need a real link with a chosen MTU (docs/field-notes.md story 6) while sending nothing outside
 // the namespaces they create.
 //
 //   side A: namespace "netrig-<pid>-<random>-a", interface nr0, 10.213.0.1/24, fd00:6e72::1/64

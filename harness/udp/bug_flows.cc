@@ -1,4 +1,4 @@
-// Seeded-bug flows (field-notes section 8 of the UDP issue): small variations of the reference
+// Seeded-bug flows (check/seeded_bugs.h): small variations of the reference
 // `socket` flow and flow source, each registered by name so `--flow NAME` runs netrig against a
 // known bug. The reference flows share the same code with every knob off.
 //

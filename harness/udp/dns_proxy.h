@@ -1,4 +1,4 @@
-// The `dns-proxy` shape of field-notes story 2, in two forms that share the DNS-over-TCP framing:
+// The `dns-proxy` shape of docs/field-notes.md story 2, in two forms that share the DNS-over-TCP framing:
 //
 //   - DnsProxy: the story's application. It reads queries from any Flow, forwards each over TCP
 //     to an upstream with two-byte length framing, and writes each response back to the endpoint

@@ -1,5 +1,5 @@
 // Flow: the UDP flow interface a client under test implements, and the registry that maps
-// `--flow NAME` to it (field-notes stories 2, 4 and 5).
+// `--flow NAME` to it (docs/field-notes.md stories 2, 4 and 5).
 //
 // A flow carries datagrams to and from many peers. Read() returns datagrams, each tagged with the
 // Endpoint it came from; Write() takes datagrams, each with the Endpoint to send to, and answers

@@ -1,5 +1,5 @@
 // LoopbackFlowSource: the reference FlowSource, shaped like a transparent proxy's flow delivery
-// (field-notes story 4). It listens on 127.0.0.1 and ::1 (one kernel-chosen port for both); the
+// (docs/field-notes.md story 4). It listens on 127.0.0.1 and ::1 (one kernel-chosen port for both); the
 // first datagram from a new peer opens a per-peer flow that is handed to the handler; later
 // datagrams from that peer go to that flow's Read(). A flow's Write() sends from the listening
 // socket, so replies come from the address the peer wrote to. Closing a flow forgets the peer; its

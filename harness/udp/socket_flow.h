@@ -28,7 +28,7 @@
 namespace netrig {
 
 namespace internal {
-// Seeded bugs (field-notes section 8), used only by the flows registered in bug_flows.cc. The
+// Seeded bugs (check/seeded_bugs.h), used only by the flows registered in bug_flows.cc. The
 // reference flow has every knob off.
 struct SocketFlowBugs {
   // (a) An address endpoint (as handed out by Read) makes the write fail "too large".

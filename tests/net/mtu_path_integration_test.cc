@@ -1,4 +1,4 @@
-// Real MTU paths (field-notes story 6): two network namespaces joined by a veth pair at MTU 1500
+// Real MTU paths (docs/field-notes.md story 6): two network namespaces joined by a veth pair at MTU 1500
 // and then 9000, IPv4 and IPv6, sending with IP_PMTUDISC_DO / IPV6_DONTFRAG from namespace A to B.
 // The kernel's EMSGSIZE boundary must equal the datagram-size oracle to the byte, and the largest
 // datagram that fits must arrive whole. Needs root and iproute2; skipped (never passed) without.

@@ -1,4 +1,4 @@
-// Seeded HTTP bugs (issue 4 section 6): `netrig http --client bug-...` must find each one within
+// Seeded HTTP bugs (check/seeded_bugs.h): `netrig http --client bug-...` must find each one within
 // 60 s in the preset whose sanitizer fits, while the reference client "curl" gives no finding with
 // the same options. netrig runs as a child process so that sanitizer exits (81 ASan, 83 LSan,
 // 84 TSan) are observable. Bugs whose detector is a sanitizer this preset lacks are skipped.

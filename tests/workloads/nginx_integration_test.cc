@@ -1,4 +1,4 @@
-// `netrig http --target` against a real server (issue 4 section 4): nginx (Debian's nginx-light,
+// `netrig http --target` against a real server: nginx (Debian's nginx-light,
 // installed by scripts/bootstrap) with the configuration in tests/workloads/nginx/nginx.conf.in on a
 // free loopback port, a temporary prefix for every path, in the foreground as the current user.
 // netrig must run 3 s against it with no violation and complete tasks. nginx is stopped on every

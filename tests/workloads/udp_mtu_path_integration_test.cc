@@ -1,4 +1,4 @@
-// `netrig udp` across a real MTU path (issue 3, section 6; field-notes story 6): two network
+// `netrig udp` across a real MTU path (docs/field-notes.md story 6): two network
 // namespaces joined by a veth pair at MTU 1500 and then 9000, a UDP echo peer in namespace B, the
 // netrig binary running the socket flow in namespace A with don't-fragment and the oracle's path
 // set to that MTU. No violation, and datagrams over the path limit are rejected naming the true

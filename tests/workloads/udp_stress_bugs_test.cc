@@ -1,4 +1,4 @@
-// Seeded bugs (issue 3, section 8): `netrig udp` must find every "bug-*" flow in the registry
+// Seeded bugs (check/seeded_bugs.h): `netrig udp` must find every "bug-*" flow in the registry
 // within 60 s, and the reference flows must give no finding under the same run options. The
 // close/read use-after-free needs ASan: in the asan preset the netrig binary runs it as a child
 // and must exit 81 (ASan's report); other presets skip it, saying why.

@@ -221,7 +221,7 @@ class DroppingFlow : public WrappedFlow {
   std::atomic<uint64_t> count_{0};
 };
 
-// Rejects 50-200 byte datagrams with the message of field-notes story 2.
+// Rejects 50-200 byte datagrams with the message of docs/field-notes.md story 2.
 class TooLargeFlow : public WrappedFlow {
  public:
   using WrappedFlow::WrappedFlow;

@@ -1,6 +1,6 @@
 // Seeded-bug HTTP clients: the reference libcurl session (session.h) with one deliberate bug
-// each, mirroring the field notes. netrig must find every one of them, while the reference client
-// "curl" shows none of these findings in the same run (issue 4 section 6).
+// each, mirroring docs/field-notes.md. netrig must find every one of them, while the reference client
+// "curl" shows none of these findings in the same run.
 //
 //   name                   story  the bug                                        found by
 //   bug-dequeue-uaf        1      a completing task dequeues itself from a       ASan (asan

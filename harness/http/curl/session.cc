@@ -191,7 +191,7 @@ struct ConnectionRecord {
   bool established = false;
   bool closed = false;
   // Ids of the tasks whose requests went out on this connection and have not completed: the
-  // connection's queue (field notes story 1 crashed dequeuing from one of these).
+  // connection's queue (docs/field-notes.md story 1 crashed dequeuing from one of these).
   std::vector<uint64_t> queued_tasks;
   std::vector<std::shared_ptr<ObserverRegistration>> registrations;
 

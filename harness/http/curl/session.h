@@ -46,7 +46,7 @@
 
 namespace netrig {
 
-// Seeded bugs (issue 4 section 6, field notes stories 1 and 3). Each switch is a small,
+// Seeded bugs (docs/field-notes.md stories 1 and 3). Each switch is a small,
 // realistic deviation from the reference session; see buggy_clients.h for what finds each.
 struct CurlSessionBugs {
   // (a) Closed connection records are reclaimed by whichever thread resumes a task next, while a

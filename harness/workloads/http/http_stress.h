@@ -2,7 +2,7 @@
 // reference libcurl session "curl") against the embedded fault-injecting loopback server, or a
 // real server given by URL, on the shared driver core (harness/drive/driver.h).
 //
-// What a run does (issue 4 section 3, field notes stories 1 and 3):
+// What a run does (docs/field-notes.md stories 1 and 3):
 //   - open loop at `rate` tasks/s (latency from each task's intended start) or closed loop with
 //     at most `concurrency` tasks in flight; `threads` spawner threads create and resume at once;
 //   - with `cancel_probability` a task is cancelled, at a moment drawn from: before Resume, right

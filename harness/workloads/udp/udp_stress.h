@@ -2,7 +2,7 @@
 // registered Flow (`--flow NAME`) with datagrams whose sizes sit on every limit of the
 // datagram-size oracle, to endpoints in every encoding, through a fault relay to a loopback echo
 // peer, while flows are closed and reopened, the path goes down and comes back, and the flow's
-// source sleeps and wakes (field-notes stories 2, 4, 5 and 6). Everything it checks is a
+// source sleeps and wakes (docs/field-notes.md stories 2, 4, 5 and 6). Everything it checks is a
 // violation in the ViolationLog:
 //
 //   wrongly_rejected               a datagram that fits the oracle was rejected (any reason) by a
