@@ -1,4 +1,5 @@
 #include "harness/check/ledger.h"
+#include "harness/sched/clock.h"
 
 #include <algorithm>
 
@@ -14,7 +15,7 @@ uint64_t Ledger::Open(uint64_t scope) { return OpenWithDeadline(scope, default_d
 
 uint64_t Ledger::OpenWithDeadline(uint64_t scope, absl::Duration deadline) {
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  const absl::Time now = absl::Now();
+  const absl::Time now = netrig::Now();
   Shard& shard = ShardOf(id);
   MutexLock lock(&shard.mu);
   shard.open.emplace(id, Entry{scope, now, now + deadline, "opened"});

@@ -1,4 +1,5 @@
 #include "harness/check/violation.h"
+#include "harness/sched/clock.h"
 
 #include "absl/time/clock.h"
 
@@ -20,7 +21,7 @@ void ViolationLog::Report(absl::string_view kind, std::string message) {
   }
   if (!counted) counts_.emplace_back(std::string(kind), 1);
   if (kept_.size() < max_kept_)
-    kept_.push_back({std::string(kind), std::move(message), absl::Now()});
+    kept_.push_back({std::string(kind), std::move(message), netrig::Now()});
 }
 
 std::vector<Violation> ViolationLog::Kept() const {

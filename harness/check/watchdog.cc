@@ -1,4 +1,6 @@
 #include "harness/check/watchdog.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,7 +11,7 @@ namespace netrig {
 Watchdog::Watchdog(std::vector<const Ledger*> ledgers, ViolationLog* violations,
                    absl::Duration period, FILE* log)
     : ledgers_(std::move(ledgers)), violations_(violations), period_(period), log_(log) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = Thread("watchdog", [this] { Loop(); });
 }
 
 Watchdog::~Watchdog() { Stop(); }
@@ -36,7 +38,7 @@ void Watchdog::Loop() {
 }
 
 size_t Watchdog::CheckNow() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = netrig::Now();
   size_t fresh = 0;
   for (size_t i = 0; i < ledgers_.size(); ++i) {
     const Ledger& ledger = *ledgers_[i];

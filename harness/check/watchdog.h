@@ -17,6 +17,7 @@
 #include "harness/base/mutex.h"
 #include "harness/check/ledger.h"
 #include "harness/check/violation.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -47,7 +48,7 @@ class Watchdog {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // (ledger index, id) pairs already reported.
   absl::flat_hash_set<std::pair<size_t, uint64_t>> reported_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
+  Thread thread_;
 };
 
 }  // namespace netrig

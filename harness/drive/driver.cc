@@ -7,29 +7,18 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "harness/base/mutex.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 namespace {
 
 std::atomic<int> stop_requests{0};
-
-// Sleeps until `when` with sub-100us precision: the kernel's default 50 us timer slack would
-// otherwise bunch open-loop starts at high rates.
-void SleepUntil(absl::Time when) {
-  while (true) {
-    const absl::Duration left = when - absl::Now();
-    if (left <= absl::ZeroDuration()) return;
-    if (left > absl::Microseconds(200)) {
-      absl::SleepFor(left - absl::Microseconds(100));
-    } else {
-      std::this_thread::yield();
-    }
-  }
-}
 
 }  // namespace
 
@@ -50,7 +39,7 @@ std::string HumanCount(double value) {
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations) {
   const int threads = options.threads > 0 ? options.threads : 1;
   const bool open_loop = options.rate > 0;
-  const absl::Time start = absl::Now();
+  const absl::Time start = netrig::Now();
   const absl::Time end = start + options.duration;
   std::atomic<uint64_t> next_index{0};
   std::atomic<uint64_t> started{0};
@@ -73,7 +62,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
         finish("max_operations");
         break;
       }
-      absl::Time intended = absl::Now();
+      absl::Time intended = netrig::Now();
       if (open_loop) {
         const absl::Time now = intended;
         intended = start + absl::Seconds(static_cast<double>(index) / options.rate);
@@ -82,8 +71,8 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
           finish("duration");
           break;
         }
-        SleepUntil(intended);
-        if (absl::Now() - intended > absl::Milliseconds(1))
+        PaceUntil(intended);
+        if (netrig::Now() - intended > absl::Milliseconds(1))
           late.fetch_add(1, std::memory_order_relaxed);
       } else if (intended >= end) {
         finish("duration");
@@ -104,17 +93,19 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
     workload.WorkerFinished(worker);
   };
 
-  std::vector<std::thread> workers;
+  std::vector<Thread> workers;
   workers.reserve(threads);
-  for (int worker = 0; worker < threads; ++worker) workers.emplace_back(worker_main, worker);
+  for (int worker = 0; worker < threads; ++worker) {
+    workers.emplace_back(absl::StrCat("driver.", worker), [&worker_main, worker] { worker_main(worker); });
+  }
 
   // The status line, from this thread, until the workers are done.
   absl::Time next_status = start + options.status_interval;
   uint64_t last_count = 0;
   absl::Time last_time = start;
   while (!done.load(std::memory_order_relaxed)) {
-    absl::SleepFor(absl::Milliseconds(20));
-    const absl::Time now = absl::Now();
+    netrig::SleepFor(absl::Milliseconds(20));
+    const absl::Time now = netrig::Now();
     if (StopRequested()) finish("interrupted");
     if (options.stop_on_violation && violations != nullptr && !violations->empty()) {
       finish("violation");
@@ -138,7 +129,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
 
   DriveResult result;
   result.operations = started.load();
-  result.elapsed = absl::Now() - start;
+  result.elapsed = netrig::Now() - start;
   result.late_starts = late.load();
   if (open_loop) {
     result.intended_operations = static_cast<uint64_t>(

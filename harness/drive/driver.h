@@ -10,7 +10,7 @@
 // Example:
 //   class Pinger : public netrig::Workload {
 //     void Operate(int worker, uint64_t index, absl::Time intended_start) override {
-//       client_.SendAsync([this, intended_start] { latency_.Record(absl::Now() - intended_start);
+//       client_.SendAsync([this, intended_start] { latency_.Record(netrig::Now() - intended_start);
 //       });
 //     }
 //   };
@@ -27,6 +27,7 @@
 
 #include "absl/time/time.h"
 #include "harness/check/violation.h"
+#include "harness/sched/clock.h"
 
 namespace netrig {
 

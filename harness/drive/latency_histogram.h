@@ -3,7 +3,7 @@
 //
 // Example:
 //   netrig::LatencyHistogram latency;
-//   latency.Record(absl::Now() - intended_start);   // from completion callbacks
+//   latency.Record(netrig::Now() - intended_start);   // from completion callbacks
 //   absl::PrintF("p99 %d us\n", latency.Percentile(99.0));
 #ifndef NETRIG_HARNESS_DRIVE_LATENCY_HISTOGRAM_H_
 #define NETRIG_HARNESS_DRIVE_LATENCY_HISTOGRAM_H_
@@ -14,6 +14,7 @@
 
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "harness/sched/clock.h"
 
 namespace netrig {
 

@@ -21,6 +21,7 @@
 #include "harness/drive/seeds.h"
 #include "harness/findings/finding_file.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/clock.h"
 
 namespace netrig {
 namespace {
@@ -155,7 +156,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   ScopedStopSignals signals(options.handle_signals);
   const std::vector<std::pair<std::string, int64_t>> baseline = LiveObjectsSnapshot();
 
-  const absl::Time setup_start = absl::Now();
+  const absl::Time setup_start = netrig::Now();
   StressContext context;
   context.seed = seed;
   context.perturb_seed = perturb_seed;
@@ -189,9 +190,9 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   workload.AdjustDrive(drive);
   const DriveResult driven = Drive(drive, workload, &violations);
   const bool interrupted = StopRequested();
-  const absl::Time drain_start = absl::Now();
+  const absl::Time drain_start = netrig::Now();
   workload.Finish(driven, interrupted);
-  const absl::Duration drain = absl::Now() - drain_start;
+  const absl::Duration drain = netrig::Now() - drain_start;
   ConfigureSchedule(previous_schedule);
 
   // Every object of the run is released now: what is still alive leaked.

@@ -7,6 +7,8 @@
 #include "absl/strings/str_format.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/udp/dns_frame.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -21,7 +23,7 @@ absl::StatusOr<std::unique_ptr<DnsProxy>> DnsProxy::Start(Flow* flow, Options op
   if (!wake.ok()) return wake.status();
   proxy->wake_ = std::move(*wake);
   for (int i = 0; i < std::max(1, proxy->options_.threads); ++i) {
-    proxy->threads_.emplace_back([p = proxy.get()] { p->Serve(); });
+    proxy->threads_.emplace_back("dns.proxy", [p = proxy.get()] { p->Serve(); });
   }
   return proxy;
 }
@@ -30,7 +32,7 @@ DnsProxy::~DnsProxy() { Stop(); }
 
 void DnsProxy::Stop() {
   if (!stopping_.exchange(true)) internal::SignalWakeFd(wake_.get());
-  for (std::thread& t : threads_) {
+  for (Thread& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
@@ -85,7 +87,7 @@ absl::StatusOr<std::unique_ptr<DnsProxyFlow>> DnsProxyFlow::Open(const FlowOptio
   absl::StatusOr<internal::UniqueFd> wake = internal::MakeWakeFd();
   if (!wake.ok()) return wake.status();
   flow->wake_ = std::move(*wake);
-  flow->reader_ = std::thread([f = flow.get()] { f->ReadResponses(); });
+  flow->reader_ = Thread("dns.reader", [f = flow.get()] { f->ReadResponses(); });
   return flow;
 }
 
@@ -122,13 +124,13 @@ void DnsProxyFlow::ReadResponses() {
 absl::StatusOr<std::vector<Datagram>> DnsProxyFlow::Read(size_t max_datagrams,
                                                          absl::Duration timeout) {
   SchedulePoint("flow.read");
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = netrig::Now() + timeout;
   std::vector<Datagram> out;
   MutexLock lock(&mu_);
   while (responses_.empty()) {
     if (gate_.closed()) return absl::CancelledError("flow is closed");
     if (broken_) return absl::UnavailableError("the upstream connection of this flow is gone");
-    const absl::Duration remaining = deadline - absl::Now();
+    const absl::Duration remaining = deadline - netrig::Now();
     if (remaining <= absl::ZeroDuration()) return out;
     changed_.WaitWithTimeout(&mu_, remaining);
   }

@@ -34,6 +34,7 @@
 #include "harness/base/mutex.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/socket_util.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -67,7 +68,7 @@ class DnsProxy {
   Flow* const flow_;
   const Options options_;
   internal::UniqueFd wake_;
-  std::vector<std::thread> threads_;
+  std::vector<Thread> threads_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> queries_{0};
   std::atomic<uint64_t> written_{0};
@@ -93,7 +94,7 @@ class DnsProxyFlow : public Flow {
   LiveToken live_{kLiveFlows};
   internal::UniqueFd connection_;
   internal::UniqueFd wake_;
-  std::thread reader_;
+  Thread reader_;
   // Writes in flight; Close() waits for them before closing the connection.
   internal::InFlightGate gate_;
   std::atomic<bool> waiting_{false};

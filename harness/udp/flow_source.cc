@@ -16,6 +16,8 @@
 #include "harness/base/mutex.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/udp/socket_flow.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 namespace internal {
@@ -63,11 +65,11 @@ class PeerFlow : public Flow {
   absl::StatusOr<std::vector<Datagram>> Read(size_t max_datagrams,
                                              absl::Duration timeout) override {
     SchedulePoint("flow.read");
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = netrig::Now() + timeout;
     std::vector<Datagram> out;
     MutexLock lock(&queue_->mu);
     while (queue_->datagrams.empty() && !queue_->closed) {
-      const absl::Duration remaining = deadline - absl::Now();
+      const absl::Duration remaining = deadline - netrig::Now();
       if (remaining <= absl::ZeroDuration()) return out;
       queue_->changed.WaitWithTimeout(&queue_->mu, remaining);
     }
@@ -199,7 +201,7 @@ absl::Status LoopbackFlowSource::Start(Handler handler) {
   if (!handler) return absl::InvalidArgumentError("a flow source needs a handler");
   if (started_.exchange(true)) return absl::FailedPreconditionError("flow source already started");
   handler_ = std::move(handler);
-  dispatcher_ = std::thread([this] { Dispatch(); });
+  dispatcher_ = Thread("udp.dispatcher", [this] { Dispatch(); });
   return absl::OkStatus();
 }
 

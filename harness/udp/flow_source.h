@@ -27,6 +27,7 @@
 
 #include "harness/udp/flow.h"
 #include "harness/udp/socket_util.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -65,7 +66,7 @@ class LoopbackFlowSource : public FlowSource {
   internal::UniqueFd stop_;
   internal::UniqueFd kick_;
   Handler handler_;
-  std::thread dispatcher_;
+  Thread dispatcher_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> started_{false};
   std::atomic<int> wakes_{0};

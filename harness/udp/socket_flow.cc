@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/clock.h"
 
 namespace netrig {
 
@@ -152,14 +153,14 @@ absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
     }
     last_ready_.store(-1, std::memory_order_relaxed);
   }
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = netrig::Now() + timeout;
   while (true) {
     pollfd fds[3];
     int count = 0;
     for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
       if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
     }
-    const int ready = ::poll(fds, count, internal::PollTimeoutMs(deadline - absl::Now()));
+    const int ready = ::poll(fds, count, internal::PollTimeoutMs(deadline - netrig::Now()));
     if (cached != nullptr) ++cached->polls;
     if (gate_.closed()) {
       return absl::CancelledError("flow closed while a read was waiting");
@@ -177,7 +178,7 @@ absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
       SchedulePoint("flow.read.done");
       return out;
     }
-    if (absl::Now() >= deadline) return out;
+    if (netrig::Now() >= deadline) return out;
   }
 }
 

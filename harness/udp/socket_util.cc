@@ -1,4 +1,5 @@
 #include "harness/udp/socket_util.h"
+#include "harness/sched/clock.h"
 
 #include <arpa/inet.h>
 #include <linux/sock_diag.h>
@@ -111,10 +112,10 @@ absl::StatusOr<UniqueFd> ConnectTcp(const Endpoint& peer, absl::Duration timeout
   if (::connect(fd.get(), address->get(), address->length) != 0) {
     if (errno != EINPROGRESS) return ErrnoStatus(absl::StrCat("connect ", peer.ToString()), errno);
     pollfd p{fd.get(), POLLOUT, 0};
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = netrig::Now() + timeout;
     int ready = 0;
-    while (ready == 0 && absl::Now() < deadline) {
-      ready = ::poll(&p, 1, PollTimeoutMs(deadline - absl::Now()));
+    while (ready == 0 && netrig::Now() < deadline) {
+      ready = ::poll(&p, 1, PollTimeoutMs(deadline - netrig::Now()));
       if (ready < 0 && errno == EINTR) ready = 0;
     }
     if (ready <= 0) {
@@ -209,7 +210,7 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline, int wake_fd) {
   while (true) {
     pollfd p[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
     const int count = wake_fd >= 0 ? 2 : 1;
-    const absl::Duration remaining = deadline - absl::Now();
+    const absl::Duration remaining = deadline - netrig::Now();
     if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError("timed out");
     const int ready = ::poll(p, count, PollTimeoutMs(remaining));
     if (ready < 0) {
@@ -224,7 +225,7 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline, int wake_fd) {
 }  // namespace
 
 absl::Status WriteAll(int fd, const void* data, size_t size, absl::Duration timeout, int wake_fd) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = netrig::Now() + timeout;
   const auto* bytes = static_cast<const uint8_t*>(data);
   while (size > 0) {
     const ssize_t n = ::send(fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -245,7 +246,7 @@ absl::Status WriteAll(int fd, const void* data, size_t size, absl::Duration time
 }
 
 absl::Status ReadExact(int fd, void* data, size_t size, absl::Duration timeout, int wake_fd) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = netrig::Now() + timeout;
   auto* bytes = static_cast<uint8_t*>(data);
   while (size > 0) {
     const ssize_t n = ::recv(fd, bytes, size, MSG_DONTWAIT);

@@ -22,6 +22,8 @@
 #include "harness/base/mutex.h"
 #include "harness/check/live_objects.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 namespace internal {
@@ -235,7 +237,7 @@ class CurlTask final : public HttpTask, public std::enable_shared_from_this<Curl
         request_(std::move(request)),
         core_(std::move(core)),
         completion_(std::make_shared<HttpCompletion>(std::move(on_complete))) {
-    created_ = absl::Now();
+    created_ = netrig::Now();
   }
 
   uint64_t id() const override { return id_; }
@@ -316,8 +318,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
                         static_cast<long>(options_.max_concurrent_streams));
     }
     std::shared_ptr<SessionCore> self = shared_from_this();
-    thread_ = std::thread([self] { self->Run(); });
-    event_thread_id_.store(thread_.get_id());
+    thread_ = Thread("curl.session", [self] { self->Run(); });
     return absl::OkStatus();
   }
 
@@ -371,13 +372,13 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
 
   bool WaitUntilInvalidated(absl::Duration timeout) {
     if (OnEventThread()) return false;  // It would wait for itself.
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = netrig::Now() + timeout;
     MutexLock lock(&mu_);
     while (phase_ != Phase::kInvalidated) {
       if (timeout == absl::InfiniteDuration()) {
         invalidated_cv_.Wait(&mu_);
       } else {
-        const absl::Duration left = deadline - absl::Now();
+        const absl::Duration left = deadline - netrig::Now();
         if (left <= absl::ZeroDuration()) return false;
         invalidated_cv_.WaitWithTimeout(&mu_, left);
       }
@@ -434,7 +435,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
     std::shared_ptr<ObserverEntry> observer;
   };
 
-  bool OnEventThread() const { return std::this_thread::get_id() == event_thread_id_.load(); }
+  bool OnEventThread() const { return event_thread_.IsCurrent(); }
 
   void Post(Command command) {
     MutexLock lock(&mu_);
@@ -514,8 +515,9 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   const CurlSessionBugs bugs_;
   const std::shared_ptr<CurlShare> share_;
   CURLM* multi_ = nullptr;
-  std::thread thread_;
-  std::atomic<std::thread::id> event_thread_id_{};
+  Thread thread_;
+  // The event thread: every easy handle, connection record and observer list is its alone.
+  ThreadAffinity event_thread_;
 
   mutable Mutex mu_;
   CondVar invalidated_cv_;
@@ -567,7 +569,7 @@ void CurlTask::Resume() {
   SchedulePoint("task.resume");
   TaskState expected = TaskState::kCreated;
   if (!state_.compare_exchange_strong(expected, TaskState::kQueued)) return;
-  resumed_ns_.store(absl::ToUnixNanos(absl::Now()));
+  resumed_ns_.store(absl::ToUnixNanos(netrig::Now()));
   if (std::shared_ptr<SessionCore> core = core_.lock()) {
     core->PostResume(shared_from_this());
   }
@@ -587,7 +589,7 @@ void CurlTask::Cancel() {
       result.error = HttpErrorKind::kCancelled;
       result.error_message = "cancelled while running";
       result.timings.created = created_;
-      result.timings.completed = absl::Now();
+      result.timings.completed = netrig::Now();
       (*completion)(result);
     }
   }
@@ -597,7 +599,7 @@ void CurlTask::Cancel() {
 // ---- Event thread ----
 
 void SessionCore::Run() {
-  event_thread_id_.store(std::this_thread::get_id());
+  event_thread_.BindToCurrent();
   std::vector<Command> commands;
   while (true) {
     {
@@ -617,7 +619,7 @@ void SessionCore::Run() {
     if (bugs_.reclaim_connections_on_resume) ReclaimClosedRecords();
     EndOverdueTransfers();
     if (AdvanceInvalidation()) {
-      event_thread_id_.store(std::thread::id());  // Thread ids are reused after a thread ends.
+      event_thread_.Unbind();
       return;
     }
 
@@ -631,6 +633,7 @@ void SessionCore::Run() {
 }
 
 void SessionCore::Handle(Command& command) {
+  event_thread_.Check("SessionCore::Handle");
   switch (command.kind) {
     case CommandKind::kResume:
       StartTask(command.task);
@@ -668,6 +671,7 @@ void SessionCore::Handle(Command& command) {
 }
 
 void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
+  event_thread_.Check("SessionCore::StartTask");
   if (task->completed_ || task->easy_ != nullptr) return;
   TaskState expected = TaskState::kQueued;
   if (!task->state_.compare_exchange_strong(expected, TaskState::kRunning)) return;
@@ -773,7 +777,7 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
 
   task->deadline_ = request.timeout == absl::InfiniteDuration()
                         ? absl::InfiniteFuture()
-                        : absl::Now() + request.timeout + kTimeoutGrace;
+                        : netrig::Now() + request.timeout + kTimeoutGrace;
   running_.emplace(task->id(), task);
   const CURLMcode added = curl_multi_add_handle(multi_, easy);
   if (added != CURLM_OK) {
@@ -798,6 +802,7 @@ size_t BodyCallback(char* data, size_t size, size_t count, void* task_pointer) {
 }
 
 void SessionCore::CancelTask(const std::shared_ptr<CurlTask>& task, const char* why) {
+  event_thread_.Check("SessionCore::CancelTask");
   if (task->completed_) return;
   const bool was_running = task->easy_ != nullptr;
   if (was_running) {
@@ -823,6 +828,7 @@ void SessionCore::CancelTask(const std::shared_ptr<CurlTask>& task, const char* 
 }
 
 void SessionCore::FinishTransfer(CURL* easy, CURLcode code) {
+  event_thread_.Check("SessionCore::FinishTransfer");
   CurlTask* raw = nullptr;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
   auto it = raw == nullptr ? running_.end() : running_.find(raw->id());
@@ -860,9 +866,10 @@ void SessionCore::FinishTransfer(CURL* easy, CURLcode code) {
 }
 
 void SessionCore::EndOverdueTransfers() {
+  event_thread_.Check("SessionCore::EndOverdueTransfers");
   // A backstop for HttpRequest::timeout: libcurl 7.88 does not time out a transfer waiting in
   // its pending queue for a connection (e.g. CURLMOPT_MAX_HOST_CONNECTIONS reached).
-  const absl::Time now = absl::Now();
+  const absl::Time now = netrig::Now();
   if (now < next_overdue_check_) return;
   next_overdue_check_ = now + absl::Milliseconds(100);
   std::vector<std::shared_ptr<CurlTask>> overdue;
@@ -903,6 +910,7 @@ void SessionCore::ReleaseEasy(CurlTask* task) {
 }
 
 void SessionCore::Complete(const std::shared_ptr<CurlTask>& task, HttpResult result) {
+  event_thread_.Check("SessionCore::Complete");
   if (task->completed_) return;
   task->completed_ = true;
   SchedulePoint("task.complete");
@@ -931,17 +939,18 @@ void SessionCore::Complete(const std::shared_ptr<CurlTask>& task, HttpResult res
   if (bugs_.cancel_completes_inline) {
     // Bug (c): the state flips only after the callback ran, so a concurrent Cancel() still sees
     // "running" while the completion is being delivered.
-    result.timings.completed = absl::Now();
+    result.timings.completed = netrig::Now();
     if (completion != nullptr && *completion) (*completion)(result);
     task->state_.store(TaskState::kCompleted);
     return;
   }
   task->state_.store(TaskState::kCompleted);
-  result.timings.completed = absl::Now();
+  result.timings.completed = netrig::Now();
   if (completion != nullptr && *completion) (*completion)(result);
 }
 
 bool SessionCore::AdvanceInvalidation() {
+  event_thread_.Check("SessionCore::AdvanceInvalidation");
   std::vector<std::shared_ptr<CurlTask>> to_cancel;
   bool cancelling = false;
   {

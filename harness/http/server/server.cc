@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "harness/http/server/server_internal.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 namespace internal {
@@ -244,7 +245,7 @@ absl::Status HttpServer::Start() {
     workers_.push_back(std::move(worker));
   }
   for (auto& worker : workers_) {
-    threads_.emplace_back([w = worker.get()] { w->Run(); });
+    threads_.emplace_back("http.server", [w = worker.get()] { w->Run(); });
   }
   return absl::OkStatus();
 }
@@ -253,7 +254,7 @@ void HttpServer::Stop() {
   if (stopped_) return;
   stopped_ = true;
   for (auto& worker : workers_) worker->RequestStop();
-  for (std::thread& thread : threads_) thread.join();
+  for (Thread& thread : threads_) thread.join();
   threads_.clear();
   // Workers are kept (not destroyed) so Stats() still reports after Stop; their connections go.
   for (auto& worker : workers_) worker->CloseAll();

@@ -55,6 +55,7 @@
 #include "absl/strings/string_view.h"
 #include "harness/base/mutex.h"
 #include "harness/http/server/fault_plan.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -165,7 +166,7 @@ class HttpServer {
   bool started_ = false;
   bool stopped_ = false;
   std::vector<std::unique_ptr<internal::Worker>> workers_;
-  std::vector<std::thread> threads_;
+  std::vector<Thread> threads_;
   std::atomic<uint64_t> next_request_index_{0};
   std::atomic<uint64_t> next_connection_index_{0};
 

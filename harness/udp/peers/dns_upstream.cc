@@ -1,4 +1,5 @@
 #include "harness/udp/peers/dns_upstream.h"
+#include "harness/sched/thread.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,7 +44,7 @@ absl::StatusOr<std::unique_ptr<DnsUpstream>> DnsUpstream::Start(const DnsUpstrea
   absl::StatusOr<internal::UniqueFd> wake = internal::MakeWakeFd();
   if (!wake.ok()) return wake.status();
   upstream->wake_ = std::move(*wake);
-  upstream->acceptor_ = std::thread([u = upstream.get()] { u->AcceptLoop(); });
+  upstream->acceptor_ = Thread("dns.acceptor", [u = upstream.get()] { u->AcceptLoop(); });
   return upstream;
 }
 
@@ -53,12 +54,12 @@ void DnsUpstream::Stop() {
   if (stopped_.exchange(true)) return;
   internal::SignalWakeFd(wake_.get());
   acceptor_.join();
-  std::vector<std::thread> servers;
+  std::vector<Thread> servers;
   {
     MutexLock lock(&mu_);
     servers.swap(servers_);
   }
-  for (std::thread& t : servers) t.join();
+  for (Thread& t : servers) t.join();
 }
 
 Endpoint DnsUpstream::ipv4_endpoint() const { return internal::LoopbackIPv4Endpoint(port_); }
@@ -81,7 +82,7 @@ void DnsUpstream::AcceptLoop() {
       connections_.fetch_add(1, std::memory_order_relaxed);
       active_.fetch_add(1);
       MutexLock lock(&mu_);
-      servers_.emplace_back([this, c = std::make_shared<internal::UniqueFd>(
+      servers_.emplace_back("dns.upstream", [this, c = std::make_shared<internal::UniqueFd>(
                                        std::move(connection))]() mutable { Serve(std::move(*c)); });
     }
   }

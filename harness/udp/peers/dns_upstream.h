@@ -26,6 +26,7 @@
 #include "harness/net/endpoint.h"
 #include "harness/udp/dns_frame.h"
 #include "harness/udp/socket_util.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -64,13 +65,13 @@ class DnsUpstream {
   internal::UniqueFd ipv4_;
   internal::UniqueFd ipv6_;
   internal::UniqueFd wake_;
-  std::thread acceptor_;
+  Thread acceptor_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> connections_{0};
   std::atomic<uint64_t> queries_{0};
   std::atomic<int> active_{0};
   Mutex mu_;
-  std::vector<std::thread> servers_ ABSL_GUARDED_BY(mu_);
+  std::vector<Thread> servers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace netrig

@@ -1,4 +1,5 @@
 #include "harness/udp/peers/echo_server.h"
+#include "harness/sched/thread.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,7 +29,7 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const EchoServerOp
   }
   const int batch = std::clamp(options.batch, 1, 256);
   for (int i = 0; i < std::max(1, options.threads); ++i) {
-    server->threads_.emplace_back([s = server.get(), batch] { s->Serve(batch); });
+    server->threads_.emplace_back("udp.echo", [s = server.get(), batch] { s->Serve(batch); });
   }
   return server;
 }
@@ -38,7 +39,7 @@ EchoServer::~EchoServer() { Stop(); }
 void EchoServer::Stop() {
   if (stopped_.exchange(true)) return;
   internal::SignalWakeFd(wake_.get());
-  for (std::thread& t : threads_) t.join();
+  for (Thread& t : threads_) t.join();
 }
 
 uint64_t EchoServer::kernel_drops() const {

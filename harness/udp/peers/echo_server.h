@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "harness/net/endpoint.h"
 #include "harness/udp/socket_util.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -55,7 +56,7 @@ class EchoServer {
   internal::UniqueFd ipv4_;
   internal::UniqueFd ipv6_;
   internal::UniqueFd wake_;
-  std::vector<std::thread> threads_;
+  std::vector<Thread> threads_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> echoed_{0};

@@ -14,6 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -78,7 +80,7 @@ struct FaultRelay::Impl {
   SocketAddress peer;
   internal::UniqueFd front;
   internal::UniqueFd wake;
-  std::thread thread;
+  Thread thread;
   std::atomic<bool> stopping{false};
   std::atomic<bool> path_up{true};
   uint64_t next_index[2] = {0, 0};  // relay thread only
@@ -164,7 +166,7 @@ void FaultRelay::Impl::Admit(RelayDirection direction, size_t client, std::strin
   if (decision.reorder || decision.delay > absl::ZeroDuration()) {
     const absl::Duration hold = std::max(
         decision.delay, decision.reorder ? options.faults.reorder_hold : absl::ZeroDuration());
-    held.push({absl::Now() + hold, next_order++, direction, client, std::move(payload),
+    held.push({netrig::Now() + hold, next_order++, direction, client, std::move(payload),
                decision.duplicate});
     return;
   }
@@ -251,7 +253,7 @@ void FaultRelay::Impl::ReceiveBack(size_t client) {
 }
 
 void FaultRelay::Impl::Settle() {
-  while (!held.empty() && held.top().release <= absl::Now()) {
+  while (!held.empty() && held.top().release <= netrig::Now()) {
     Held item = std::move(const_cast<Held&>(held.top()));
     held.pop();
     Release(std::move(item));
@@ -270,7 +272,7 @@ void FaultRelay::Impl::SampleKernelDrops() {
 void FaultRelay::Impl::Loop() {
   std::vector<pollfd> fds;
   while (!stopping.load(std::memory_order_acquire)) {
-    if (const absl::Time now = absl::Now(); now >= next_drop_sample) {
+    if (const absl::Time now = netrig::Now(); now >= next_drop_sample) {
       SampleKernelDrops();
       next_drop_sample = now + absl::Milliseconds(100);
     }
@@ -279,7 +281,7 @@ void FaultRelay::Impl::Loop() {
     fds.push_back({front.get(), POLLIN, 0});
     for (const Client& c : clients) fds.push_back({c.back.get(), POLLIN, 0});
     absl::Duration wait = absl::Milliseconds(200);
-    if (!held.empty()) wait = std::min(wait, held.top().release - absl::Now());
+    if (!held.empty()) wait = std::min(wait, held.top().release - netrig::Now());
     const int ready = ::poll(fds.data(), fds.size(), internal::PollTimeoutMs(wait));
     if (ready > 0) {
       if (fds[1].revents & POLLIN) ReceiveFront();
@@ -322,7 +324,7 @@ absl::StatusOr<std::unique_ptr<FaultRelay>> FaultRelay::Start(const RelayOptions
   absl::StatusOr<Endpoint> endpoint = internal::LocalEndpoint(impl->front.get());
   if (!endpoint.ok()) return endpoint.status();
   std::unique_ptr<FaultRelay> relay(new FaultRelay(std::move(impl), *std::move(endpoint)));
-  relay->impl_->thread = std::thread([i = relay->impl_.get()] { i->Loop(); });
+  relay->impl_->thread = Thread("udp.relay", [i = relay->impl_.get()] { i->Loop(); });
   return relay;
 }
 
@@ -350,10 +352,10 @@ RelayCounters FaultRelay::counters(RelayDirection direction) const {
 }
 
 bool FaultRelay::Drain(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = netrig::Now() + timeout;
   MutexLock lock(&impl_->mu);
   while (impl_->counters[0].in_flight + impl_->counters[1].in_flight > 0) {
-    const absl::Duration remaining = deadline - absl::Now();
+    const absl::Duration remaining = deadline - netrig::Now();
     if (remaining <= absl::ZeroDuration()) return false;
     impl_->drained.WaitWithTimeout(&impl_->mu, remaining);
   }

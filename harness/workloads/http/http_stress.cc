@@ -36,6 +36,8 @@
 #include "harness/http/server/server.h"
 #include "harness/net/loopback.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 #if defined(NETRIG_ASAN)
 #include <sanitizer/lsan_interface.h>
@@ -113,7 +115,7 @@ class InFlight {
 // Cancels tasks at given times from its own thread ("after a random delay", "after completion").
 class DelayedCanceller {
  public:
-  DelayedCanceller() : thread_([this] { Loop(); }) {}
+  DelayedCanceller() : thread_("http.canceller", [this] { Loop(); }) {}
   ~DelayedCanceller() { Stop(); }
 
   void Add(absl::Time when, std::shared_ptr<HttpTask> task) {
@@ -159,7 +161,7 @@ class DelayedCanceller {
         cv_.Wait(&mu_);
         continue;
       }
-      const absl::Time now = absl::Now();
+      const absl::Time now = netrig::Now();
       if (!stopping_ && queue_.top().when > now) {
         cv_.WaitWithTimeout(&mu_, queue_.top().when - now);
         continue;
@@ -179,7 +181,7 @@ class DelayedCanceller {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
+  Thread thread_;
 };
 
 // The task side of the workload: spawning, cancelling, sessions, observers, completions.
@@ -197,7 +199,7 @@ class HttpStressWorkload {
     for (size_t i = 0; i < slots_.size(); ++i) {
       slots_[i].rng.seed(DeriveSeed(spawn_seed, static_cast<uint64_t>(i)));
     }
-    reaper_ = std::thread([this] { ReapLoop(); });
+    reaper_ = Thread("http.reaper", [this] { ReapLoop(); });
   }
 
   ~HttpStressWorkload() {
@@ -216,11 +218,11 @@ class HttpStressWorkload {
     Slot& slot = slots_[worker];
     const bool closed_loop = options_.rate <= 0;
     if (!in_flight_.Acquire(closed_loop ? options_.concurrency : 0, [this] {
-          return StopRequested() || !violations_->empty() || absl::Now() >= end_;
+          return StopRequested() || !violations_->empty() || netrig::Now() >= end_;
         })) {
       return;
     }
-    const absl::Time start = closed_loop ? absl::Now() : intended_start;
+    const absl::Time start = closed_loop ? netrig::Now() : intended_start;
     if (!EnsureSession(slot)) {
       in_flight_.Release();
       return;
@@ -277,7 +279,7 @@ class HttpStressWorkload {
         (*task)->Resume();
         const absl::Duration delay =
             absl::Microseconds(std::uniform_int_distribution<int>(0, 3000)(slot.rng));
-        canceller_.Add(absl::Now() + delay, *task);
+        canceller_.Add(netrig::Now() + delay, *task);
         break;
       }
       case CancelMoment::kAfterCompletion:
@@ -301,22 +303,22 @@ class HttpStressWorkload {
     for (Slot& slot : slots_) {
       if (slot.session != nullptr) Retire(slot, /*cancel=*/cancel || !violations_->empty());
     }
-    const absl::Time give_up_finishing = absl::Now() + options_.task_deadline + absl::Seconds(2);
+    const absl::Time give_up_finishing = netrig::Now() + options_.task_deadline + absl::Seconds(2);
     bool escalated = false;
     while (true) {
       {
         MutexLock lock(&reap_mu_);
         if (retiring_.empty()) break;
       }
-      if (!escalated && (absl::Now() >= give_up_finishing || !violations_->empty() ||
+      if (!escalated && (netrig::Now() >= give_up_finishing || !violations_->empty() ||
                          DrainCutRequested())) {
         // A stuck task keeps FinishTasksAndInvalidate from ending: cancel what is left.
         escalated = true;
         MutexLock lock(&reap_mu_);
         for (Retiring& retiring : retiring_) retiring.session->InvalidateAndCancel();
-        escalate_deadline_ = absl::Now() + absl::Seconds(5);
+        escalate_deadline_ = netrig::Now() + absl::Seconds(5);
       }
-      absl::SleepFor(absl::Milliseconds(5));
+      netrig::SleepFor(absl::Milliseconds(5));
     }
     canceller_.Stop();
     MutexLock lock(&live_mu_);
@@ -326,7 +328,7 @@ class HttpStressWorkload {
   // Client-side states of the tasks the watchdog found stuck.
   void PrintStuckStates(FILE* out) {
     if (out == nullptr) return;
-    const std::vector<Ledger::Stuck> stuck = tasks_.Overdue(absl::Now());
+    const std::vector<Ledger::Stuck> stuck = tasks_.Overdue(netrig::Now());
     size_t printed = 0;
     for (const Ledger::Stuck& item : stuck) {
       if (++printed > 20) {
@@ -410,13 +412,13 @@ class HttpStressWorkload {
       cancelled_.fetch_add(1, std::memory_order_relaxed);
     } else {
       if (result.error != HttpErrorKind::kNone) errors_.fetch_add(1, std::memory_order_relaxed);
-      latency_.Record(absl::Now() - record.start);
+      latency_.Record(netrig::Now() - record.start);
     }
     {
       MutexLock lock(&live_mu_);
       live_tasks_.erase(record.ledger_id);
     }
-    if (record.cancel_after_completion) canceller_.Add(absl::Now(), record.task.lock());
+    if (record.cancel_after_completion) canceller_.Add(netrig::Now(), record.task.lock());
     in_flight_.Release();
   }
 
@@ -462,7 +464,7 @@ class HttpStressWorkload {
     }
     slot.observers.clear();
     MutexLock lock(&reap_mu_);
-    retiring_.push_back(Retiring{std::move(slot.session), scope, absl::Now()});
+    retiring_.push_back(Retiring{std::move(slot.session), scope, netrig::Now()});
   }
 
   void MaybeTouchObservers(Slot& slot) {
@@ -506,7 +508,7 @@ class HttpStressWorkload {
       {
         MutexLock lock(&reap_mu_);
         stopping = reaper_stopping_;
-        const absl::Time now = absl::Now();
+        const absl::Time now = netrig::Now();
         for (auto it = retiring_.begin(); it != retiring_.end();) {
           const bool escalated_too_long =
               escalate_deadline_ != absl::InfiniteFuture() && now >= escalate_deadline_;
@@ -528,7 +530,7 @@ class HttpStressWorkload {
       }
       done.clear();  // Destroys the sessions (joins their event threads) outside the lock.
       if (stopping) return;
-      absl::SleepFor(absl::Milliseconds(5));
+      netrig::SleepFor(absl::Milliseconds(5));
     }
   }
 
@@ -565,7 +567,7 @@ class HttpStressWorkload {
   std::vector<Retiring> retiring_ ABSL_GUARDED_BY(reap_mu_);
   bool reaper_stopping_ ABSL_GUARDED_BY(reap_mu_) = false;
   absl::Time escalate_deadline_ ABSL_GUARDED_BY(reap_mu_) = absl::InfiniteFuture();
-  std::thread reaper_;
+  Thread reaper_;
 };
 
 // Runs a recoverable LeakSanitizer check (ASan builds); true if it found leaks.
@@ -627,12 +629,12 @@ class HttpStress : public StressWorkload {
     watchdog_ = std::make_unique<Watchdog>(std::vector<const Ledger*>{&tasks_->ledger()},
                                            violations_, absl::Milliseconds(200),
                                            options_.status_out);
-    monitor_ = std::thread([this] { MonitorLoop(); });
+    monitor_ = Thread("http.monitor", [this] { MonitorLoop(); });
     return absl::OkStatus();
   }
 
   void AdjustDrive(DriveOptions& /*drive*/) override {
-    tasks_->set_end(absl::Now() + options_.duration);
+    tasks_->set_end(netrig::Now() + options_.duration);
   }
 
   void Operate(int worker, uint64_t index, absl::Time intended_start) override {
@@ -644,9 +646,9 @@ class HttpStress : public StressWorkload {
     if (finished_) return;
     finished_ = true;
     if (tasks_ != nullptr) {
-      const absl::Time drain_start = absl::Now();
+      const absl::Time drain_start = netrig::Now();
       tasks_->Drain(/*cancel=*/interrupted);
-      drain_time_ = absl::Now() - drain_start;
+      drain_time_ = netrig::Now() - drain_start;
       watchdog_->CheckNow();
     }
     if (monitor_.joinable()) {
@@ -783,7 +785,7 @@ class HttpStress : public StressWorkload {
  private:
   void MonitorLoop() {
     uint64_t stuck_printed = 0;
-    absl::Time next_leak_check = absl::Now() + options_.leak_check_interval;
+    absl::Time next_leak_check = netrig::Now() + options_.leak_check_interval;
     MutexLock lock(&monitor_mu_);
     while (!monitor_stop_) {
       monitor_cv_.WaitWithTimeout(&monitor_mu_, absl::Milliseconds(100));
@@ -792,8 +794,8 @@ class HttpStress : public StressWorkload {
         tasks_->PrintStuckStates(options_.status_out);
       }
 #if defined(NETRIG_ASAN)
-      if (absl::Now() >= next_leak_check) {
-        next_leak_check = absl::Now() + options_.leak_check_interval;
+      if (netrig::Now() >= next_leak_check) {
+        next_leak_check = netrig::Now() + options_.leak_check_interval;
         if (LeakCheckFoundLeaks()) {
           leak_reports_.fetch_add(1);
           violations_->Report("leak",
@@ -815,7 +817,7 @@ class HttpStress : public StressWorkload {
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<HttpStressWorkload> tasks_;
   std::unique_ptr<Watchdog> watchdog_;
-  std::thread monitor_;
+  Thread monitor_;
   Mutex monitor_mu_;
   CondVar monitor_cv_;
   bool monitor_stop_ ABSL_GUARDED_BY(monitor_mu_) = false;

@@ -22,6 +22,8 @@
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -285,9 +287,9 @@ absl::Status UdpStress::Setup(const StressContext& context) {
 void UdpStress::AdjustDrive(DriveOptions& drive) {
   // Each operation writes a batch of datagrams: --rate counts datagrams.
   drive.rate = options_.rate > 0 ? options_.rate / op_batch_ : 0;
-  traffic_end_ = absl::Now() + options_.duration;
-  chaos_ = std::thread([this] { ChaosLoop(); });
-  if (source_ != nullptr) source_thread_ = std::thread([this] { SourceLoop(); });
+  traffic_end_ = netrig::Now() + options_.duration;
+  chaos_ = Thread("udp.chaos", [this] { ChaosLoop(); });
+  if (source_ != nullptr) source_thread_ = Thread("udp.source", [this] { SourceLoop(); });
 }
 
 void UdpStress::Finish(const DriveResult& /*drive*/, bool interrupted) { Teardown(interrupted); }
@@ -335,7 +337,7 @@ void UdpStress::AddReport(const DriveResult& drive, nlohmann::json& report,
       {"flow", options_.flow},
       {"seeds", seeds},
       {"faults", options_.faults},
-      {"total_s", absl::ToDoubleSeconds(absl::Now() - start_)},
+      {"total_s", absl::ToDoubleSeconds(netrig::Now() - start_)},
       {"datagrams_written", Get(counters_.written)},
       {"datagrams_sent", sent},
       {"datagrams_queued", Get(counters_.queued)},
@@ -430,9 +432,9 @@ void UdpStress::Teardown(bool /*interrupted*/) {
   stopping_.store(true, std::memory_order_release);
   if (chaos_.joinable()) chaos_.join();  // brings the path back up on its way out
   // A flow must leave "waiting" within the deadline of the last path-back event.
-  for (const absl::Time until = absl::Now() + options_.waiting_deadline + absl::Milliseconds(50);
-       absl::Now() < until && !DrainCutRequested(); absl::SleepFor(absl::Milliseconds(5))) {
-    CheckWaiting(absl::Now());
+  for (const absl::Time until = netrig::Now() + options_.waiting_deadline + absl::Milliseconds(50);
+       netrig::Now() < until && !DrainCutRequested(); netrig::SleepFor(absl::Milliseconds(5))) {
+    CheckWaiting(netrig::Now());
     MutexLock lock(&path_mu_);
     if (must_leave_waiting_.empty()) break;
   }
@@ -455,15 +457,15 @@ void UdpStress::Teardown(bool /*interrupted*/) {
       for (Instance* instance : retiring_) instance->graceful = false;
       break;
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = netrig::Now();
     bool drained = true;
     for (Instance* instance : retiring_) {
       if (!DrainOver(instance, now)) drained = false;
     }
     if (drained) break;
-    absl::SleepFor(absl::Milliseconds(2));
+    netrig::SleepFor(absl::Milliseconds(2));
   }
-  if (!DrainCutRequested()) CheckWaiting(absl::Now());
+  if (!DrainCutRequested()) CheckWaiting(netrig::Now());
   for (Instance* instance : retiring_) CloseAndFinalize(instance);
   retiring_.clear();
   for (auto& relay : relays_) relay->Stop();

@@ -13,6 +13,7 @@
 #include "harness/drive/seeds.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
+#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -33,7 +34,7 @@ void UdpStress::SetPath(bool up) {
     }
   } else {
     for (auto& relay : relays_) relay->SetPathUp(true);
-    const absl::Time by = absl::Now() + options_.waiting_deadline;
+    const absl::Time by = netrig::Now() + options_.waiting_deadline;
     for (Instance* instance : live_) {
       if (instance->closing.load(std::memory_order_acquire)) continue;
       instance->flow->OnPathEvent(PathEvent::kPathBack);
@@ -86,7 +87,7 @@ void UdpStress::Reopen(int slot, bool graceful) {
 void UdpStress::Retire(Instance* instance, bool graceful) {
   instance->retire_seq = instance->next_seq.load(std::memory_order_acquire);
   instance->graceful = graceful;
-  instance->retired_at = absl::Now();
+  instance->retired_at = netrig::Now();
   instance->drain_inflight_seen = -1;
   instance->drain_progress_at = instance->retired_at;
   instance->retired.store(true, std::memory_order_release);
@@ -114,7 +115,7 @@ void UdpStress::CloseAndFinalize(Instance* instance) {
   instance->flow->Close();
   if (instance->reader.joinable()) instance->reader.join();
   while (instance->users.load(std::memory_order_acquire) > 0) {
-    absl::SleepFor(absl::Microseconds(100));
+    netrig::SleepFor(absl::Microseconds(100));
   }
   Finalize(instance);
 }
@@ -206,8 +207,8 @@ void UdpStress::ChaosLoop() {
   bool path_up = true;
   int reopens = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
-    absl::SleepFor(tick);
-    const absl::Time now = absl::Now();
+    netrig::SleepFor(tick);
+    const absl::Time now = netrig::Now();
     if (now >= next_path_event) {
       path_up = !path_up;
       SetPath(path_up);

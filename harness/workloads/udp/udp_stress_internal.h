@@ -53,6 +53,7 @@
 #include "harness/workloads/udp/stress_encodings.h"
 #include "harness/workloads/udp/stress_ids.h"
 #include "harness/workloads/udp/udp_stress.h"
+#include "harness/sched/thread.h"
 #include "nlohmann/json.hpp"
 
 // The driver's internals (and stress_*.h) live one namespace below netrig::internal: names such
@@ -126,7 +127,7 @@ struct Instance {
   // it last went down (see UdpStress::DrainOver).
   int64_t drain_inflight_seen = -1;
   absl::Time drain_progress_at;
-  std::thread reader;
+  Thread reader;
   Mutex hook_mu;
   bool finalized ABSL_GUARDED_BY(hook_mu) = false;
   // Ids of which a relay fault cut a copy (another copy, a relay duplicate, may arrive whole).
@@ -292,12 +293,12 @@ class UdpStress : public StressWorkload {
   absl::Time start_;
   absl::Time traffic_end_;
 
-  std::thread chaos_;
+  Thread chaos_;
   std::vector<Instance*> retiring_;  // chaos thread only
 
   // Flow source (story 4).
   std::unique_ptr<FlowSource> source_;
-  std::thread source_thread_;
+  Thread source_thread_;
   Mutex source_mu_;
   std::deque<std::pair<std::unique_ptr<Flow>, Endpoint>> handed_ ABSL_GUARDED_BY(source_mu_);
   std::vector<std::unique_ptr<SourcePeer>> peers_;  // source thread only

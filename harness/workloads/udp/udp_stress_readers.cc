@@ -12,6 +12,7 @@
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
+#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -33,7 +34,7 @@ void UdpStress::ReaderLoop(Instance* instance) {
                         absl::StrFormat("flow '%s' (instance %d) Read() failed while open: %s",
                                         options_.flow, instance->id, read.status().ToString()));
       }
-      absl::SleepFor(absl::Milliseconds(5));
+      netrig::SleepFor(absl::Milliseconds(5));
       continue;
     }
     uint64_t delivered = 0;

@@ -22,6 +22,8 @@
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -250,7 +252,7 @@ absl::Status UdpStress::SetupWorkload() {
     workers_.push_back(std::move(state));
   }
   for (int s = 0; s < options_.flows; ++s) slots_.push_back(std::make_unique<Slot>());
-  start_ = absl::Now();
+  start_ = netrig::Now();
   for (int s = 0; s < options_.flows; ++s) {
     absl::StatusOr<Instance*> instance = OpenInstance(s);
     if (!instance.ok()) {
@@ -302,7 +304,7 @@ absl::StatusOr<Instance*> UdpStress::OpenInstance(int slot) {
     MutexLock lock(&instances_mu_);
     owned_.push_back(std::move(owned));
   }
-  instance->reader = std::thread([this, instance] { ReaderLoop(instance); });
+  instance->reader = Thread("udp.reader", [this, instance] { ReaderLoop(instance); });
   return instance;
 }
 

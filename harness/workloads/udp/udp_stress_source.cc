@@ -14,6 +14,7 @@
 #include "harness/drive/seeds.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
+#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -161,11 +162,11 @@ void UdpStress::SourceLoop() {
   auto gap = [&](int low_ms, int high_ms) {
     return absl::Milliseconds(low_ms + static_cast<int64_t>(rng() % (high_ms - low_ms)));
   };
-  absl::Time next_switch = absl::Now() + gap(50, 250);
-  absl::Time next_open = absl::Now();
+  absl::Time next_switch = netrig::Now() + gap(50, 250);
+  absl::Time next_open = netrig::Now();
   while (!stopping_.load(std::memory_order_acquire)) {
-    absl::SleepFor(absl::Milliseconds(5));
-    const absl::Time now = absl::Now();
+    netrig::SleepFor(absl::Milliseconds(5));
+    const absl::Time now = netrig::Now();
     if (now >= next_switch) {
       if (source_asleep_) {
         SchedulePoint("udp_stress.wake");
@@ -191,8 +192,8 @@ void UdpStress::SourceLoop() {
     source_asleep_ = false;
     Add(counters_.source_wakes);
   }
-  const absl::Time until = absl::Now() + std::max(options_.wake_deadline, options_.drain);
-  while (absl::Now() < until) {
+  const absl::Time until = netrig::Now() + std::max(options_.wake_deadline, options_.drain);
+  while (netrig::Now() < until) {
     bool settled = true;
     for (auto& peer : peers_) {
       if (peer->reported) continue;
@@ -202,10 +203,10 @@ void UdpStress::SourceLoop() {
       }
     }
     if (settled) break;
-    absl::SleepFor(absl::Milliseconds(5));
-    SourceTick(absl::Now(), /*opening=*/false);
+    netrig::SleepFor(absl::Milliseconds(5));
+    SourceTick(netrig::Now(), /*opening=*/false);
   }
-  CheckSourcePeers(absl::Now());
+  CheckSourcePeers(netrig::Now());
   source_->Stop();
   {
     MutexLock lock(&source_mu_);

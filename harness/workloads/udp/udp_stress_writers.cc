@@ -11,6 +11,7 @@
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
+#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -33,7 +34,7 @@ void UdpStress::Release(Instance* instance, int64_t cost) {
 bool UdpStress::WaitForBudget(int64_t cost) {
   if (inflight_cost_.load(std::memory_order_relaxed) + cost <= kInFlightBudget) return true;
   uint64_t progress = progress_.load(std::memory_order_relaxed);
-  absl::Time last_progress = absl::Now();
+  absl::Time last_progress = netrig::Now();
   for (int spins = 0;; ++spins) {
     if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return false;
     const int64_t inflight = inflight_cost_.load(std::memory_order_relaxed);
@@ -41,9 +42,9 @@ bool UdpStress::WaitForBudget(int64_t cost) {
     if (spins < 50) {
       std::this_thread::yield();
     } else {
-      absl::SleepFor(absl::Microseconds(50));
+      netrig::SleepFor(absl::Microseconds(50));
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = netrig::Now();
     if (now >= traffic_end_) return false;
     const uint64_t seen = progress_.load(std::memory_order_relaxed);
     if (seen != progress) {
@@ -113,7 +114,7 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   SettleWrite(instance, absl::MakeConstSpan(w.datagrams.data(), n), results, base,
               absl::MakeConstSpan(w.encodings.data(), n), overlap);
   // While the path is down a writer keeps trying, but not in a tight loop of rejections.
-  if (path_down_.load(std::memory_order_relaxed)) absl::SleepFor(absl::Milliseconds(1));
+  if (path_down_.load(std::memory_order_relaxed)) netrig::SleepFor(absl::Milliseconds(1));
 }
 
 void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datagrams,
