@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "harness/base/mutex.h"
 #include "gtest/gtest.h"
 #include "harness/udp/peers/echo_server.h"
 #include "harness/udp/flow.h"
@@ -157,6 +159,58 @@ TEST(FaultRelay, SameSeedSameDecisions) {
   EXPECT_EQ(a.to_peer.ToString(), b.to_peer.ToString());
   const RunResult c = RunThroughRelay(100, EveryFault(), 200, false);
   EXPECT_NE(a.to_peer.ToString(), c.to_peer.ToString());
+}
+
+// With a fault key, each datagram meets the same faults whatever order datagrams arrive in:
+// decisions follow the datagram's identity, not its arrival index.
+std::vector<int> DroppedIds(const std::vector<int>& order, bool keyed) {
+  absl::StatusOr<std::unique_ptr<EchoServer>> echo = EchoServer::Start({.threads = 1});
+  EXPECT_TRUE(echo.ok()) << echo.status();
+  if (!echo.ok()) return {};
+  Mutex mu;
+  std::vector<int> dropped;
+  RelayOptions options;
+  options.peer = (*echo)->ipv4_endpoint();
+  options.faults.drop = 0.3;
+  options.seed = 77;
+  options.on_fault = [&](RelayDirection direction, absl::string_view payload, const char*) {
+    if (direction != RelayDirection::kToPeer) return;
+    MutexLock lock(&mu);
+    dropped.push_back(std::stoi(std::string(payload.substr(3))));
+  };
+  if (keyed) {
+    options.fault_key = [](absl::string_view payload) -> std::optional<uint64_t> {
+      return std::stoull(std::string(payload.substr(3)));
+    };
+  }
+  absl::StatusOr<std::unique_ptr<FaultRelay>> relay = FaultRelay::Start(options);
+  EXPECT_TRUE(relay.ok()) << relay.status();
+  if (!relay.ok()) return {};
+  absl::StatusOr<std::unique_ptr<Flow>> flow = CreateFlow("socket", {});
+  EXPECT_TRUE(flow.ok()) << flow.status();
+  for (size_t i = 0; i < order.size(); ++i) {
+    (*flow)->Write({{(*relay)->endpoint(), absl::StrCat("id:", order[i])}});
+    const uint64_t want = i + 1;
+    const absl::Time deadline = absl::Now() + absl::Seconds(2);
+    while ((*relay)->counters(RelayDirection::kToPeer).received < want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Microseconds(100));
+    }
+  }
+  (*relay)->Stop();
+  MutexLock lock(&mu);
+  std::sort(dropped.begin(), dropped.end());
+  return dropped;
+}
+
+TEST(FaultRelay, KeyedDecisionsFollowTheDatagramNotItsArrivalOrder) {
+  std::vector<int> forward(100);
+  for (int i = 0; i < 100; ++i) forward[i] = i;
+  const std::vector<int> backward(forward.rbegin(), forward.rend());
+  const std::vector<int> keyed = DroppedIds(forward, /*keyed=*/true);
+  EXPECT_GT(keyed.size(), 10u);
+  EXPECT_EQ(DroppedIds(backward, /*keyed=*/true), keyed);
+  // By arrival index instead, the reversed order drops other datagrams.
+  EXPECT_NE(DroppedIds(backward, /*keyed=*/false), DroppedIds(forward, /*keyed=*/false));
 }
 
 TEST(FaultRelay, PassesEverythingWithoutFaults) {

@@ -135,8 +135,13 @@ bool FaultRelay::Impl::Forward(RelayDirection direction, size_t client,
 
 void FaultRelay::Impl::Admit(RelayDirection direction, size_t client, std::string payload) {
   const uint64_t index = next_index[static_cast<int>(direction)]++;
+  std::optional<uint64_t> key;
+  if (options.fault_key) key = options.fault_key(payload);
+  // Arrival indices and datagram keys live in separate halves of the key space.
+  const uint64_t decision_key = key.has_value() ? (*key | (uint64_t{1} << 63))
+                                                : (index & ~(uint64_t{1} << 63));
   const FaultDecision decision =
-      DecideFaults(options.faults, options.seed, direction, index, payload.size());
+      DecideFaults(options.faults, options.seed, direction, decision_key, payload.size());
   SchedulePoint("relay.admit");
   {
     MutexLock lock(&mu);

@@ -116,6 +116,10 @@ struct RelayOptions {
   // content. It must not call back into the relay. Optional.
   std::function<void(RelayDirection direction, absl::string_view payload, const char* fault)>
       on_fault;
+  // The identity a datagram's fault decisions are keyed by (a driver's own datagram id), so the
+  // same seed makes the same decisions for the same datagram whatever order datagrams arrive
+  // in. Nullopt, or no function: the arrival index in that direction.
+  std::function<std::optional<uint64_t>(absl::string_view payload)> fault_key;
 };
 
 class FaultRelay {

@@ -187,17 +187,21 @@ class DelayedCanceller {
 // The task side of the workload: spawning, cancelling, sessions, observers, completions.
 class HttpStressWorkload {
  public:
+  // `planner` (null: none) draws each task's server fault plan, sent as X-Netrig-Fault.
   HttpStressWorkload(const HttpStressOptions& options, uint64_t seed, std::string url,
-                     std::unique_ptr<HttpClient> client, ViolationLog* violations)
+                     std::unique_ptr<HttpClient> client, ViolationLog* violations,
+                     const FaultPlanner* planner)
       : options_(options),
         url_(std::move(url)),
+        planner_(planner),
         client_(std::move(client)),
         violations_(violations),
         tasks_(violations, "task", options.task_deadline),
         slots_(std::max(options.threads, 1)) {
     const uint64_t spawn_seed = DeriveSeed(seed, "spawn");
     for (size_t i = 0; i < slots_.size(); ++i) {
-      slots_[i].rng.seed(DeriveSeed(spawn_seed, static_cast<uint64_t>(i)));
+      slots_[i].seed = DeriveSeed(spawn_seed, static_cast<uint64_t>(i));
+      slots_[i].worker = i;
     }
     reaper_ = Thread("http.reaper", [this] { ReapLoop(); });
   }
@@ -223,21 +227,30 @@ class HttpStressWorkload {
       return;
     }
     const absl::Time start = closed_loop ? netrig::Now() : intended_start;
+    // Every decision about this task comes from its identity (spawner, task number on that
+    // spawner), never from arrival order: the same seed makes the same task whatever the timing.
+    const uint64_t task_number = slot.tasks++;
+    OperationRandom rng(DeriveSeed(slot.seed, task_number));
     if (!EnsureSession(slot)) {
       in_flight_.Release();
       return;
     }
-    MaybeTouchObservers(slot);
+    MaybeTouchObservers(slot, rng);
 
     HttpRequest request;
     request.url = url_;
     request.timeout = options_.request_timeout;
-    request.version = PickVersion(slot);
+    request.version = PickVersion(rng);
+    if (planner_ != nullptr) {
+      request.headers.emplace_back(
+          "X-Netrig-Fault",
+          EncodeFaultPlan(planner_->PlanFor((uint64_t{slot.worker} << 40) | task_number)));
+    }
 
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    const bool cancel = unit(slot.rng) < options_.cancel_probability;
+    const bool cancel = unit(rng) < options_.cancel_probability;
     const auto moment = static_cast<CancelMoment>(
-        std::uniform_int_distribution<int>(0, kCancelMoments - 1)(slot.rng));
+        std::uniform_int_distribution<int>(0, kCancelMoments - 1)(rng));
 
     auto record = std::make_shared<TaskRecord>();
     record->start = start;
@@ -278,7 +291,7 @@ class HttpStressWorkload {
       case CancelMoment::kAfterDelay: {
         (*task)->Resume();
         const absl::Duration delay =
-            absl::Microseconds(std::uniform_int_distribution<int>(0, 3000)(slot.rng));
+            absl::Microseconds(std::uniform_int_distribution<int>(0, 3000)(rng));
         canceller_.Add(netrig::Now() + delay, *task);
         break;
       }
@@ -392,7 +405,9 @@ class HttpStressWorkload {
     int tasks_in_session = 0;
     uint64_t sessions = 0;
     std::vector<ObserverId> observers;
-    std::mt19937_64 rng;
+    uint64_t seed = 0;       // The spawner's stream; each task draws from DeriveSeed(seed, n).
+    uint64_t worker = 0;
+    uint64_t tasks = 0;      // Tasks this spawner made so far.
   };
   struct Retiring {
     std::unique_ptr<HttpSession> session;
@@ -422,10 +437,10 @@ class HttpStressWorkload {
     in_flight_.Release();
   }
 
-  HttpVersion PickVersion(Slot& slot) {
+  HttpVersion PickVersion(OperationRandom& rng) {
     if (options_.http == "h2c") return HttpVersion::kH2cPriorKnowledge;
     if (options_.http == "mixed") {
-      return (slot.rng() & 1) != 0 ? HttpVersion::kH2cPriorKnowledge : HttpVersion::kHttp11;
+      return (rng() & 1) != 0 ? HttpVersion::kH2cPriorKnowledge : HttpVersion::kHttp11;
     }
     return HttpVersion::kHttp11;
   }
@@ -467,11 +482,11 @@ class HttpStressWorkload {
     retiring_.push_back(Retiring{std::move(slot.session), scope, netrig::Now()});
   }
 
-  void MaybeTouchObservers(Slot& slot) {
+  void MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    if (unit(slot.rng) >= options_.observer_probability) return;
-    if (!slot.observers.empty() && (slot.observers.size() >= 4 || (slot.rng() & 1) != 0)) {
-      const size_t at = slot.rng() % slot.observers.size();
+    if (unit(rng) >= options_.observer_probability) return;
+    if (!slot.observers.empty() && (slot.observers.size() >= 4 || (rng() & 1) != 0)) {
+      const size_t at = rng() % slot.observers.size();
       SchedulePoint("stress.remove_observer");
       slot.session->RemoveConnectionObserver(slot.observers[at]);
       slot.observers.erase(slot.observers.begin() + static_cast<ptrdiff_t>(at));
@@ -536,6 +551,7 @@ class HttpStressWorkload {
 
   const HttpStressOptions& options_;
   const std::string url_;
+  const FaultPlanner* const planner_;
   std::unique_ptr<HttpClient> client_;
   ViolationLog* const violations_;
   Ledger tasks_;
@@ -614,7 +630,10 @@ class HttpStress : public StressWorkload {
       absl::StatusOr<std::optional<FaultPlannerOptions>> faults =
           ParseHttpFaultSpec(options_.faults, fault_seed_);
       if (!faults.ok()) return faults.status();
-      server_options.faults = *faults;
+      // The driver, not the server, draws each task's plan (by task identity) and sends it in
+      // X-Netrig-Fault: faults then do not depend on the order requests arrive in.
+      if (faults->has_value()) planner_ = std::make_unique<FaultPlanner>(**faults);
+      server_options.honor_fault_requests = true;
       server_ = std::make_unique<HttpServer>(server_options);
       if (absl::Status started = server_->Start(); !started.ok()) {
         return absl::UnavailableError(
@@ -625,7 +644,7 @@ class HttpStress : public StressWorkload {
     absl::StatusOr<std::unique_ptr<HttpClient>> client = MakeHttpClient(options_.client);
     if (!client.ok()) return client.status();
     tasks_ = std::make_unique<HttpStressWorkload>(options_, seed_, url_, *std::move(client),
-                                                  violations_);
+                                                  violations_, planner_.get());
     watchdog_ = std::make_unique<Watchdog>(std::vector<const Ledger*>{&tasks_->ledger()},
                                            violations_, absl::Milliseconds(200),
                                            options_.status_out);
@@ -815,6 +834,7 @@ class HttpStress : public StressWorkload {
   uint64_t fault_seed_ = 0;
   std::string url_;
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<FaultPlanner> planner_;
   std::unique_ptr<HttpStressWorkload> tasks_;
   std::unique_ptr<Watchdog> watchdog_;
   Thread monitor_;

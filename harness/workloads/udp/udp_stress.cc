@@ -281,6 +281,7 @@ std::string UdpStress::Describe() const {
 absl::Status UdpStress::Setup(const StressContext& context) {
   violations_ = context.violations;
   seed_ = context.seed;
+  bounce_seed_ = DeriveSeed(seed_, "bounce");
   return SetupWorkload();
 }
 

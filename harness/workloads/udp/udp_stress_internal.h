@@ -42,6 +42,7 @@
 #include "harness/check/violation.h"
 #include "harness/drive/driver.h"
 #include "harness/drive/latency_histogram.h"
+#include "harness/drive/seeds.h"
 #include "harness/drive/stress_run.h"
 #include "harness/net/datagram_oracle.h"
 #include "harness/net/endpoint.h"
@@ -140,8 +141,11 @@ struct Slot {
 };
 
 struct WorkerState {
-  explicit WorkerState(uint64_t seed) : rng(seed) {}
-  std::mt19937_64 rng;
+  explicit WorkerState(uint64_t seed) : seed(seed) {}
+  // Each batch draws from OperationRandom(DeriveSeed(seed, batches++)): the k-th batch of a
+  // writer makes the same choices whatever the timing.
+  const uint64_t seed;
+  uint64_t batches = 0;
   std::vector<Datagram> datagrams;
   std::vector<uint8_t> encodings;
   std::vector<uint8_t> targets;
@@ -197,14 +201,16 @@ class UdpStress : public StressWorkload {
   absl::Status SetupEncodings();
   void SetupSizes();
   std::vector<AddressFamily> JudgeFamilies(const Endpoint& endpoint) const;
-  uint64_t DrawSize(std::mt19937_64& rng, AddressFamily family) const;
+  uint64_t DrawSize(OperationRandom& rng, AddressFamily family) const;
 
   absl::StatusOr<Instance*> OpenInstance(int slot);
   Instance* Pin(Slot& slot);
   void ReaderLoop(Instance* instance);
   // Returns true when `datagram` settled its id as delivered (first copy back).
-  bool Deliver(Instance* instance, Datagram& datagram, std::mt19937_64& rng,
-               std::vector<Datagram>& bounces, std::vector<uint8_t>& bounce_encodings);
+  // Bounce choices come from OperationRandom keyed by the datagram's identity (instance, id,
+  // hop), not by the order in which datagrams came back.
+  bool Deliver(Instance* instance, Datagram& datagram, std::vector<Datagram>& bounces,
+               std::vector<uint8_t>& bounce_encodings);
   void WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
                     const std::vector<uint8_t>& encodings);
   // Accounts for the write results of datagrams [0, n) sent with ids base_seq... on `instance`.
@@ -251,6 +257,7 @@ class UdpStress : public StressWorkload {
   void Teardown(bool interrupted);
 
   const UdpStressOptions options_;
+  uint64_t bounce_seed_ = 0;  // Set by Setup().
   ViolationLog* violations_ = nullptr;  // Set by Setup().
   uint64_t seed_ = 0;                   // Set by Setup().
   const FlowRegistration* registration_ = nullptr;

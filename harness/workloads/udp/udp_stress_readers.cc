@@ -19,7 +19,6 @@ namespace netrig::internal::udp_stress {
 // ---- Readers -----------------------------------------------------------------------------------
 
 void UdpStress::ReaderLoop(Instance* instance) {
-  std::mt19937_64 rng(DeriveSeed(DeriveSeed(seed_, "bounce"), instance->id));
   std::vector<Datagram> bounces;
   std::vector<uint8_t> bounce_encodings;
   const size_t max_read = static_cast<size_t>(std::max(64, options_.batch * 4));
@@ -38,14 +37,14 @@ void UdpStress::ReaderLoop(Instance* instance) {
       continue;
     }
     uint64_t delivered = 0;
-    for (Datagram& d : *read) delivered += Deliver(instance, d, rng, bounces, bounce_encodings);
+    for (Datagram& d : *read) delivered += Deliver(instance, d, bounces, bounce_encodings);
     Add(counters_.delivered, delivered);
     if (!bounces.empty()) WriteBounces(instance, bounces, bounce_encodings);
   }
 }
 
-bool UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
-                        std::vector<Datagram>& bounces, std::vector<uint8_t>& bounce_encodings) {
+bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& bounces,
+                        std::vector<uint8_t>& bounce_encodings) {
   Header h;
   if (!GetHeader(d.payload, run_tag_, &h) || h.instance != instance->id) {
     // Cut below the header by a counted truncation, or meant for an earlier flow whose port the
@@ -133,6 +132,8 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::mt19937_64& rng,
     return false;
   }
   // Story 2: write it back to the endpoint exactly as read, or re-encoded.
+  OperationRandom rng(
+      DeriveSeed(bounce_seed_, (uint64_t{instance->id} << 40) ^ (uint64_t{h.hop} << 32) ^ h.seq));
   if (options_.bounce <= 0 || h.hop >= 3 || instance->closing.load(std::memory_order_relaxed) ||
       stopping_.load(std::memory_order_relaxed) ||
       static_cast<double>(rng() % 1000) >= options_.bounce * 1000) {

@@ -82,6 +82,12 @@ absl::Status UdpStress::SetupPeers() {
     relay.on_fault = [this](RelayDirection, absl::string_view payload, const char* fault) {
       OnRelayFault(payload, fault);
     };
+    // Faults keyed by the datagram's own id (instance, seq, hop), not by arrival order.
+    relay.fault_key = [run_tag = run_tag_](absl::string_view payload) -> std::optional<uint64_t> {
+      Header h;
+      if (!GetHeader(payload, run_tag, &h)) return std::nullopt;
+      return (uint64_t{h.instance} << 40) ^ (uint64_t{h.hop} << 32) ^ h.seq;
+    };
     absl::StatusOr<std::unique_ptr<FaultRelay>> started = FaultRelay::Start(relay);
     if (!started.ok()) return started.status();
     targets_.push_back((*started)->endpoint());
@@ -209,7 +215,7 @@ std::vector<AddressFamily> UdpStress::JudgeFamilies(const Endpoint& endpoint) co
   return {endpoint.family()};
 }
 
-uint64_t UdpStress::DrawSize(std::mt19937_64& rng, AddressFamily family) const {
+uint64_t UdpStress::DrawSize(OperationRandom& rng, AddressFamily family) const {
   if (options_.size > 0) return options_.size;
   const uint64_t r = rng() % 100;
   if (r < 45) return 50 + rng() % 151;  // story 2: 50-200 byte datagrams

@@ -62,14 +62,15 @@ bool UdpStress::WaitForBudget(int64_t cost) {
 
 void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   WorkerState& w = *workers_[worker];
+  OperationRandom rng(DeriveSeed(w.seed, w.batches++));
   const int n = op_batch_;
   Slot& slot = *slots_[index % slots_.size()];
   int64_t cost = 0;
   for (int i = 0; i < n; ++i) {
-    const EncodedEndpoint& e = encodings_[w.rng() % encodings_.size()];
+    const EncodedEndpoint& e = encodings_[rng() % encodings_.size()];
     Datagram& d = w.datagrams[i];
     if (!(d.endpoint == e.endpoint)) d.endpoint = e.endpoint;
-    d.payload.resize(DrawSize(w.rng, target_families_[e.target]));
+    d.payload.resize(DrawSize(rng, target_families_[e.target]));
     w.encodings[i] = e.encoding;
     w.targets[i] = e.target;
     cost += QueueCost(d.payload.size());
