@@ -32,6 +32,7 @@
 #include "harness/drive/report.h"
 #include "harness/drive/seeds.h"
 #include "harness/drive/fault_mix.h"
+#include "harness/drive/in_flight.h"
 #include "harness/http/http_client.h"
 #include "harness/http/server/server.h"
 #include "harness/net/loopback.h"
@@ -80,37 +81,6 @@ FaultPlannerOptions DefaultFaultMix(uint64_t seed) {
   options[FaultKind::kTinyWindow] = 0.01;
   return options;
 }
-
-// Tasks in flight, for the closed-loop bound.
-class InFlight {
- public:
-  // Takes a slot, waiting while `limit` are taken (limit <= 0: no bound). False if `give_up`
-  // said so while waiting.
-  template <typename GiveUp>
-  bool Acquire(int limit, GiveUp give_up) {
-    MutexLock lock(&mu_);
-    while (limit > 0 && count_ >= limit) {
-      if (give_up()) return false;
-      cv_.WaitWithTimeout(&mu_, absl::Milliseconds(5));
-    }
-    ++count_;
-    return true;
-  }
-  void Release() {
-    MutexLock lock(&mu_);
-    --count_;
-    cv_.Signal();
-  }
-  int64_t count() const {
-    MutexLock lock(&mu_);
-    return count_;
-  }
-
- private:
-  mutable Mutex mu_;
-  CondVar cv_;
-  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 // Cancels tasks at given times from its own thread ("after a random delay", "after completion").
 class DelayedCanceller {
@@ -197,6 +167,7 @@ class HttpStressWorkload {
         client_(std::move(client)),
         violations_(violations),
         tasks_(violations, "task", options.task_deadline),
+        in_flight_(options.rate <= 0 ? options.concurrency : 0),
         slots_(std::max(options.threads, 1)) {
     const uint64_t spawn_seed = DeriveSeed(seed, "spawn");
     for (size_t i = 0; i < slots_.size(); ++i) {
@@ -221,7 +192,7 @@ class HttpStressWorkload {
   void Operate(int worker, uint64_t /*index*/, absl::Time intended_start) {
     Slot& slot = slots_[worker];
     const bool closed_loop = options_.rate <= 0;
-    if (!in_flight_.Acquire(closed_loop ? options_.concurrency : 0, [this] {
+    if (!in_flight_.Acquire(1, [this] {
           return StopRequested() || !violations_->empty() || netrig::Now() >= end_;
         })) {
       return;
@@ -232,7 +203,7 @@ class HttpStressWorkload {
     const uint64_t task_number = slot.tasks++;
     OperationRandom rng(DeriveSeed(slot.seed, task_number));
     if (!EnsureSession(slot)) {
-      in_flight_.Release();
+      in_flight_.Release(1);
       return;
     }
     MaybeTouchObservers(slot, rng);
@@ -264,7 +235,7 @@ class HttpStressWorkload {
       violations_->Report("make_task_failed", absl::StrCat("MakeTask on an open session failed: ",
                                                            task.status().ToString()));
       tasks_.Complete(record->ledger_id, "not_created");
-      in_flight_.Release();
+      in_flight_.Release(1);
       return;
     }
     record->task = *task;
@@ -303,7 +274,7 @@ class HttpStressWorkload {
 
   std::string StatusFragment() {
     return absl::StrFormat("| in flight %d done %s cancelled %s errors %s sessions %d",
-                           in_flight_.count(), HumanCount(tasks_.completed()),
+                           in_flight_.in_flight(), HumanCount(tasks_.completed()),
                            HumanCount(cancelled_.load()), HumanCount(errors_.load()),
                            sessions_created_.load());
   }
@@ -434,7 +405,7 @@ class HttpStressWorkload {
       live_tasks_.erase(record.ledger_id);
     }
     if (record.cancel_after_completion) canceller_.Add(netrig::Now(), record.task.lock());
-    in_flight_.Release();
+    in_flight_.Release(1);
   }
 
   HttpVersion PickVersion(OperationRandom& rng) {
@@ -556,7 +527,7 @@ class HttpStressWorkload {
   ViolationLog* const violations_;
   Ledger tasks_;
   LatencyHistogram latency_;
-  InFlight in_flight_;
+  InFlightBudget in_flight_;  // Tasks; bounded by --concurrency in closed loop.
   DelayedCanceller canceller_;
   std::vector<Slot> slots_;
   absl::Time end_ = absl::InfiniteFuture();

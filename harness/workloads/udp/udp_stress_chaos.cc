@@ -153,7 +153,7 @@ void UdpStress::Finalize(Instance* instance) {
         ++abandoned;
       }
     }
-    inflight_cost_.fetch_sub(instance->inflight_cost.exchange(0), std::memory_order_relaxed);
+    budget_.Release(instance->inflight_cost.exchange(0));
     instance->inflight.store(0, std::memory_order_relaxed);
     instance->finalized = true;
     instance->ids.Release();

@@ -41,6 +41,7 @@
 #include "harness/base/mutex.h"
 #include "harness/check/violation.h"
 #include "harness/drive/driver.h"
+#include "harness/drive/in_flight.h"
 #include "harness/drive/latency_histogram.h"
 #include "harness/drive/seeds.h"
 #include "harness/drive/stress_run.h"
@@ -51,6 +52,7 @@
 #include "harness/udp/peers/fault_relay.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/socket_util.h"
+#include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/stress_encodings.h"
 #include "harness/workloads/udp/stress_ids.h"
 #include "harness/workloads/udp/udp_stress.h"
@@ -294,7 +296,7 @@ class UdpStress : public StressWorkload {
   std::vector<Instance*> live_ ABSL_GUARDED_BY(path_mu_);
   std::map<Instance*, absl::Time> must_leave_waiting_ ABSL_GUARDED_BY(path_mu_);
 
-  std::atomic<int64_t> inflight_cost_{0};
+  InFlightBudget budget_{kInFlightBudget};  // Queue bytes in flight (QueueCost) across flows.
   std::atomic<uint64_t> progress_{0};
   std::atomic<bool> stopping_{false};
   absl::Time start_;

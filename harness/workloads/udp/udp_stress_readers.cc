@@ -206,7 +206,7 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
   // No budget wait here: a bounce replaces the datagram that just came back.
   instance->inflight_cost.fetch_add(cost, std::memory_order_relaxed);
   instance->inflight.fetch_add(n, std::memory_order_relaxed);
-  inflight_cost_.fetch_add(cost, std::memory_order_relaxed);
+  budget_.Add(cost);
   SchedulePoint("udp_stress.bounce");
   const std::vector<WriteResult> results = instance->flow->Write(bounces);
   const bool overlap = down || path_epoch_.load(std::memory_order_acquire) != epoch;

@@ -27,25 +27,17 @@ Instance* UdpStress::Pin(Slot& slot) {
 void UdpStress::Release(Instance* instance, int64_t cost) {
   instance->inflight_cost.fetch_sub(cost, std::memory_order_relaxed);
   instance->inflight.fetch_sub(1, std::memory_order_release);
-  inflight_cost_.fetch_sub(cost, std::memory_order_relaxed);
   progress_.fetch_add(1, std::memory_order_relaxed);
+  budget_.Release(cost);
 }
 
 bool UdpStress::WaitForBudget(int64_t cost) {
-  if (inflight_cost_.load(std::memory_order_relaxed) + cost <= kInFlightBudget) return true;
   uint64_t progress = progress_.load(std::memory_order_relaxed);
   absl::Time last_progress = netrig::Now();
-  for (int spins = 0;; ++spins) {
-    if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return false;
-    const int64_t inflight = inflight_cost_.load(std::memory_order_relaxed);
-    if (inflight + cost <= kInFlightBudget || inflight <= 0) return true;
-    if (spins < 50) {
-      std::this_thread::yield();
-    } else {
-      netrig::SleepFor(absl::Microseconds(50));
-    }
+  return budget_.WaitForRoom(cost, [&] {
+    if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return true;
     const absl::Time now = netrig::Now();
-    if (now >= traffic_end_) return false;
+    if (now >= traffic_end_) return true;
     const uint64_t seen = progress_.load(std::memory_order_relaxed);
     if (seen != progress) {
       progress = seen;
@@ -53,9 +45,10 @@ bool UdpStress::WaitForBudget(int64_t cost) {
     } else if (now - last_progress > absl::Seconds(1)) {
       // Nothing comes back: do not pile more on; the drain will tell what was lost.
       Add(counters_.budget_stalls);
-      return false;
+      return true;
     }
-  }
+    return false;
+  }, absl::Microseconds(500));
 }
 
 // ---- Writers -----------------------------------------------------------------------------------
@@ -106,7 +99,7 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   }
   instance->inflight_cost.fetch_add(cost, std::memory_order_relaxed);
   instance->inflight.fetch_add(n, std::memory_order_relaxed);
-  inflight_cost_.fetch_add(cost, std::memory_order_relaxed);
+  budget_.Add(cost);
   SchedulePoint("udp_stress.write");
   const std::vector<WriteResult> results =
       instance->flow->Write(absl::MakeConstSpan(w.datagrams.data(), n));
