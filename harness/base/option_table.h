@@ -122,6 +122,13 @@ class OptionTable {
     std::function<bool(const T& options)> recorded;
   };
 
+  // The table `make` builds, built once per process (for a command's `const OptionTable<T>&
+  // XTable()` accessor).
+  static const OptionTable& Once(OptionTable (*make)()) {
+    static const OptionTable* const table = new OptionTable(make());
+    return *table;
+  }
+
   OptionTable& Add(Option option) {
     options_.push_back(std::move(option));
     return *this;

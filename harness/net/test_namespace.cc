@@ -60,6 +60,17 @@ absl::Status Errno(absl::string_view what) {
   return absl::ErrnoToStatus(error, what);
 }
 
+// One SIOCGIF* query about `interface` in the current network namespace.
+absl::StatusOr<ifreq> InterfaceIoctl(const std::string& interface, unsigned long request_code,
+                                     const char* name) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Errno("socket");
+  ifreq request{};
+  std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd.get(), request_code, &request) != 0) return Errno(name);
+  return request;
+}
+
 std::string RandomSuffix() {
   std::random_device device;
   return absl::StrFormat("%06x", device() & 0xffffff);
@@ -218,12 +229,9 @@ absl::StatusOr<uint32_t> TestNamespacePair::InterfaceMtu(NamespaceSide side) con
   uint32_t mtu = 0;
   const std::string& interface = end(side).interface;
   absl::Status status = RunIn(side, [&]() -> absl::Status {
-    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) return internal::Errno("socket");
-    ifreq request{};
-    std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
-    if (ioctl(fd.get(), SIOCGIFMTU, &request) != 0) return internal::Errno("SIOCGIFMTU");
-    mtu = static_cast<uint32_t>(request.ifr_mtu);
+    absl::StatusOr<ifreq> request = internal::InterfaceIoctl(interface, SIOCGIFMTU, "SIOCGIFMTU");
+    if (!request.ok()) return request.status();
+    mtu = static_cast<uint32_t>(request->ifr_mtu);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -238,12 +246,10 @@ absl::Status TestNamespacePair::WaitUntilRunning() const {
     for (NamespaceSide side : {NamespaceSide::kA, NamespaceSide::kB}) {
       const std::string& interface = end(side).interface;
       absl::Status status = RunIn(side, [&]() -> absl::Status {
-        UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        if (fd.get() < 0) return internal::Errno("socket");
-        ifreq request{};
-        std::strncpy(request.ifr_name, interface.c_str(), IFNAMSIZ - 1);
-        if (ioctl(fd.get(), SIOCGIFFLAGS, &request) != 0) return internal::Errno("SIOCGIFFLAGS");
-        if ((request.ifr_flags & IFF_RUNNING) == 0) all_running = false;
+        absl::StatusOr<ifreq> request =
+            internal::InterfaceIoctl(interface, SIOCGIFFLAGS, "SIOCGIFFLAGS");
+        if (!request.ok()) return request.status();
+        if ((request->ifr_flags & IFF_RUNNING) == 0) all_running = false;
         return absl::OkStatus();
       });
       if (!status.ok()) return status;

@@ -877,8 +877,7 @@ OptionTable<HttpStressOptions> MakeHttpOptionTable() {
 }  // namespace
 
 const OptionTable<HttpStressOptions>& HttpOptionTable() {
-  static const auto* const table = new OptionTable<HttpStressOptions>(MakeHttpOptionTable());
-  return *table;
+  return OptionTable<HttpStressOptions>::Once(&MakeHttpOptionTable);
 }
 
 absl::StatusOr<std::optional<FaultPlannerOptions>> ParseHttpFaultSpec(absl::string_view spec,

@@ -177,8 +177,7 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
 }  // namespace
 
 const OptionTable<UdpStressOptions>& UdpOptionTable() {
-  static const auto* const table = new OptionTable<UdpStressOptions>(MakeUdpOptionTable());
-  return *table;
+  return OptionTable<UdpStressOptions>::Once(&MakeUdpOptionTable);
 }
 
 absl::Status ValidateUdpStressOptions(const UdpStressOptions& options) {
