@@ -1,0 +1,352 @@
+#include "harness/workloads/http/http_tasks.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "harness/base/mutex.h"
+#include "harness/check/ledger.h"
+#include "harness/drive/driver.h"
+#include "harness/drive/seeds.h"
+#include "harness/http/http_client.h"
+#include "harness/http/server/fault_plan.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/schedule_point.h"
+#include "harness/sched/thread.h"
+#include "nlohmann/json.hpp"
+
+namespace netrig::internal::http_stress {
+
+const char* OutcomeName(HttpErrorKind kind) {
+  const int index = static_cast<int>(kind);
+  return index >= 0 && index < kHttpErrorKindCount ? kOutcomeNames[index] : "other";
+}
+
+HttpStressWorkload::HttpStressWorkload(const HttpStressOptions& options, uint64_t seed,
+                                       std::string url, std::unique_ptr<HttpClient> client,
+                                       ViolationLog* violations, const FaultPlanner* planner)
+    : options_(options),
+      url_(std::move(url)),
+      planner_(planner),
+      client_(std::move(client)),
+      violations_(violations),
+      tasks_(violations, "task", options.task_deadline),
+      in_flight_(options.rate <= 0 ? options.concurrency : 0),
+      slots_(std::max(options.threads, 1)) {
+  const uint64_t spawn_seed = DeriveSeed(seed, "spawn");
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i].seed = DeriveSeed(spawn_seed, static_cast<uint64_t>(i));
+    slots_[i].worker = i;
+  }
+  reaper_ = Thread("http.reaper", [this] { ReapLoop(); });
+}
+
+HttpStressWorkload::~HttpStressWorkload() {
+  {
+    MutexLock lock(&reap_mu_);
+    reaper_stopping_ = true;
+  }
+  reaper_.join();
+}
+
+void HttpStressWorkload::Operate(int worker, uint64_t /*index*/, absl::Time intended_start) {
+  Slot& slot = slots_[worker];
+  const bool closed_loop = options_.rate <= 0;
+  if (!in_flight_.Acquire(1, [this] {
+        return StopRequested() || !violations_->empty() || netrig::Now() >= end_;
+      })) {
+    return;
+  }
+  const absl::Time start = closed_loop ? netrig::Now() : intended_start;
+  // Every decision about this task comes from its identity (spawner, task number on that
+  // spawner), never from arrival order: the same seed makes the same task whatever the timing.
+  const uint64_t task_number = slot.tasks++;
+  OperationRandom rng(DeriveSeed(slot.seed, task_number));
+  if (!EnsureSession(slot)) {
+    in_flight_.Release(1);
+    return;
+  }
+  MaybeTouchObservers(slot, rng);
+
+  HttpRequest request;
+  request.url = url_;
+  request.timeout = options_.request_timeout;
+  request.version = PickVersion(rng);
+  if (planner_ != nullptr) {
+    request.headers.emplace_back(
+        "X-Netrig-Fault",
+        EncodeFaultPlan(planner_->PlanFor((uint64_t{slot.worker} << 40) | task_number)));
+  }
+
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const bool cancel = unit(rng) < options_.cancel_probability;
+  const auto moment =
+      static_cast<CancelMoment>(std::uniform_int_distribution<int>(0, kCancelMoments - 1)(rng));
+
+  auto record = std::make_shared<TaskRecord>();
+  record->start = start;
+  record->cancel_after_completion = cancel && moment == CancelMoment::kAfterCompletion;
+  record->ledger_id = tasks_.Open(slot.scope);
+  absl::StatusOr<std::shared_ptr<HttpTask>> task = slot.session->MakeTask(
+      std::move(request),
+      [this, record](const HttpResult& result) { OnComplete(*record, result); });
+  if (!task.ok()) {
+    // Our own session, not invalidated: the client refused a valid request.
+    violations_->Report("make_task_failed", absl::StrCat("MakeTask on an open session failed: ",
+                                                         task.status().ToString()));
+    tasks_.Complete(record->ledger_id, "not_created");
+    in_flight_.Release(1);
+    return;
+  }
+  record->task = *task;
+  TrackLive(record->ledger_id, *task);
+  ++slot.tasks_in_session;
+  tasks_started_.fetch_add(1, std::memory_order_relaxed);
+
+  if (!cancel) {
+    (*task)->Resume();
+    return;
+  }
+  cancels_by_moment_[static_cast<int>(moment)].fetch_add(1, std::memory_order_relaxed);
+  switch (moment) {
+    case CancelMoment::kBeforeResume:
+      tasks_.Note(record->ledger_id, "cancelled_before_resume");
+      (*task)->Cancel();
+      (*task)->Resume();
+      break;
+    case CancelMoment::kAfterResume:
+      (*task)->Resume();
+      tasks_.Note(record->ledger_id, "cancel_after_resume");
+      (*task)->Cancel();
+      break;
+    case CancelMoment::kAfterDelay: {
+      (*task)->Resume();
+      const absl::Duration delay =
+          absl::Microseconds(std::uniform_int_distribution<int>(0, 3000)(rng));
+      canceller_.Add(netrig::Now() + delay, *task);
+      break;
+    }
+    case CancelMoment::kAfterCompletion:
+      (*task)->Resume();
+      break;
+  }
+}
+
+std::string HttpStressWorkload::StatusFragment() {
+  return absl::StrFormat("| in flight %d done %s cancelled %s errors %s sessions %d",
+                         in_flight_.in_flight(), HumanCount(tasks_.completed()),
+                         HumanCount(cancelled_.load()), HumanCount(errors_.load()),
+                         sessions_created_.load());
+}
+
+void HttpStressWorkload::Drain(bool cancel) {
+  for (Slot& slot : slots_) {
+    if (slot.session != nullptr) Retire(slot, /*cancel=*/cancel || !violations_->empty());
+  }
+  const absl::Time give_up_finishing = netrig::Now() + options_.task_deadline + absl::Seconds(2);
+  bool escalated = false;
+  while (true) {
+    {
+      MutexLock lock(&reap_mu_);
+      if (retiring_.empty()) break;
+    }
+    if (!escalated &&
+        (netrig::Now() >= give_up_finishing || !violations_->empty() || DrainCutRequested())) {
+      // A stuck task keeps FinishTasksAndInvalidate from ending: cancel what is left.
+      escalated = true;
+      MutexLock lock(&reap_mu_);
+      for (Retiring& retiring : retiring_) retiring.session->InvalidateAndCancel();
+      escalate_deadline_ = netrig::Now() + absl::Seconds(5);
+    }
+    netrig::SleepFor(absl::Milliseconds(5));
+  }
+  canceller_.Stop();
+  MutexLock lock(&live_mu_);
+  live_tasks_.clear();
+}
+
+void HttpStressWorkload::PrintStuckStates(FILE* out) {
+  if (out == nullptr) return;
+  const std::vector<Ledger::Stuck> stuck = tasks_.Overdue(netrig::Now());
+  size_t printed = 0;
+  for (const Ledger::Stuck& item : stuck) {
+    if (++printed > 20) {
+      absl::FPrintF(out, "netrig http: ... and %d more stuck tasks\n", stuck.size() - 20);
+      break;
+    }
+    std::shared_ptr<HttpTask> task;
+    {
+      MutexLock lock(&live_mu_);
+      auto it = live_tasks_.find(item.id);
+      if (it != live_tasks_.end()) task = it->second.lock();
+    }
+    absl::FPrintF(out,
+                  "netrig http: stuck task %d (session %d): client state '%s', last noted '%s', "
+                  "open for %s\n",
+                  item.id, item.scope, task != nullptr ? task->state() : "(released)", item.state,
+                  absl::FormatDuration(item.age));
+  }
+}
+
+nlohmann::json HttpStressWorkload::Counters() const {
+  nlohmann::json errors = nlohmann::json::object();
+  for (int i = 0; i < kHttpErrorKindCount; ++i) {
+    const uint64_t n = by_kind_[i].load();
+    if (n != 0) errors[kOutcomeNames[i]] = n;
+  }
+  nlohmann::json moments = nlohmann::json::object();
+  for (int i = 0; i < kCancelMoments; ++i)
+    moments[kCancelMomentNames[i]] = cancels_by_moment_[i].load();
+  return {{"outcomes", errors},
+          {"cancel_moments", moments},
+          {"sessions_created", sessions_created_.load()},
+          {"sessions_finished_and_invalidated", sessions_finished_.load()},
+          {"sessions_invalidated_and_cancelled", sessions_cancelled_.load()},
+          {"observers_added", observers_added_.load()},
+          {"observers_removed", observers_removed_.load()},
+          {"viability_events", viability_events_.load()},
+          {"better_path_events", better_path_events_.load()},
+          {"stuck_sessions", stuck_sessions_.load()}};
+}
+
+void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result) {
+  SchedulePoint("stress.complete");
+  const bool first = record.completions.fetch_add(1, std::memory_order_acq_rel) == 0;
+  tasks_.Complete(record.ledger_id, OutcomeName(result.error));
+  if (!first) return;  // The ledger reported it.
+  const int kind = static_cast<int>(result.error);
+  if (kind >= 0 && kind < kHttpErrorKindCount)
+    by_kind_[kind].fetch_add(1, std::memory_order_relaxed);
+  if (result.error == HttpErrorKind::kCancelled) {
+    cancelled_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    if (result.error != HttpErrorKind::kNone) errors_.fetch_add(1, std::memory_order_relaxed);
+    latency_.Record(netrig::Now() - record.start);
+  }
+  {
+    MutexLock lock(&live_mu_);
+    live_tasks_.erase(record.ledger_id);
+  }
+  if (record.cancel_after_completion) canceller_.Add(netrig::Now(), record.task.lock());
+  in_flight_.Release(1);
+}
+
+HttpVersion HttpStressWorkload::PickVersion(OperationRandom& rng) {
+  if (options_.http == "h2c") return HttpVersion::kH2cPriorKnowledge;
+  if (options_.http == "mixed") {
+    return (rng() & 1) != 0 ? HttpVersion::kH2cPriorKnowledge : HttpVersion::kHttp11;
+  }
+  return HttpVersion::kHttp11;
+}
+
+bool HttpStressWorkload::EnsureSession(Slot& slot) {
+  if (slot.session != nullptr && slot.tasks_in_session < options_.tasks_per_session) return true;
+  if (slot.session != nullptr) Retire(slot, /*cancel=*/slot.sessions % 2 == 0);
+  HttpSessionOptions session_options;
+  absl::StatusOr<std::unique_ptr<HttpSession>> session = client_->NewSession(session_options);
+  if (!session.ok()) {
+    violations_->Report("new_session_failed",
+                        absl::StrCat("NewSession failed: ", session.status().ToString()));
+    return false;
+  }
+  slot.session = *std::move(session);
+  slot.scope = next_scope_.fetch_add(1, std::memory_order_relaxed);
+  slot.tasks_in_session = 0;
+  ++slot.sessions;
+  sessions_created_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void HttpStressWorkload::Retire(Slot& slot, bool cancel) {
+  SchedulePoint("stress.retire_session");
+  const uint64_t scope = slot.scope;
+  auto on_invalidated = [this, scope] { tasks_.CloseScope(scope, /*require_all_complete=*/true); };
+  if (cancel) {
+    sessions_cancelled_.fetch_add(1, std::memory_order_relaxed);
+    slot.session->InvalidateAndCancel(std::move(on_invalidated));
+  } else {
+    sessions_finished_.fetch_add(1, std::memory_order_relaxed);
+    slot.session->FinishTasksAndInvalidate(std::move(on_invalidated));
+  }
+  slot.observers.clear();
+  MutexLock lock(&reap_mu_);
+  retiring_.push_back(Retiring{std::move(slot.session), scope, netrig::Now()});
+}
+
+void HttpStressWorkload::MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  if (unit(rng) >= options_.observer_probability) return;
+  if (!slot.observers.empty() && (slot.observers.size() >= 4 || (rng() & 1) != 0)) {
+    const size_t at = rng() % slot.observers.size();
+    SchedulePoint("stress.remove_observer");
+    slot.session->RemoveConnectionObserver(slot.observers[at]);
+    slot.observers.erase(slot.observers.begin() + static_cast<ptrdiff_t>(at));
+    observers_removed_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ConnectionObserver observer;
+  observer.on_viability_changed = [this](const ConnectionInfo&, bool) {
+    viability_events_.fetch_add(1, std::memory_order_relaxed);
+  };
+  observer.on_better_path = [this](const ConnectionInfo&, bool) {
+    better_path_events_.fetch_add(1, std::memory_order_relaxed);
+  };
+  SchedulePoint("stress.add_observer");
+  absl::StatusOr<ObserverId> id = slot.session->AddConnectionObserver(std::move(observer));
+  if (id.ok()) {
+    slot.observers.push_back(*id);
+    observers_added_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void HttpStressWorkload::TrackLive(uint64_t id, const std::shared_ptr<HttpTask>& task) {
+  // Called before Resume() and Cancel(): the task cannot have completed yet.
+  MutexLock lock(&live_mu_);
+  live_tasks_.emplace(id, task);
+}
+
+void HttpStressWorkload::ReapLoop() {
+  while (true) {
+    std::vector<Retiring> done;
+    bool stopping = false;
+    {
+      MutexLock lock(&reap_mu_);
+      stopping = reaper_stopping_;
+      const absl::Time now = netrig::Now();
+      for (auto it = retiring_.begin(); it != retiring_.end();) {
+        const bool escalated_too_long =
+            escalate_deadline_ != absl::InfiniteFuture() && now >= escalate_deadline_;
+        if (it->session->WaitUntilInvalidated(absl::ZeroDuration())) {
+          done.push_back(std::move(*it));
+          it = retiring_.erase(it);
+        } else if (stopping || escalated_too_long) {
+          violations_->Report(
+              "stuck_invalidation",
+              absl::StrFormat("session %d did not complete invalidation within %s of its start",
+                              it->scope, absl::FormatDuration(now - it->since)));
+          stuck_sessions_.fetch_add(1, std::memory_order_relaxed);
+          it->session.release();  // NOLINT: leaked on purpose, see above.
+          it = retiring_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    done.clear();  // Destroys the sessions (joins their event threads) outside the lock.
+    if (stopping) return;
+    netrig::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace netrig::internal::http_stress

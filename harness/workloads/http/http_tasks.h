@@ -1,0 +1,159 @@
+// The task side of the `netrig http` workload (http_stress.h): spawning, cancelling, sessions,
+// observers, completions, and the reaper that destroys retired sessions. HttpStress
+// (http_stress.cc) owns one HttpStressWorkload per run and drives its Operate. Not a public API.
+//
+// Threading: spawner threads (the driver core calls Operate; each touches only its own Slot), the
+// client's threads (completions and observer callbacks), the delayed canceller's thread, and the
+// reaper thread. Shared state is atomics or guarded by the Mutex named in its ABSL_GUARDED_BY.
+#ifndef NETRIG_HARNESS_WORKLOADS_HTTP_HTTP_TASKS_H_
+#define NETRIG_HARNESS_WORKLOADS_HTTP_HTTP_TASKS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "harness/base/mutex.h"
+#include "harness/check/ledger.h"
+#include "harness/check/violation.h"
+#include "harness/drive/in_flight.h"
+#include "harness/drive/latency_histogram.h"
+#include "harness/drive/seeds.h"
+#include "harness/http/http_client.h"
+#include "harness/http/server/fault_plan.h"
+#include "harness/sched/thread.h"
+#include "harness/workloads/http/delayed_canceller.h"
+#include "harness/workloads/http/http_stress.h"
+#include "nlohmann/json.hpp"
+
+namespace netrig::internal::http_stress {
+
+// Outcome names as literals, for the ledger (HttpErrorKindName's views are literals too, but
+// the ledger wants NUL-terminated const char*).
+inline constexpr std::array<const char*, kHttpErrorKindCount> kOutcomeNames = {
+    "none",      "cancelled", "timeout",         "connect",   "reset",
+    "truncated", "protocol",  "invalid_request", "too_large", "other"};
+
+const char* OutcomeName(HttpErrorKind kind);
+
+// When a task drawn for cancellation is cancelled.
+enum class CancelMoment { kBeforeResume, kAfterResume, kAfterDelay, kAfterCompletion };
+inline constexpr int kCancelMoments = 4;
+inline constexpr std::array<const char*, kCancelMoments> kCancelMomentNames = {
+    "before_resume", "after_resume", "after_delay", "after_completion"};
+
+// The task side of the workload: spawning, cancelling, sessions, observers, completions.
+class HttpStressWorkload {
+ public:
+  // `planner` (null: none) draws each task's server fault plan, sent as X-Netrig-Fault.
+  HttpStressWorkload(const HttpStressOptions& options, uint64_t seed, std::string url,
+                     std::unique_ptr<HttpClient> client, ViolationLog* violations,
+                     const FaultPlanner* planner);
+  ~HttpStressWorkload();
+
+  void set_end(absl::Time end) { end_ = end; }
+  const Ledger& ledger() const { return tasks_; }
+  const LatencyHistogram& latency() const { return latency_; }
+
+  void Operate(int worker, uint64_t index, absl::Time intended_start);
+  std::string StatusFragment();
+
+  // After Drive(): invalidates every spawner's session (tasks finish; with `cancel`, after an
+  // interruption or a violation, they are cancelled), waits until all sessions are invalidated
+  // and destroyed (bounded; a second Ctrl-C cancels what is left at once), and fires the pending
+  // cancels.
+  void Drain(bool cancel);
+
+  // Client-side states of the tasks the watchdog found stuck.
+  void PrintStuckStates(FILE* out);
+
+  void DropClient() { client_.reset(); }
+  nlohmann::json Counters() const;
+
+  uint64_t tasks_started() const { return tasks_started_.load(); }
+  uint64_t cancelled() const { return cancelled_.load(); }
+  uint64_t errors() const { return errors_.load(); }
+  uint64_t by_kind(int i) const { return by_kind_[i].load(); }
+
+ private:
+  struct TaskRecord {
+    uint64_t ledger_id = 0;
+    absl::Time start;
+    bool cancel_after_completion = false;
+    std::atomic<int> completions{0};
+    std::weak_ptr<HttpTask> task;  // Set before Resume(), read by the completion.
+  };
+  // One per spawner thread, touched only by it.
+  struct Slot {
+    std::unique_ptr<HttpSession> session;
+    uint64_t scope = 0;
+    int tasks_in_session = 0;
+    uint64_t sessions = 0;
+    std::vector<ObserverId> observers;
+    uint64_t seed = 0;  // The spawner's stream; each task draws from DeriveSeed(seed, n).
+    uint64_t worker = 0;
+    uint64_t tasks = 0;  // Tasks this spawner made so far.
+  };
+  struct Retiring {
+    std::unique_ptr<HttpSession> session;
+    uint64_t scope;
+    absl::Time since;
+  };
+
+  void OnComplete(TaskRecord& record, const HttpResult& result);
+  HttpVersion PickVersion(OperationRandom& rng);
+  bool EnsureSession(Slot& slot);
+  // Starts invalidating the slot's session; the reaper destroys it once invalidated.
+  void Retire(Slot& slot, bool cancel);
+  void MaybeTouchObservers(Slot& slot, OperationRandom& rng);
+  void TrackLive(uint64_t id, const std::shared_ptr<HttpTask>& task);
+  // Destroys retired sessions once invalidated. A session whose invalidation never completes
+  // is reported and deliberately leaked: destroying it would block forever.
+  void ReapLoop();
+
+  const HttpStressOptions& options_;
+  const std::string url_;
+  const FaultPlanner* const planner_;
+  std::unique_ptr<HttpClient> client_;
+  ViolationLog* const violations_;
+  Ledger tasks_;
+  LatencyHistogram latency_;
+  InFlightBudget in_flight_;  // Tasks; bounded by --concurrency in closed loop.
+  DelayedCanceller canceller_;
+  std::vector<Slot> slots_;
+  absl::Time end_ = absl::InfiniteFuture();
+
+  std::atomic<uint64_t> next_scope_{1};
+  std::atomic<uint64_t> tasks_started_{0};
+  std::atomic<uint64_t> cancelled_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::array<std::atomic<uint64_t>, kHttpErrorKindCount> by_kind_{};
+  std::array<std::atomic<uint64_t>, kCancelMoments> cancels_by_moment_{};
+  std::atomic<int> sessions_created_{0};
+  std::atomic<uint64_t> sessions_finished_{0};
+  std::atomic<uint64_t> sessions_cancelled_{0};
+  std::atomic<uint64_t> observers_added_{0};
+  std::atomic<uint64_t> observers_removed_{0};
+  std::atomic<uint64_t> viability_events_{0};
+  std::atomic<uint64_t> better_path_events_{0};
+  std::atomic<uint64_t> stuck_sessions_{0};
+
+  Mutex live_mu_;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<HttpTask>> live_tasks_ ABSL_GUARDED_BY(live_mu_);
+
+  Mutex reap_mu_;
+  std::vector<Retiring> retiring_ ABSL_GUARDED_BY(reap_mu_);
+  bool reaper_stopping_ ABSL_GUARDED_BY(reap_mu_) = false;
+  absl::Time escalate_deadline_ ABSL_GUARDED_BY(reap_mu_) = absl::InfiniteFuture();
+  Thread reaper_;
+};
+
+}  // namespace netrig::internal::http_stress
+
+#endif  // NETRIG_HARNESS_WORKLOADS_HTTP_HTTP_TASKS_H_
