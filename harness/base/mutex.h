@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "harness/base/sync_hooks.h"
 
 namespace netrig {
 
@@ -33,9 +34,23 @@ class ABSL_LOCKABLE Mutex {
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
-  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) { return mu_.try_lock(); }
+  // Under a controlled scheduler (harness/sched/controlled.h) a lock is also a scheduling point:
+  // the scheduler grants it in its books first, so the real lock is then taken uncontended.
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) hooks->before_lock(this);
+    mu_.lock();
+  }
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    mu_.unlock();
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) hooks->after_unlock(this);
+  }
+  bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    const bool acquired = mu_.try_lock();
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) {
+      hooks->after_try_lock(this, acquired);
+    }
+    return acquired;
+  }
   // Documents (and tells the analysis) that the caller holds the lock.
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
 
@@ -61,8 +76,14 @@ class CondVar {
   void Wait(Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Returns false on timeout.
   bool WaitWithTimeout(Mutex* mu, absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  void Signal() { cv_.notify_one(); }
-  void SignalAll() { cv_.notify_all(); }
+  void Signal() {
+    cv_.notify_one();
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) hooks->cond_signal(this, false);
+  }
+  void SignalAll() {
+    cv_.notify_all();
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) hooks->cond_signal(this, true);
+  }
 
  private:
   std::condition_variable cv_;

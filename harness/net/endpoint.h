@@ -85,7 +85,6 @@ class Endpoint {
   // Constructors for each kind. `name` must be a valid DNS host name (checked by Parse only).
   static Endpoint Host(absl::string_view name, uint16_t port);
   static Endpoint IPv4(const std::array<uint8_t, 4>& address, uint16_t port);
-  // scope_id 0 means no scope.
   // scope_id 0 means no scope. A scope embedded KAME-style in bytes 2-3 of a link-local address
   // moves to the scope (when scope_id is 0) and those bytes are cleared.
   static Endpoint IPv6(const std::array<uint8_t, 16>& address, uint16_t port,

@@ -5,10 +5,14 @@
 #include <random>
 
 #include "harness/base/mutex.h"
+#include "harness/sched/control_hooks.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 namespace internal {
 std::atomic<bool> schedule_active{false};
+std::atomic<const ControlHooks*> control_hooks{nullptr};
+std::atomic<uint64_t> control_epoch{0};
 }  // namespace internal
 
 namespace {
@@ -17,12 +21,10 @@ Mutex options_mu;
 ScheduleOptions options ABSL_GUARDED_BY(options_mu);
 // Bumped by ConfigureSchedule so threads reseed their generators.
 std::atomic<uint64_t> generation{0};
-std::atomic<uint64_t> next_thread_index{0};
 std::atomic<uint64_t> points_hit{0};
 
 struct ThreadState {
   uint64_t generation = ~uint64_t{0};
-  uint64_t thread_index = next_thread_index.fetch_add(1);
   ScheduleOptions options;
   std::mt19937_64 rng;
 };
@@ -60,14 +62,18 @@ uint64_t SchedulePointsHit() { return points_hit.load(std::memory_order_relaxed)
 namespace internal {
 
 void SchedulePointSlow(absl::string_view name) {
+  if (const ControlHooks* hooks = ActiveControlHooks()) {
+    hooks->on_point(name);
+    return;
+  }
   ThreadState& state = State();
   const uint64_t current = generation.load(std::memory_order_acquire);
   if (state.generation != current) {
     state.generation = current;
     state.options = CurrentSchedule();
-    // One stream per (seed, thread creation order): a rerun with the same seed gives each
-    // thread the same decisions for the same sequence of points.
-    state.rng.seed(state.options.seed ^ (state.thread_index * 0x9e3779b97f4a7c15ULL));
+    // One stream per (seed, stable thread id): a rerun with the same seed gives each thread the
+    // same decisions for the same sequence of points, whatever order threads started in.
+    state.rng.seed(state.options.seed ^ (Fnv1a(CurrentThreadId()) * 0x9e3779b97f4a7c15ULL));
   }
   if (state.options.mode == ScheduleMode::kOff) return;
   points_hit.fetch_add(1, std::memory_order_relaxed);
@@ -81,6 +87,11 @@ void SchedulePointSlow(absl::string_view name) {
   } else if (unit < state.options.sleep_probability + state.options.yield_probability) {
     std::this_thread::yield();
   }
+}
+
+void EnableScheduleHooks(bool enabled) {
+  if (enabled) control_epoch.fetch_add(1, std::memory_order_acq_rel);
+  schedule_active.store(enabled || CurrentSchedule().mode != ScheduleMode::kOff);
 }
 
 }  // namespace internal

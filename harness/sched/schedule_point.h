@@ -40,6 +40,8 @@ uint64_t SchedulePointsHit();
 namespace internal {
 extern std::atomic<bool> schedule_active;
 void SchedulePointSlow(absl::string_view name);
+// A controlled scheduler (controlled.h) turns schedule points into its steps while it runs.
+void EnableScheduleHooks(bool enabled);
 }  // namespace internal
 
 inline void SchedulePoint(absl::string_view name) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "harness/sched/control_hooks.h"
 
 namespace netrig {
 namespace {
@@ -45,18 +46,40 @@ Thread::Thread(std::string name, absl::AnyInvocable<void() &&> body) {
       std::move(name));
   id_ = identity->id;
   name_ = identity->name;
-  thread_ = std::thread([identity, body = std::move(body)]() mutable {
+  const internal::ControlHooks* hooks = internal::ActiveControlHooks();
+  void* record = hooks != nullptr ? hooks->on_spawn(id_) : nullptr;
+  if (record != nullptr) {
+    control_record_ = record;
+    control_epoch_ = internal::control_epoch.load(std::memory_order_acquire);
+  }
+  thread_ = std::thread([identity, record, hooks, body = std::move(body)]() mutable {
     current_identity = identity.get();
     prctl(PR_SET_NAME, identity->name.substr(0, 15).c_str(), 0, 0, 0);
+    if (record != nullptr) hooks->on_start(record);
     std::move(body)();
+    if (record != nullptr && internal::ActiveControlHooks() == hooks) hooks->on_exit(record);
     current_identity = nullptr;
   });
+  if (record != nullptr) hooks->on_point("thread.spawn");
+}
+
+void Thread::join() {
+  if (control_record_ != nullptr &&
+      internal::control_epoch.load(std::memory_order_acquire) == control_epoch_) {
+    if (const internal::ControlHooks* hooks = internal::ActiveControlHooks()) {
+      hooks->before_join(control_record_);
+    }
+  }
+  control_record_ = nullptr;
+  thread_.join();
 }
 
 Thread& Thread::operator=(Thread&& other) noexcept {
   if (thread_.joinable()) std::terminate();  // As std::thread: never drop a running thread.
   id_ = std::move(other.id_);
   name_ = std::move(other.name_);
+  control_record_ = std::exchange(other.control_record_, nullptr);
+  control_epoch_ = other.control_epoch_;
   thread_ = std::move(other.thread_);
   return *this;
 }

@@ -19,6 +19,7 @@
 #define NETRIG_HARNESS_SCHED_THREAD_H_
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 #include <thread>
 
@@ -40,7 +41,9 @@ class Thread {
   ~Thread() = default;
 
   bool joinable() const { return thread_.joinable(); }
-  void join() { thread_.join(); }
+  // Under a controlled scheduler, joining is a scheduling step (the joiner waits while others
+  // run until the thread has exited).
+  void join();
   void detach() { thread_.detach(); }
   const std::string& id() const { return id_; }
   const std::string& name() const { return name_; }
@@ -48,6 +51,10 @@ class Thread {
  private:
   std::string id_;
   std::string name_;
+  // The controlled scheduler's record of this thread, and which scheduler run it belongs to
+  // (null: the thread runs free).
+  void* control_record_ = nullptr;
+  uint64_t control_epoch_ = 0;
   std::thread thread_;
 };
 

@@ -1,0 +1,878 @@
+// The controlled scheduler (controlled.h). One global mutex guards the scheduler's books; each
+// controlled thread waits on its own condition variable until it holds the baton. This file is
+// compiled without TSan instrumentation, and every entry into it ignores synchronization
+// (AnnotateIgnoreSyncBegin), so the baton never tells TSan that two threads are ordered: only
+// the real netrig::Mutex locks and atomics of the code under test do.
+#include "harness/sched/controlled.h"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "harness/base/sync_hooks.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/control_hooks.h"
+#include "harness/sched/schedule_point.h"
+#include "harness/sched/thread.h"
+
+// TSan's annotation entry points, present only when the TSan runtime is linked.
+extern "C" void AnnotateIgnoreSyncBegin(const char* file, int line) __attribute__((weak));
+extern "C" void AnnotateIgnoreSyncEnd(const char* file, int line) __attribute__((weak));
+
+namespace netrig {
+
+absl::string_view ScheduleStrategyName(ScheduleStrategy strategy) {
+  switch (strategy) {
+    case ScheduleStrategy::kRandom:
+      return "random";
+    case ScheduleStrategy::kPct:
+      return "pct";
+    case ScheduleStrategy::kPos:
+      return "pos";
+    case ScheduleStrategy::kReplay:
+      return "replay";
+  }
+  return "random";
+}
+
+absl::string_view ScheduleEventKindName(ScheduleEvent::Kind kind) {
+  switch (kind) {
+    case ScheduleEvent::kWatchdogHandoff:
+      return "watchdog_handoff";
+    case ScheduleEvent::kRejoin:
+      return "rejoin";
+    case ScheduleEvent::kTimer:
+      return "timer";
+    case ScheduleEvent::kDivergence:
+      return "divergence";
+    case ScheduleEvent::kDeadlock:
+      return "deadlock";
+    case ScheduleEvent::kStepLimit:
+      return "step_limit";
+  }
+  return "timer";
+}
+
+uint64_t ScheduleTrace::Hash() const {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&hash](uint64_t value) {
+    for (int i = 0; i < 8; ++i) {
+      hash = (hash ^ ((value >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+    }
+  };
+  for (const ScheduleStep& step : steps) {
+    mix(step.thread);
+    mix(step.point);
+  }
+  for (const ScheduleEvent& event : events) {
+    mix(event.kind);
+    mix(event.step);
+    mix(event.thread);
+  }
+  return hash;
+}
+
+namespace {
+
+// Ignores synchronization for the scope (TSan builds): the baton must not order anything.
+class IgnoreSync {
+ public:
+  IgnoreSync() {
+    if (AnnotateIgnoreSyncBegin != nullptr) AnnotateIgnoreSyncBegin(__FILE__, __LINE__);
+  }
+  ~IgnoreSync() {
+    if (AnnotateIgnoreSyncEnd != nullptr) AnnotateIgnoreSyncEnd(__FILE__, __LINE__);
+  }
+};
+
+// Virtual time advanced per scheduling step.
+constexpr absl::Duration kStepTime = absl::Microseconds(50);
+// Real time slept between probe rounds when every thread waits on I/O (growing to 1 ms).
+constexpr absl::Duration kQuiescentProbePause = absl::Microseconds(100);
+// Fruitless probe rounds before harness time jumps to the next deadline.
+constexpr int kProbeRoundsBeforeTimers = 3;
+
+enum class State {
+  kRunnable,     // May be chosen.
+  kBlockedLock,  // Waits for a shadow lock.
+  kBlockedCond,  // Waits for a signal (and maybe a deadline).
+  kBlockedJoin,  // Waits for another thread to exit.
+  kIoWait,       // Probed, nothing ready: runnable again after another thread's step or deadline.
+  kSleeping,     // Until a deadline.
+  kExited,
+  kExternal,     // Handed off while blocked outside the scheduler; rejoins at its next call.
+};
+
+const char* StateName(State state) {
+  switch (state) {
+    case State::kRunnable:
+      return "runnable";
+    case State::kBlockedLock:
+      return "waiting for a lock";
+    case State::kBlockedCond:
+      return "waiting for a signal";
+    case State::kBlockedJoin:
+      return "joining";
+    case State::kIoWait:
+      return "waiting for I/O";
+    case State::kSleeping:
+      return "sleeping";
+    case State::kExited:
+      return "exited";
+    case State::kExternal:
+      return "blocked outside the scheduler";
+  }
+  return "?";
+}
+
+struct ControlledThread {
+  uint32_t index = 0;
+  std::string id;
+  pid_t tid = 0;
+  State state = State::kRunnable;
+  std::condition_variable baton;
+  const void* waiting_on = nullptr;
+  absl::Time deadline = absl::InfiniteFuture();
+  bool timed_out = false;
+  uint64_t io_events_seen = 0;  // kIoWait: runnable again once events_ passes this.
+  uint32_t point = 0;           // The point it stopped at last (index into points_).
+  double priority = 0;          // PCT and POS.
+  std::vector<ControlledThread*> joiners;
+};
+
+thread_local ControlledThread* current_thread = nullptr;
+
+ControlledScheduler::Impl* active_scheduler = nullptr;
+
+}  // namespace
+
+class ControlledScheduler::Impl {
+ public:
+  explicit Impl(ControlledOptions options)
+      : options_(std::move(options)), rng_(options_.seed ^ 0x6c62272e07bb0142ULL) {
+    trace_.strategy = options_.strategy;
+    trace_.seed = options_.seed;
+    trace_.pct_depth = options_.strategy == ScheduleStrategy::kPct ? options_.pct_depth : 0;
+    if (options_.strategy == ScheduleStrategy::kPct) {
+      const uint64_t k = options_.pct_k > 0 ? options_.pct_k : 2000;
+      for (int i = 1; i < options_.pct_depth; ++i) {
+        change_points_.push_back(1 + rng_() % k);
+      }
+      std::sort(change_points_.begin(), change_points_.end());
+      trace_.change_points = change_points_;
+    }
+    // Replay: thread indices are positions in the recorded thread list; map them by id.
+    for (size_t i = 0; i < options_.replay_threads.size(); ++i) {
+      replay_thread_ids_.push_back(options_.replay_threads[i]);
+    }
+  }
+
+  // ---- Lifecycle ----
+
+  void Begin() {
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    active_scheduler = this;
+    controlling_ = true;
+    virtual_now_ = absl::Now();
+    ControlledThread* main = Register(CurrentThreadId());
+    main->tid = static_cast<pid_t>(syscall(SYS_gettid));
+    current_thread = main;
+    running_ = main;
+    holder_outside_ = true;
+    lock.unlock();
+    InstallHooks();
+    watchdog_ = std::thread([this] { WatchdogLoop(); });
+  }
+
+  ScheduleTrace End() {
+    {
+      IgnoreSync ignore;
+      std::unique_lock<std::mutex> lock(mu_);
+      ReleaseAllLocked();
+      stop_watchdog_ = true;
+      watchdog_wake_.notify_all();
+    }
+    if (watchdog_.joinable()) watchdog_.join();
+    RemoveHooks();
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    current_thread = nullptr;
+    active_scheduler = nullptr;
+    return trace_;
+  }
+
+  bool Controls() const { return controlling_.load(std::memory_order_acquire); }
+
+  // ---- Hooks: threads ----
+
+  void* OnSpawn(const std::string& id) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr || !Controls()) return nullptr;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return nullptr;
+    // Registered now, runnable from the parent's next step (the spawn point, taken once the OS
+    // thread exists: handing it the baton earlier would wait for a thread not yet started).
+    return Register(id);
+  }
+
+  void OnStart(void* record) {
+    auto* self = static_cast<ControlledThread*>(record);
+    current_thread = self;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    self->tid = static_cast<pid_t>(syscall(SYS_gettid));
+    WaitForBaton(lock, self);
+  }
+
+  void OnExit(void* record) {
+    auto* self = static_cast<ControlledThread*>(record);
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    current_thread = nullptr;
+    if (!controlling_) return;
+    Rejoin(lock, self);
+    self->state = State::kExited;
+    for (ControlledThread* joiner : self->joiners) {
+      if (joiner->state == State::kBlockedJoin) joiner->state = State::kRunnable;
+    }
+    self->joiners.clear();
+    if (running_ == self) HandOff(lock, self, /*wait=*/false);
+  }
+
+  void BeforeJoin(void* record) {
+    auto* target = static_cast<ControlledThread*>(record);
+    ControlledThread* self = current_thread;
+    if (self == nullptr || target == nullptr) return;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    Rejoin(lock, self);
+    self->point = Intern("thread.join");
+    if (target->state != State::kExited) {
+      self->state = State::kBlockedJoin;
+      target->joiners.push_back(self);
+    }
+    Step(lock, self, nullptr);
+  }
+
+  // ---- Hooks: points, sleeps, probes ----
+
+  void OnPoint(absl::string_view name) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr) return;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    Rejoin(lock, self);
+    Step(lock, self, name);
+  }
+
+  absl::Time Now() {
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    return virtual_now_;
+  }
+
+  void SleepUntil(absl::Time when) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr || !Controls()) {
+      // A thread the scheduler does not run: real time passes for it, a little at a time.
+      absl::SleepFor(std::min(absl::Milliseconds(1), std::max(absl::ZeroDuration(), when - Now())));
+      return;
+    }
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    Rejoin(lock, self);
+    self->point = Intern("sleep");
+    if (when > virtual_now_) {
+      self->state = State::kSleeping;
+      self->deadline = when;
+    }
+    Step(lock, self, nullptr);
+  }
+
+  // Probes until `probe` reports something (or harness time passes `timeout_ms`), letting the
+  // other threads run between probes. `blocking` is the call to make instead when control ends.
+  int ProbeUntil(const std::function<int()>& probe, int timeout_ms, absl::string_view point,
+                 const std::function<int()>& blocking) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr || !Controls()) return blocking();
+    absl::Time deadline = absl::InfiniteFuture();
+    bool first = true;
+    while (true) {
+      const int ready = probe();
+      if (ready != 0 || timeout_ms == 0) return ready;
+      IgnoreSync ignore;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!controlling_) {
+        lock.unlock();
+        return blocking();
+      }
+      Rejoin(lock, self);
+      if (first) {
+        first = false;
+        if (timeout_ms > 0) deadline = virtual_now_ + absl::Milliseconds(timeout_ms);
+      }
+      if (virtual_now_ >= deadline) {
+        // Timed out in harness time: one last step, then report nothing ready.
+        Step(lock, self, point);
+        return 0;
+      }
+      self->point = Intern(point);
+      self->state = State::kIoWait;
+      self->io_events_seen = events_;
+      self->deadline = deadline;
+      Step(lock, self, nullptr);
+    }
+  }
+
+  // ---- Hooks: netrig::Mutex and netrig::CondVar ----
+
+  void BeforeLock(const void* mutex) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr) {
+      // An uncontrolled thread will hold the real lock; nothing to book.
+      return;
+    }
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    Rejoin(lock, self);
+    self->point = Intern("mutex.lock");
+    AcquireShadow(lock, self, mutex);
+  }
+
+  void AfterTryLock(const void* mutex, bool acquired) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr || !acquired) return;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    shadow_owner_[mutex] = self;
+  }
+
+  void AfterUnlock(const void* mutex) {
+    ControlledThread* self = current_thread;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    if (self == nullptr) {
+      // A thread outside the scheduler let go of the real lock: a controlled thread blocked on
+      // it in the kernel may go on; the books are the controlled threads' alone.
+      ++trace_.uncontrolled_enables;
+      outside_wake_.notify_all();
+      return;
+    }
+    ReleaseShadow(mutex);
+  }
+
+  bool CondWait(const void* cond, const void* mutex, absl::Duration timeout, bool* signaled,
+                void (*unlock)(void*), void (*relock)(void*), void* real_mutex) {
+    ControlledThread* self = current_thread;
+    if (self == nullptr || !Controls()) return false;
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return false;
+    Rejoin(lock, self);
+    // Book the wait first, so that a signal from a thread outside the scheduler that comes
+    // right after the real unlock is not lost; then release the mutex, in the books and really.
+    self->point = Intern("cond.wait");
+    self->state = State::kBlockedCond;
+    self->waiting_on = cond;
+    self->timed_out = false;
+    self->deadline = timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                         : virtual_now_ + timeout;
+    cond_waiters_[cond].push_back(self);
+    ReleaseShadow(mutex);
+    lock.unlock();
+    unlock(real_mutex);
+    lock.lock();
+    Step(lock, self, nullptr);
+    *signaled = !self->timed_out;
+    // Take the mutex back: the shadow first (it may have to wait), then the real one.
+    self->point = Intern("mutex.lock");
+    if (controlling_) AcquireShadow(lock, self, mutex);
+    lock.unlock();
+    relock(real_mutex);
+    return true;
+  }
+
+  void CondSignal(const void* cond, bool all) {
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!controlling_) return;
+    if (current_thread == nullptr) ++trace_.uncontrolled_enables;
+    auto it = cond_waiters_.find(cond);
+    if (it == cond_waiters_.end()) return;
+    std::vector<ControlledThread*>& waiters = it->second;
+    while (!waiters.empty()) {
+      ControlledThread* waiter = waiters.front();
+      waiters.erase(waiters.begin());
+      if (waiter->state == State::kBlockedCond && waiter->waiting_on == cond) {
+        waiter->state = State::kRunnable;
+        waiter->waiting_on = nullptr;
+        if (!all) break;
+      }
+    }
+    if (current_thread == nullptr) outside_wake_.notify_all();
+  }
+
+ private:
+  // ---- Books ----
+
+  ControlledThread* Register(const std::string& id) {
+    auto thread = std::make_unique<ControlledThread>();
+    thread->index = static_cast<uint32_t>(threads_.size());
+    thread->id = id;
+    thread->priority = NewPriority();
+    trace_.threads.push_back(id);
+    threads_.push_back(std::move(thread));
+    return threads_.back().get();
+  }
+
+  uint32_t Intern(absl::string_view name) {
+    auto it = point_index_.find(name);
+    if (it != point_index_.end()) return it->second;
+    const uint32_t index = static_cast<uint32_t>(trace_.points.size());
+    trace_.points.emplace_back(name);
+    point_index_.emplace(std::string(name), index);
+    return index;
+  }
+
+  double NewPriority() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+
+  // A thread handed off by the watchdog comes back: it queues as runnable for the baton.
+  void Rejoin(std::unique_lock<std::mutex>& lock, ControlledThread* self) {
+    if (self->state != State::kExternal) return;
+    self->state = State::kRunnable;
+    Record(ScheduleEvent::kRejoin, self, "");
+    WaitForBaton(lock, self);
+  }
+
+  void AcquireShadow(std::unique_lock<std::mutex>& lock, ControlledThread* self,
+                     const void* mutex) {
+    while (controlling_) {
+      auto it = shadow_owner_.find(mutex);
+      if (it == shadow_owner_.end() || it->second == nullptr) {
+        shadow_owner_[mutex] = self;
+        // Taking a free lock is still a point (others may want it first).
+        Step(lock, self, nullptr);
+        if (shadow_owner_[mutex] == self) return;
+        continue;
+      }
+      if (it->second == self) return;  // Recursive use: the real mutex will tell.
+      self->state = State::kBlockedLock;
+      self->waiting_on = mutex;
+      Step(lock, self, nullptr);
+    }
+  }
+
+  void ReleaseShadow(const void* mutex) {
+    auto it = shadow_owner_.find(mutex);
+    if (it != shadow_owner_.end()) it->second = nullptr;
+    for (auto& thread : threads_) {
+      if (thread->state == State::kBlockedLock && thread->waiting_on == mutex) {
+        thread->state = State::kRunnable;
+        thread->waiting_on = nullptr;
+      }
+    }
+  }
+
+  void Record(ScheduleEvent::Kind kind, const ControlledThread* thread, std::string detail) {
+    trace_.events.push_back(
+        {kind, trace_.steps.size(), thread != nullptr ? thread->index : 0, std::move(detail)});
+  }
+
+  bool Enabled(const ControlledThread& thread) const {
+    if (thread.state == State::kRunnable) return true;
+    if (thread.state == State::kIoWait) return events_ > thread.io_events_seen;
+    return false;
+  }
+
+  // ---- The step: the current thread stopped at a point; pick who runs next ----
+
+  // `name`: the point the caller stopped at (null: already set in self->point).
+  void Step(std::unique_lock<std::mutex>& lock, ControlledThread* self, const char* name) {
+    Step(lock, self, name == nullptr ? absl::string_view() : absl::string_view(name), name != nullptr);
+  }
+  void Step(std::unique_lock<std::mutex>& lock, ControlledThread* self, absl::string_view name,
+            bool named = true) {
+    if (named) self->point = Intern(name);
+    if (!controlling_) return;
+    virtual_now_ += kStepTime;
+    ++events_;
+    HandOff(lock, self, /*wait=*/true);
+  }
+
+  // Chooses the next thread (self included when it may run) and passes the baton; with `wait`,
+  // returns when self holds the baton again.
+  void HandOff(std::unique_lock<std::mutex>& lock, ControlledThread* self, bool wait) {
+    holder_outside_ = false;
+    while (controlling_) {
+      std::vector<ControlledThread*> enabled;
+      for (auto& thread : threads_) {
+        if (Enabled(*thread)) enabled.push_back(thread.get());
+      }
+      if (enabled.empty()) {
+        if (!ResolveQuiescence(lock)) break;  // Control ended (deadlock or step limit).
+        continue;
+      }
+      ControlledThread* next = enabled.size() == 1 ? enabled[0] : Choose(enabled);
+      if (next->state == State::kIoWait) {
+        next->state = State::kRunnable;  // Its re-probe.
+      } else {
+        quiescent_probes_ = 0;
+      }
+      if (enabled.size() > 1) {
+        trace_.steps.push_back({next->index, next->point});
+        trace_.max_enabled = std::max<uint64_t>(trace_.max_enabled, enabled.size());
+        if (trace_.steps.size() >= options_.step_limit) {
+          Record(ScheduleEvent::kStepLimit, next, "");
+          ReleaseAllLocked();
+          break;
+        }
+      }
+      running_ = next;
+      last_progress_ = absl::Now();
+      if (next != self) next->baton.notify_one();
+      break;
+    }
+    if (wait) WaitForBaton(lock, self);
+  }
+
+  void WaitForBaton(std::unique_lock<std::mutex>& lock, ControlledThread* self) {
+    while (controlling_ && running_ != self) self->baton.wait(lock);
+    // Back to the code under test: from here on a stall is the watchdog's business.
+    if (running_ == self) holder_outside_ = true;
+  }
+
+  ControlledThread* Choose(const std::vector<ControlledThread*>& enabled) {
+    const uint64_t choice = trace_.steps.size();
+    switch (options_.strategy) {
+      case ScheduleStrategy::kReplay:
+        if (!diverged_) {
+          if (choice < options_.replay.size()) {
+            const ScheduleStep& want = options_.replay[choice];
+            for (ControlledThread* thread : enabled) {
+              if (thread->index == want.thread) return thread;
+            }
+            Diverge(choice, want, enabled);
+          }
+        }
+        return enabled[rng_() % enabled.size()];
+      case ScheduleStrategy::kRandom:
+        return enabled[rng_() % enabled.size()];
+      case ScheduleStrategy::kPct: {
+        // A change point lowers the thread that ran last below every other.
+        if (pct_next_change_ < change_points_.size() &&
+            choice + 1 >= change_points_[pct_next_change_]) {
+          ++pct_next_change_;
+          if (running_ != nullptr) running_->priority = -static_cast<double>(choice + 1);
+        }
+        return *std::max_element(enabled.begin(), enabled.end(),
+                                 [](const ControlledThread* a, const ControlledThread* b) {
+                                   return a->priority < b->priority;
+                                 });
+      }
+      case ScheduleStrategy::kPos: {
+        ControlledThread* best = *std::max_element(
+            enabled.begin(), enabled.end(),
+            [](const ControlledThread* a, const ControlledThread* b) {
+              return a->priority < b->priority;
+            });
+        // Threads whose next step races with the chosen one (the same point) draw new
+        // priorities; the chosen one too, once it has run.
+        for (ControlledThread* thread : enabled) {
+          if (thread == best || thread->point == best->point) thread->priority = NewPriority();
+        }
+        return best;
+      }
+    }
+    return enabled[0];
+  }
+
+  void Diverge(uint64_t choice, const ScheduleStep& want,
+               const std::vector<ControlledThread*>& enabled) {
+    diverged_ = true;
+    std::vector<std::string> names;
+    for (const ControlledThread* thread : enabled) {
+      names.push_back(absl::StrCat(thread->id, "@", PointName(thread->point)));
+    }
+    const std::string expected_thread = want.thread < replay_thread_ids_.size()
+                                            ? replay_thread_ids_[want.thread]
+                                            : absl::StrCat("#", want.thread);
+    trace_.diverged = true;
+    trace_.divergence_step = choice;
+    trace_.divergence = absl::StrCat("at step ", choice, ": expected ", expected_thread,
+                                     ", enabled {", absl::StrJoin(names, ", "), "}");
+    Record(ScheduleEvent::kDivergence, nullptr, trace_.divergence);
+  }
+
+  // Nothing can run. Let I/O waiters probe again (a few rounds, with short real pauses for the
+  // kernel and for threads outside the scheduler), then move harness time to the next deadline;
+  // with no deadline, keep probing while anyone waits on I/O, else wait for a wake-up from
+  // outside the scheduler, else report a deadlock. False: control has ended.
+  bool ResolveQuiescence(std::unique_lock<std::mutex>& lock) {
+    bool io_waiting = false;
+    absl::Time earliest = absl::InfiniteFuture();
+    for (auto& thread : threads_) {
+      if (thread->state == State::kIoWait) io_waiting = true;
+      if ((thread->state == State::kSleeping || thread->state == State::kBlockedCond ||
+           thread->state == State::kIoWait) &&
+          thread->deadline < earliest) {
+        earliest = thread->deadline;
+      }
+    }
+    if (io_waiting && (quiescent_probes_ < kProbeRoundsBeforeTimers ||
+                       earliest == absl::InfiniteFuture())) {
+      const absl::Duration pause =
+          std::min(absl::Milliseconds(1), kQuiescentProbePause * (1 + quiescent_probes_));
+      ++quiescent_probes_;
+      lock.unlock();
+      absl::SleepFor(pause);
+      lock.lock();
+      ++events_;  // Every I/O waiter probes again.
+      return controlling_;
+    }
+    quiescent_probes_ = 0;
+    if (earliest != absl::InfiniteFuture()) {
+      virtual_now_ = std::max(virtual_now_, earliest);
+      for (auto& thread : threads_) {
+        if (thread->deadline <= virtual_now_ &&
+            (thread->state == State::kSleeping || thread->state == State::kBlockedCond ||
+             thread->state == State::kIoWait)) {
+          if (thread->state == State::kBlockedCond) {
+            thread->timed_out = true;
+            RemoveCondWaiter(thread.get());
+          }
+          thread->state = State::kRunnable;
+          thread->deadline = absl::InfiniteFuture();
+          Record(ScheduleEvent::kTimer, thread.get(), "");
+        }
+      }
+      return true;
+    }
+    // Only a thread outside the scheduler can help now (an external thread, an uncontrolled
+    // signal). Wait for it in real time, then call it a deadlock.
+    const absl::Time give_up = absl::Now() + options_.deadlock_after;
+    while (absl::Now() < give_up) {
+      outside_wake_.wait_for(lock, std::chrono::milliseconds(10));
+      if (!controlling_) return false;
+      for (auto& thread : threads_) {
+        if (Enabled(*thread) || thread->state == State::kExternal) return true;
+      }
+    }
+    std::vector<std::string> states;
+    for (auto& thread : threads_) {
+      if (thread->state == State::kExited) continue;
+      states.push_back(absl::StrCat(thread->id, " ", StateName(thread->state), " at ",
+                                    PointName(thread->point)));
+    }
+    const std::string description = absl::StrCat(
+        "deadlock: every controlled thread is blocked and nothing outside the scheduler woke one "
+        "within ",
+        absl::FormatDuration(options_.deadlock_after), ": ", absl::StrJoin(states, "; "));
+    Record(ScheduleEvent::kDeadlock, nullptr, description);
+    ReleaseAllLocked();
+    if (options_.on_deadlock) {
+      lock.unlock();
+      options_.on_deadlock(description);
+      lock.lock();
+    }
+    return false;
+  }
+
+  std::string PointName(uint32_t point) const {
+    return point < trace_.points.size() ? trace_.points[point] : std::string("(start)");
+  }
+
+  void RemoveCondWaiter(ControlledThread* thread) {
+    auto it = cond_waiters_.find(thread->waiting_on);
+    if (it != cond_waiters_.end()) {
+      auto& waiters = it->second;
+      waiters.erase(std::remove(waiters.begin(), waiters.end(), thread), waiters.end());
+    }
+    thread->waiting_on = nullptr;
+  }
+
+  // Control ends: every thread runs free.
+  void ReleaseAllLocked() {
+    if (!controlling_) return;
+    controlling_ = false;
+    running_ = nullptr;
+    for (auto& thread : threads_) thread->baton.notify_all();
+    outside_wake_.notify_all();
+  }
+
+  // ---- Watchdog: a baton holder blocked in the kernel is handed off ----
+
+  static char TaskState(pid_t tid) {
+    std::ifstream stat(absl::StrCat("/proc/self/task/", tid, "/stat"));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const size_t close = text.rfind(')');
+    return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
+  }
+
+  void WatchdogLoop() {
+    IgnoreSync ignore;
+    std::unique_lock<std::mutex> lock(mu_);
+    uint64_t seen_events = events_;
+    ControlledThread* seen_holder = running_;
+    int blocked_checks = 0;
+    while (!stop_watchdog_) {
+      watchdog_wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.blocked_handoff));
+      if (stop_watchdog_ || !controlling_) continue;
+      if (events_ != seen_events || running_ != seen_holder || running_ == nullptr ||
+          !holder_outside_) {
+        seen_events = events_;
+        seen_holder = running_;
+        blocked_checks = 0;
+        continue;
+      }
+      ControlledThread* holder = running_;
+      lock.unlock();
+      const char state = TaskState(holder->tid);
+      lock.lock();
+      if (running_ != holder || events_ != seen_events || !holder_outside_) continue;
+      if (state == 'S' || state == 'D') {
+        if (++blocked_checks < 2) continue;
+        blocked_checks = 0;
+        holder->state = State::kExternal;
+        ++trace_.watchdog_handoffs;
+        Record(ScheduleEvent::kWatchdogHandoff, holder,
+               absl::StrCat(PointName(holder->point), " state ", std::string(1, state)));
+        ++events_;
+        HandOff(lock, holder, /*wait=*/false);
+        seen_events = events_;
+        seen_holder = running_;
+      } else {
+        blocked_checks = 0;
+      }
+    }
+  }
+
+  // ---- Installing the hooks ----
+
+  static const internal::ControlHooks kControlHooks;
+  static const internal::SyncHooks kSyncHooks;
+
+  class VirtualClock : public Clock {
+   public:
+    explicit VirtualClock(Impl* impl) : impl_(impl) {}
+    absl::Time Now() override { return impl_->Now(); }
+    void SleepUntil(absl::Time when) override { impl_->SleepUntil(when); }
+
+   private:
+    Impl* const impl_;
+  };
+
+  void InstallHooks() {
+    clock_ = std::make_unique<VirtualClock>(this);
+    SetHarnessClock(clock_.get());
+    internal::sync_hooks.store(&kSyncHooks, std::memory_order_release);
+    internal::control_hooks.store(&kControlHooks, std::memory_order_release);
+    internal::EnableScheduleHooks(true);
+  }
+
+  void RemoveHooks() {
+    internal::EnableScheduleHooks(false);
+    internal::control_hooks.store(nullptr, std::memory_order_release);
+    internal::sync_hooks.store(nullptr, std::memory_order_release);
+    SetHarnessClock(nullptr);
+  }
+
+  const ControlledOptions options_;
+  std::mt19937_64 rng_;
+  std::vector<uint64_t> change_points_;
+  size_t pct_next_change_ = 0;
+  std::vector<std::string> replay_thread_ids_;
+  bool diverged_ = false;
+
+  std::mutex mu_;
+  std::atomic<bool> controlling_{false};
+  std::vector<std::unique_ptr<ControlledThread>> threads_;
+  ControlledThread* running_ = nullptr;
+  // The baton holder is running the code under test (not inside the scheduler): only then may
+  // the watchdog hand it off.
+  bool holder_outside_ = false;
+  std::map<std::string, uint32_t, std::less<>> point_index_;
+  std::map<const void*, ControlledThread*> shadow_owner_;
+  std::map<const void*, std::vector<ControlledThread*>> cond_waiters_;
+  absl::Time virtual_now_;
+  uint64_t events_ = 0;
+  int quiescent_probes_ = 0;
+  absl::Time last_progress_;
+  std::condition_variable outside_wake_;
+  ScheduleTrace trace_;
+
+  std::thread watchdog_;
+  std::condition_variable watchdog_wake_;
+  bool stop_watchdog_ = false;
+  std::unique_ptr<VirtualClock> clock_;
+};
+
+// The hook tables forward to the one active scheduler.
+const internal::ControlHooks ControlledScheduler::Impl::kControlHooks = {
+    [](const std::string& id) -> void* { return active_scheduler->OnSpawn(id); },
+    [](void* record) { active_scheduler->OnStart(record); },
+    [](void* record) { active_scheduler->OnExit(record); },
+    [](void* record) { active_scheduler->BeforeJoin(record); },
+    [](absl::string_view name) { active_scheduler->OnPoint(name); },
+};
+
+const internal::SyncHooks ControlledScheduler::Impl::kSyncHooks = {
+    [](const void* mutex) { active_scheduler->BeforeLock(mutex); },
+    [](const void* mutex, bool acquired) { active_scheduler->AfterTryLock(mutex, acquired); },
+    [](const void* mutex) { active_scheduler->AfterUnlock(mutex); },
+    [](const void* cond, const void* mutex, absl::Duration timeout, bool* signaled,
+       void (*unlock)(void*), void (*lock)(void*), void* real_mutex) {
+      return active_scheduler->CondWait(cond, mutex, timeout, signaled, unlock, lock, real_mutex);
+    },
+    [](const void* cond, bool all) { active_scheduler->CondSignal(cond, all); },
+};
+
+ControlledScheduler::ControlledScheduler(ControlledOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+ControlledScheduler::~ControlledScheduler() = default;
+
+void ControlledScheduler::Begin() { impl_->Begin(); }
+
+ScheduleTrace ControlledScheduler::End() { return impl_->End(); }
+
+bool UnderControl() { return current_thread != nullptr && active_scheduler != nullptr; }
+
+int Poll(pollfd* fds, unsigned long count, int timeout_ms) {
+  ControlledScheduler::Impl* scheduler = active_scheduler;
+  if (scheduler == nullptr || current_thread == nullptr) return ::poll(fds, count, timeout_ms);
+  return scheduler->ProbeUntil([&] { return ::poll(fds, count, 0); }, timeout_ms, "io.poll",
+                               [&] { return ::poll(fds, count, timeout_ms); });
+}
+
+int ProbeUntil(const std::function<int()>& probe, int timeout_ms, absl::string_view point) {
+  ControlledScheduler::Impl* scheduler = active_scheduler;
+  if (scheduler == nullptr || current_thread == nullptr) return probe();
+  // When control ends mid-wait, one more probe after a short real pause stands in for the
+  // blocking call the caller would have made.
+  return scheduler->ProbeUntil(probe, timeout_ms, point, [&] {
+    const int ready = probe();
+    if (ready == 0 && timeout_ms != 0) absl::SleepFor(absl::Milliseconds(1));
+    return ready;
+  });
+}
+
+}  // namespace netrig
