@@ -1,8 +1,11 @@
 // The controlled scheduler (controlled.h). One global mutex guards the scheduler's books; each
 // controlled thread waits on its own condition variable until it holds the baton. This file is
-// compiled without TSan instrumentation, and every entry into it ignores synchronization
-// (AnnotateIgnoreSyncBegin), so the baton never tells TSan that two threads are ordered: only
-// the real netrig::Mutex locks and atomics of the code under test do.
+// compiled without TSan instrumentation, and every entry into it ignores synchronization and
+// memory accesses (IgnoreSync), so the baton never tells TSan that two threads are ordered (only
+// the real netrig::Mutex locks and atomics of the code under test do), and the books, guarded
+// by a lock TSan no longer sees, are not reported as racing. Code under test reached from here
+// (a real mutex in CondWait, a blocking call when control ends, the deadlock callback) is run
+// with the ignores lifted. tests/sched/controlled_tsan_test.cc keeps both halves true.
 #include "harness/sched/controlled.h"
 
 #include <poll.h>
@@ -29,6 +32,10 @@
 // TSan's annotation entry points, present only when the TSan runtime is linked.
 extern "C" void AnnotateIgnoreSyncBegin(const char* file, int line) __attribute__((weak));
 extern "C" void AnnotateIgnoreSyncEnd(const char* file, int line) __attribute__((weak));
+extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line) __attribute__((weak));
+extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line) __attribute__((weak));
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line) __attribute__((weak));
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line) __attribute__((weak));
 
 namespace netrig {
 
@@ -85,15 +92,72 @@ uint64_t ScheduleTrace::Hash() const {
 
 namespace {
 
-// Ignores synchronization for the scope (TSan builds): the baton must not order anything.
+// How many IgnoreSync scopes this thread is inside (nonzero only in TSan builds).
+thread_local int tsan_ignore_depth = 0;
+
+void BeginTsanIgnores(bool accesses) {
+  if (AnnotateIgnoreSyncBegin == nullptr) return;
+  AnnotateIgnoreSyncBegin(__FILE__, __LINE__);
+  if (!accesses) return;
+  AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+  AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+}
+
+void EndTsanIgnores(bool accesses) {
+  if (AnnotateIgnoreSyncEnd == nullptr) return;
+  if (accesses) {
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+  }
+  AnnotateIgnoreSyncEnd(__FILE__, __LINE__);
+}
+
+// Makes the scheduler invisible to TSan for the scope (TSan builds). Synchronization is
+// ignored because the baton must not order anything; memory accesses are ignored because the
+// scheduler's books, guarded by a lock TSan no longer sees, are also touched by code this file
+// does not own (inline std::map and string code instantiated in instrumented files, memcmp).
+// Suspend() lets a real lock of the code under test be seen again inside the scope.
 class IgnoreSync {
  public:
-  IgnoreSync() {
-    if (AnnotateIgnoreSyncBegin != nullptr) AnnotateIgnoreSyncBegin(__FILE__, __LINE__);
-  }
+  IgnoreSync() { Resume(); }
   ~IgnoreSync() {
-    if (AnnotateIgnoreSyncEnd != nullptr) AnnotateIgnoreSyncEnd(__FILE__, __LINE__);
+    if (active_) Suspend();
   }
+  IgnoreSync(const IgnoreSync&) = delete;
+  IgnoreSync& operator=(const IgnoreSync&) = delete;
+
+  void Suspend() {
+    active_ = false;
+    --tsan_ignore_depth;
+    EndTsanIgnores(/*accesses=*/true);
+  }
+  void Resume() {
+    active_ = true;
+    ++tsan_ignore_depth;
+    BeginTsanIgnores(/*accesses=*/true);
+  }
+
+ private:
+  bool active_ = false;
+};
+
+// Inside IgnoreSync scopes, around code that is not the scheduler's (a user's callback): TSan
+// sees everything again.
+class SeenByTsan {
+ public:
+  SeenByTsan() : depth_(tsan_ignore_depth) {
+    for (int i = 0; i < depth_; ++i) EndTsanIgnores(/*accesses=*/true);
+    tsan_ignore_depth = 0;
+  }
+  ~SeenByTsan() {
+    tsan_ignore_depth = depth_;
+    for (int i = 0; i < depth_; ++i) BeginTsanIgnores(/*accesses=*/true);
+  }
+  SeenByTsan(const SeenByTsan&) = delete;
+  SeenByTsan& operator=(const SeenByTsan&) = delete;
+
+ private:
+  const int depth_;
 };
 
 // Virtual time advanced per scheduling step.
@@ -320,6 +384,7 @@ class ControlledScheduler::Impl {
       std::unique_lock<std::mutex> lock(mu_);
       if (!controlling_) {
         lock.unlock();
+        ignore.Suspend();
         return blocking();
       }
       Rejoin(lock, self);
@@ -399,7 +464,10 @@ class ControlledScheduler::Impl {
     cond_waiters_[cond].push_back(self);
     ReleaseShadow(mutex);
     lock.unlock();
+    // The real mutex is the code under test's: TSan must see its release and reacquisition.
+    ignore.Suspend();
     unlock(real_mutex);
+    ignore.Resume();
     lock.lock();
     Step(lock, self, nullptr);
     *signaled = !self->timed_out;
@@ -407,6 +475,7 @@ class ControlledScheduler::Impl {
     self->point = Intern("mutex.lock");
     if (controlling_) AcquireShadow(lock, self, mutex);
     lock.unlock();
+    ignore.Suspend();
     relock(real_mutex);
     return true;
   }
@@ -690,7 +759,10 @@ class ControlledScheduler::Impl {
     ReleaseAllLocked();
     if (options_.on_deadlock) {
       lock.unlock();
-      options_.on_deadlock(description);
+      {
+        SeenByTsan seen;
+        options_.on_deadlock(description);
+      }
       lock.lock();
     }
     return false;
@@ -816,11 +888,11 @@ class ControlledScheduler::Impl {
   uint64_t events_ = 0;
   int quiescent_probes_ = 0;
   absl::Time last_progress_;
-  std::condition_variable outside_wake_;
+  std::condition_variable outside_wake_;    // Something outside the scheduler happened.
+  std::condition_variable watchdog_wake_;   // The watchdog should look again (or stop).
   ScheduleTrace trace_;
 
   std::thread watchdog_;
-  std::condition_variable watchdog_wake_;
   bool stop_watchdog_ = false;
   std::unique_ptr<VirtualClock> clock_;
 };
