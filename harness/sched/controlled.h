@@ -17,9 +17,11 @@
 // Time is virtual while a scheduler runs: netrig::Now() advances 50 us per scheduling step and
 // jumps to the next deadline when every thread waits, so a 2 s drain costs no wall time.
 //
-// Sanitizers: the scheduler's own code is built without TSan instrumentation and every handoff is
-// wrapped in AnnotateIgnoreSyncBegin/End, so the baton never creates a happens-before edge: a
-// race the schedule orders is still a race to TSan (tests/sched/controlled_tsan_test.cc).
+// Sanitizers: the scheduler's own code is built without TSan instrumentation and every entry
+// ignores synchronization and memory accesses (AnnotateIgnoreSync/Reads/WritesBegin), so the
+// baton never creates a happens-before edge and its books are never reported: a race the
+// schedule orders is still a race to TSan, and a correct program stays clean
+// (tests/sched/controlled_tsan_test.cc and tests/sched/controlled_test.cc under the tsan preset).
 //
 // Example:
 //   netrig::ControlledOptions options;

@@ -28,6 +28,7 @@
 #include "harness/findings/nightly_summary.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/paths.h"
+#include "tests/support/ports.h"
 #include "tests/support/run_netrig.h"
 #include "tests/support/scratch_dir.h"
 
@@ -443,17 +444,7 @@ TEST(HostileSignals, InterruptCancelsInFlightTasksInsteadOfWaitingForTheirTimeou
 
 // A target where every task fails with no injected fault says so, and is not a pass.
 TEST(HostileTargets, MostTasksFailingWithoutAFaultIsInconclusive) {
-  const int closed_port = [] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    close(fd);
-    return static_cast<int>(ntohs(address.sin_port));
-  }();
+  const int closed_port = netrig::testing::ClosedTcpPort();
   const CommandRun run = RunNetrig({"http", absl::StrCat("--target=http://127.0.0.1:", closed_port, "/"),
                                     "--duration=1s", "--finding_dir=", "--json=-"});
   EXPECT_EQ(run.exit_code, 3) << run.err;

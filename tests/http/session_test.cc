@@ -25,6 +25,7 @@
 #include "harness/http/curl/buggy_clients.h"
 #include "harness/http/http_client.h"
 #include "harness/http/server/server.h"
+#include "tests/support/ports.h"
 
 namespace netrig {
 namespace {
@@ -107,19 +108,6 @@ class Recorder {
   int after_invalidation_ ABSL_GUARDED_BY(mu_) = 0;
   int invalidation_callbacks_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// A loopback port with nothing listening.
-int ClosedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 class SessionTest : public ::testing::TestWithParam<HttpVersion> {
  protected:
@@ -331,7 +319,7 @@ TEST_P(SessionTest, ErrorKindsForTimeoutConnectAndStatus) {
   slow.timeout = absl::Milliseconds(100);
   auto timeout_task = session->MakeTask(slow, recorder.Callback());
   HttpRequest refused = Request();
-  refused.url = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/");
+  refused.url = absl::StrCat("http://127.0.0.1:", netrig::testing::ClosedTcpPort(), "/");
   auto connect_task = session->MakeTask(refused, recorder.Callback());
   auto status_task = Make(*session, recorder, "/fault/status,code=503");
   ASSERT_TRUE(timeout_task.ok() && connect_task.ok());

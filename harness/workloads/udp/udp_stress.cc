@@ -266,7 +266,7 @@ std::string UdpStress::StatusFragment() {
       Get(counters_.reopens), path_down_.load() ? "down" : "up", waiting);
   if (source_ != nullptr) {
     absl::StrAppendFormat(&fragment, " | src %d/%d %s", Get(counters_.peers_delivered),
-                          Get(counters_.peers_opened), source_asleep_ ? "asleep" : "awake");
+                          Get(counters_.peers_opened), source_->asleep() ? "asleep" : "awake");
   }
   return fragment;
 }
@@ -289,7 +289,7 @@ void UdpStress::AdjustDrive(DriveOptions& drive) {
   drive.rate = options_.rate > 0 ? options_.rate / op_batch_ : 0;
   traffic_end_ = netrig::Now() + options_.duration;
   chaos_ = Thread("udp.chaos", [this] { ChaosLoop(); });
-  if (source_ != nullptr) source_thread_ = Thread("udp.source", [this] { SourceLoop(); });
+  if (source_ != nullptr) source_->StartThread();
 }
 
 void UdpStress::Finish(const DriveResult& /*drive*/, bool interrupted) { Teardown(interrupted); }
@@ -430,6 +430,7 @@ void UdpStress::Teardown(bool /*interrupted*/) {
   if (torn_down_) return;
   torn_down_ = true;
   stopping_.store(true, std::memory_order_release);
+  if (source_ != nullptr) source_->RequestStop();
   if (chaos_.joinable()) chaos_.join();  // brings the path back up on its way out
   // A flow must leave "waiting" within the deadline of the last path-back event.
   for (const absl::Time until = netrig::Now() + options_.waiting_deadline + absl::Milliseconds(50);
@@ -438,7 +439,6 @@ void UdpStress::Teardown(bool /*interrupted*/) {
     MutexLock lock(&path_mu_);
     if (must_leave_waiting_.empty()) break;
   }
-  if (source_thread_.joinable()) source_thread_.join();
   if (source_ != nullptr) source_->Stop();
   // Retire every current flow gracefully; what does not come back within the drain is lost.
   for (auto& slot : slots_) {

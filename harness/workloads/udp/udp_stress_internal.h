@@ -7,13 +7,16 @@
 //   udp_stress_writers.cc   the in-flight budget, writers (Operate), judging rejections
 //   udp_stress_readers.cc   readers (delivery checks, bounces) and the relay's fault hook
 //   udp_stress_chaos.cc     path events, reopen, retire, finalization (silent loss)
-//   udp_stress_source.cc    the flow source's sleep/wake while flows open and close
+//
+// Parts with state of their own are owner classes beside it: SourceExerciser
+// (source_exerciser.h) sleeps and wakes the flow's source while flows open and close.
 //
 // The datagram format, the per-datagram states and the endpoint encodings it uses are in
 // stress_datagram.h, stress_ids.h and stress_encodings.h. Not a public API.
 //
 // Threading: writer threads (the driver core calls Operate), one reader thread per flow
-// instance, the chaos thread, the flow source thread, and the relay threads (OnRelayFault).
+// instance, the chaos thread, the source exerciser's thread, and the relay threads
+// (OnRelayFault).
 // Shared state is atomics or guarded by the Mutex named in its ABSL_GUARDED_BY; members marked
 // "chaos thread only" or "source thread only" belong to that thread.
 #ifndef NETRIG_HARNESS_WORKLOADS_UDP_UDP_STRESS_INTERNAL_H_
@@ -54,6 +57,7 @@
 #include "harness/udp/socket_util.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/stress_encodings.h"
+#include "harness/workloads/udp/source_exerciser.h"
 #include "harness/workloads/udp/stress_ids.h"
 #include "harness/workloads/udp/udp_stress.h"
 #include "harness/sched/thread.h"
@@ -153,25 +157,6 @@ struct WorkerState {
   std::vector<uint8_t> targets;
 };
 
-// A peer of the flow source: a client socket whose first datagram should open a flow.
-struct SourcePeer {
-  uint64_t number = 0;
-  internal::UniqueFd socket;
-  std::string key;  // canonical text of the client's local endpoint
-  absl::Time opened;
-  // How long the source has been awake since this peer's first datagram: a flow must reach the
-  // handler within wake_deadline of that (a source that never really wakes piles it up).
-  absl::Duration awake_waited;
-  bool delivered = false;
-  bool reported = false;
-  std::unique_ptr<Flow> flow;
-  bool hello_read = false;
-  bool echo_expected = false;
-  bool echo_received = false;
-  absl::Time echo_deadline = absl::InfiniteFuture();
-  absl::Time close_at = absl::InfiniteFuture();
-};
-
 class UdpStress : public StressWorkload {
  public:
   explicit UdpStress(const UdpStressOptions& options) : options_(options) {}
@@ -237,11 +222,6 @@ class UdpStress : public StressWorkload {
   void CloseAndFinalize(Instance* instance);
   void Finalize(Instance* instance);
 
-  void SourceLoop();
-  void SourceTick(absl::Time now, bool opening);
-  void OpenSourcePeer(absl::Time now);
-  void CheckSourcePeers(absl::Time now);
-
   // Datagrams the harness itself lost: kernel drops at the relays' and the echo peer's full
   // receive buffers, and echo sends that failed. None can be tied to one datagram, so nothing is
   // excused by them; a silent_loss report names them, and the report counts them.
@@ -305,16 +285,8 @@ class UdpStress : public StressWorkload {
   Thread chaos_;
   std::vector<Instance*> retiring_;  // chaos thread only
 
-  // Flow source (story 4).
-  std::unique_ptr<FlowSource> source_;
-  Thread source_thread_;
-  Mutex source_mu_;
-  std::deque<std::pair<std::unique_ptr<Flow>, Endpoint>> handed_ ABSL_GUARDED_BY(source_mu_);
-  std::vector<std::unique_ptr<SourcePeer>> peers_;  // source thread only
-  std::vector<Endpoint> source_endpoints_;
-  std::atomic<bool> source_asleep_{false};              // written by the source thread only
-  uint64_t next_peer_ = 0;                              // source thread only
-  absl::Time last_source_tick_ = absl::InfinitePast();  // source thread only
+  // Sleep/wake of the flow's source while flows open and close (docs/field-notes.md, story 4).
+  std::unique_ptr<SourceExerciser> source_;
 
   Counters counters_;
   LatencyHistogram latency_;

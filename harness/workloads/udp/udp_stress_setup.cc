@@ -273,14 +273,26 @@ absl::Status UdpStress::SetupWorkload() {
     absl::StatusOr<std::unique_ptr<FlowSource>> source =
         CreateFlowSource(options_.flow, flow_options_);
     if (!source.ok()) return source.status();
-    source_ = std::move(*source);
-    source_endpoints_ = source_->LocalEndpoints();
-    absl::Status started = source_->Start([this](std::unique_ptr<Flow> flow, const Endpoint& peer) {
-      SchedulePoint("udp_stress.handler");
-      MutexLock lock(&source_mu_);
-      handed_.emplace_back(std::move(flow), peer);
-    });
-    if (!started.ok()) return started;
+    SourceExerciser::Context context;
+    context.options = &options_;
+    context.seed = seed_;
+    context.run_tag = run_tag_;
+    context.counters = &counters_;
+    context.report = [this](absl::string_view kind, std::string message) {
+      ReportViolation(kind, std::move(message));
+    };
+    context.wrong_rejection = [this](const Datagram& datagram,
+                                     const WriteResult& result) -> std::optional<std::string> {
+      const Judgement judgement = Judge(datagram, result, /*excusable=*/false);
+      if (judgement.kind == Judgement::kTrueLimit || judgement.kind == Judgement::kExcused) {
+        return std::nullopt;
+      }
+      return judgement.explanation;
+    };
+    absl::StatusOr<std::unique_ptr<SourceExerciser>> exerciser =
+        SourceExerciser::Start(std::move(*source), std::move(context));
+    if (!exerciser.ok()) return exerciser.status();
+    source_ = std::move(*exerciser);
   }
   return absl::OkStatus();
 }

@@ -1,0 +1,13 @@
+// Loopback ports for tests that need one with nothing behind it.
+#ifndef NETRIG_TESTS_SUPPORT_PORTS_H_
+#define NETRIG_TESTS_SUPPORT_PORTS_H_
+
+namespace netrig::testing {
+
+// A 127.0.0.1 TCP port the kernel just handed out and that nothing listens on now (bound, then
+// closed): a connection to it is refused.
+int ClosedTcpPort();
+
+}  // namespace netrig::testing
+
+#endif  // NETRIG_TESTS_SUPPORT_PORTS_H_
