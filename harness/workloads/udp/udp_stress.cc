@@ -248,13 +248,7 @@ void UdpStress::ReportViolation(absl::string_view kind, std::string message) {
 // ---- Status, run, teardown, report -------------------------------------------------------------
 
 std::string UdpStress::StatusFragment() {
-  uint64_t waiting = 0;
-  {
-    MutexLock lock(&path_mu_);
-    for (Instance* instance : live_) {
-      if (!instance->closing.load() && instance->flow->state() == FlowState::kWaiting) ++waiting;
-    }
-  }
+  const uint64_t waiting = path_ != nullptr ? path_->CountWaiting() : 0;
   std::string fragment = absl::StrFormat(
       "sent %s deliv %s rej %s fault %s in-flight %sB | reopen %d path %s waiting %d",
       HumanCount(static_cast<double>(Get(counters_.accepted) + Get(counters_.queued))),
@@ -263,7 +257,7 @@ std::string UdpStress::StatusFragment() {
       HumanCount(
           static_cast<double>(Get(counters_.fault_dropped) + Get(counters_.fault_truncated))),
       HumanCount(static_cast<double>(std::max<int64_t>(0, budget_.in_flight()))),
-      Get(counters_.reopens), path_down_.load() ? "down" : "up", waiting);
+      Get(counters_.reopens), path_ != nullptr && path_->down() ? "down" : "up", waiting);
   if (source_ != nullptr) {
     absl::StrAppendFormat(&fragment, " | src %d/%d %s", Get(counters_.peers_delivered),
                           Get(counters_.peers_opened), source_->asleep() ? "asleep" : "awake");
@@ -434,10 +428,10 @@ void UdpStress::Teardown(bool /*interrupted*/) {
   if (chaos_.joinable()) chaos_.join();  // brings the path back up on its way out
   // A flow must leave "waiting" within the deadline of the last path-back event.
   for (const absl::Time until = netrig::Now() + options_.waiting_deadline + absl::Milliseconds(50);
-       netrig::Now() < until && !DrainCutRequested(); netrig::SleepFor(absl::Milliseconds(5))) {
-    CheckWaiting(netrig::Now());
-    MutexLock lock(&path_mu_);
-    if (must_leave_waiting_.empty()) break;
+       path_ != nullptr && netrig::Now() < until && !DrainCutRequested();
+       netrig::SleepFor(absl::Milliseconds(5))) {
+    path_->CheckWaiting(netrig::Now());
+    if (!path_->WaitingChecksPending()) break;
   }
   if (source_ != nullptr) source_->Stop();
   // Retire every current flow gracefully; what does not come back within the drain is lost.
@@ -465,7 +459,7 @@ void UdpStress::Teardown(bool /*interrupted*/) {
     if (drained) break;
     netrig::SleepFor(absl::Milliseconds(2));
   }
-  if (!DrainCutRequested()) CheckWaiting(netrig::Now());
+  if (path_ != nullptr && !DrainCutRequested()) path_->CheckWaiting(netrig::Now());
   for (Instance* instance : retiring_) CloseAndFinalize(instance);
   retiring_.clear();
   for (auto& relay : relays_) relay->Stop();

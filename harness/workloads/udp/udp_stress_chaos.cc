@@ -17,55 +17,7 @@
 
 namespace netrig::internal::udp_stress {
 
-// ---- Chaos: path events, reopen, retire ---------------------------------------------------------
-
-void UdpStress::SetPath(bool up) {
-  MutexLock lock(&path_mu_);
-  path_epoch_.fetch_add(1, std::memory_order_acq_rel);
-  Add(counters_.path_events);
-  if (!up) {
-    path_down_.store(true, std::memory_order_release);
-    for (auto& relay : relays_) relay->SetPathUp(false);
-    must_leave_waiting_.clear();
-    for (Instance* instance : live_) {
-      if (!instance->closing.load(std::memory_order_acquire)) {
-        instance->flow->OnPathEvent(PathEvent::kPathLost);
-      }
-    }
-  } else {
-    for (auto& relay : relays_) relay->SetPathUp(true);
-    const absl::Time by = netrig::Now() + options_.waiting_deadline;
-    for (Instance* instance : live_) {
-      if (instance->closing.load(std::memory_order_acquire)) continue;
-      instance->flow->OnPathEvent(PathEvent::kPathBack);
-      must_leave_waiting_[instance] = by;
-    }
-    path_down_.store(false, std::memory_order_release);
-  }
-  path_epoch_.fetch_add(1, std::memory_order_acq_rel);
-}
-
-void UdpStress::CheckWaiting(absl::Time now) {
-  MutexLock lock(&path_mu_);
-  for (auto it = must_leave_waiting_.begin(); it != must_leave_waiting_.end();) {
-    Instance* instance = it->first;
-    if (instance->closing.load(std::memory_order_acquire) ||
-        instance->flow->state() != FlowState::kWaiting) {
-      it = must_leave_waiting_.erase(it);
-      continue;
-    }
-    if (now > it->second) {
-      ReportViolation("stuck_waiting",
-                      absl::StrFormat("flow '%s' (instance %d) is still \"waiting\" %s after the "
-                                      "path came back",
-                                      options_.flow, instance->id,
-                                      absl::FormatDuration(options_.waiting_deadline)));
-      it = must_leave_waiting_.erase(it);
-      continue;
-    }
-    ++it;
-  }
-}
+// ---- Chaos: path events, reopen, retire -----------------------------------------------------
 
 void UdpStress::Reopen(int slot, bool graceful) {
   absl::StatusOr<Instance*> fresh = OpenInstance(slot);
@@ -158,11 +110,7 @@ void UdpStress::Finalize(Instance* instance) {
     instance->finalized = true;
     instance->ids.Release();
   }
-  {
-    MutexLock lock(&path_mu_);
-    live_.erase(std::remove(live_.begin(), live_.end(), instance), live_.end());
-    must_leave_waiting_.erase(instance);
-  }
+  path_->RemoveLive(instance);
   instance->flow.reset();
   Add(counters_.lost, lost);
   Add(counters_.abandoned, abandoned);
@@ -211,10 +159,10 @@ void UdpStress::ChaosLoop() {
     const absl::Time now = netrig::Now();
     if (now >= next_path_event) {
       path_up = !path_up;
-      SetPath(path_up);
+      path_->Set(path_up);
       next_path_event = now + options_.path_events;
     }
-    CheckWaiting(now);
+    path_->CheckWaiting(now);
     if (now >= next_reopen && reopens < max_reopens_) {
       ++reopens;
       Reopen(static_cast<int>(rng() % slots_.size()), /*graceful=*/rng() % 10 < 7);
@@ -241,7 +189,7 @@ void UdpStress::ChaosLoop() {
       }
     }
   }
-  if (!path_up) SetPath(true);
+  if (!path_up) path_->Set(true);
 }
 
 }  // namespace netrig::internal::udp_stress

@@ -6,9 +6,11 @@
 //   udp_stress_setup.cc     options, peers and relays, endpoint encodings, sizes, opening flows
 //   udp_stress_writers.cc   the in-flight budget, writers (Operate), judging rejections
 //   udp_stress_readers.cc   readers (delivery checks, bounces) and the relay's fault hook
-//   udp_stress_chaos.cc     path events, reopen, retire, finalization (silent loss)
+//   udp_stress_chaos.cc     the chaos thread (path events, reopen), retire, finalization
+//                           (silent loss)
 //
-// Parts with state of their own are owner classes beside it: SourceExerciser
+// Parts with state of their own are owner classes beside it: PathState (path_state.h) takes the
+// path down and back and checks that flows leave "waiting"; SourceExerciser
 // (source_exerciser.h) sleeps and wakes the flow's source while flows open and close.
 //
 // The datagram format, the per-datagram states and the endpoint encodings it uses are in
@@ -57,6 +59,7 @@
 #include "harness/udp/socket_util.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/stress_encodings.h"
+#include "harness/workloads/udp/path_state.h"
 #include "harness/workloads/udp/source_exerciser.h"
 #include "harness/workloads/udp/stress_ids.h"
 #include "harness/workloads/udp/udp_stress.h"
@@ -210,8 +213,6 @@ class UdpStress : public StressWorkload {
   bool WaitForBudget(int64_t cost);
 
   void ChaosLoop();
-  void SetPath(bool up);
-  void CheckWaiting(absl::Time now);
   void Reopen(int slot, bool graceful);
   void Retire(Instance* instance, bool graceful);
   // True once a retired instance has nothing in flight, or has gone `drain` without one datagram
@@ -268,13 +269,8 @@ class UdpStress : public StressWorkload {
   std::atomic<uint32_t> next_instance_{0};
   int max_reopens_ = 0;
 
-  // Path state. Writers read path_down_/path_epoch_ around each Write(); the epoch moves on
-  // every event, so a write that overlapped a path-down period knows it.
-  Mutex path_mu_;
-  std::atomic<bool> path_down_{false};
-  std::atomic<uint64_t> path_epoch_{0};
-  std::vector<Instance*> live_ ABSL_GUARDED_BY(path_mu_);
-  std::map<Instance*, absl::Time> must_leave_waiting_ ABSL_GUARDED_BY(path_mu_);
+  // The path, its events and the live flows they reach (set up with the relays).
+  std::unique_ptr<PathState> path_;
 
   InFlightBudget budget_{kInFlightBudget};  // Queue bytes in flight (QueueCost) across flows.
   std::atomic<uint64_t> progress_{0};

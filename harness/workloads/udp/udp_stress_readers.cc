@@ -186,8 +186,8 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
     bounces.clear();
     return;
   }
-  const bool down = path_down_.load(std::memory_order_acquire);
-  const uint64_t epoch = path_epoch_.load(std::memory_order_acquire);
+  const PathState::WriteWindow window = path_->BeginWrite();
+  const bool down = window.down;
   const int64_t now_ns = absl::GetCurrentTimeNanos();
   int64_t cost = 0;
   for (uint32_t i = 0; i < n; ++i) {
@@ -209,7 +209,7 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
   budget_.Add(cost);
   SchedulePoint("udp_stress.bounce");
   const std::vector<WriteResult> results = instance->flow->Write(bounces);
-  const bool overlap = down || path_epoch_.load(std::memory_order_acquire) != epoch;
+  const bool overlap = path_->Overlapped(window);
   Add(counters_.written, n);
   Add(counters_.bounces, n);
   SettleWrite(instance, bounces, results, base, encodings, overlap);

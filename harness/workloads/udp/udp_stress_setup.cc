@@ -257,6 +257,13 @@ absl::Status UdpStress::SetupWorkload() {
     state->targets.resize(options_.batch);
     workers_.push_back(std::move(state));
   }
+  std::vector<FaultRelay*> relays;
+  for (auto& relay : relays_) relays.push_back(relay.get());
+  path_ = std::make_unique<PathState>(
+      options_, std::move(relays), &counters_,
+      [this](absl::string_view kind, std::string message) {
+        ReportViolation(kind, std::move(message));
+      });
   for (int s = 0; s < options_.flows; ++s) slots_.push_back(std::make_unique<Slot>());
   start_ = netrig::Now();
   for (int s = 0; s < options_.flows; ++s) {
@@ -306,16 +313,9 @@ absl::StatusOr<Instance*> UdpStress::OpenInstance(int slot) {
   Instance* instance = owned.get();
   instance->id = id;
   instance->slot = slot;
-  {
-    MutexLock lock(&path_mu_);
-    absl::StatusOr<std::unique_ptr<Flow>> flow = CreateFlow(options_.flow, flow_options_);
-    if (!flow.ok()) return flow.status();
-    instance->flow = std::move(*flow);
-    if (path_down_.load(std::memory_order_acquire)) {
-      instance->flow->OnPathEvent(PathEvent::kPathLost);
-    }
-    live_.push_back(instance);
-  }
+  absl::Status opened =
+      path_->OpenLive(instance, [this] { return CreateFlow(options_.flow, flow_options_); });
+  if (!opened.ok()) return opened;
   Add(counters_.flows_opened);
   instance_table_[id].store(instance, std::memory_order_release);
   {

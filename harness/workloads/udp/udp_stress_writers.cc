@@ -77,8 +77,8 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
     instance->full.store(true, std::memory_order_relaxed);  // the chaos thread rotates it
     return;
   }
-  const bool down = path_down_.load(std::memory_order_acquire);
-  const uint64_t epoch = path_epoch_.load(std::memory_order_acquire);
+  const PathState::WriteWindow window = path_->BeginWrite();
+  const bool down = window.down;
   const int64_t sent_ns = absl::ToUnixNanos(intended_start);
   for (int i = 0; i < n; ++i) {
     Datagram& d = w.datagrams[i];
@@ -103,12 +103,12 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   SchedulePoint("udp_stress.write");
   const std::vector<WriteResult> results =
       instance->flow->Write(absl::MakeConstSpan(w.datagrams.data(), n));
-  const bool overlap = down || path_epoch_.load(std::memory_order_acquire) != epoch;
+  const bool overlap = path_->Overlapped(window);
   Add(counters_.written, n);
   SettleWrite(instance, absl::MakeConstSpan(w.datagrams.data(), n), results, base,
               absl::MakeConstSpan(w.encodings.data(), n), overlap);
   // While the path is down a writer keeps trying, but not in a tight loop of rejections.
-  if (path_down_.load(std::memory_order_relaxed)) netrig::SleepFor(absl::Milliseconds(1));
+  if (path_->down()) netrig::SleepFor(absl::Milliseconds(1));
 }
 
 void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datagrams,
