@@ -256,7 +256,7 @@ std::string UdpStress::StatusFragment() {
       HumanCount(static_cast<double>(Get(counters_.rejected))),
       HumanCount(
           static_cast<double>(Get(counters_.fault_dropped) + Get(counters_.fault_truncated))),
-      HumanCount(static_cast<double>(std::max<int64_t>(0, budget_.in_flight()))),
+      HumanCount(static_cast<double>(std::max<int64_t>(0, ledger_.budget().in_flight()))),
       Get(counters_.reopens), path_ != nullptr && path_->down() ? "down" : "up", waiting);
   if (source_ != nullptr) {
     absl::StrAppendFormat(&fragment, " | src %d/%d %s", Get(counters_.peers_delivered),

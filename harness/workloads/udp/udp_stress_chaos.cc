@@ -73,48 +73,12 @@ void UdpStress::CloseAndFinalize(Instance* instance) {
 }
 
 void UdpStress::Finalize(Instance* instance) {
-  uint64_t lost = 0;
-  uint64_t lost_while_down = 0;
-  uint64_t abandoned = 0;
-  uint64_t accepted = 0;
-  std::map<std::string, uint64_t> lost_by_encoding;
-  std::vector<uint32_t> sample;
-  const uint32_t end =
-      std::min(instance->next_seq.load(std::memory_order_acquire), kMaxIdsPerInstance);
-  {
-    MutexLock lock(&instance->hook_mu);
-    for (uint32_t seq = 0; seq < end; ++seq) {
-      std::atomic<uint8_t>* state = instance->ids.Find(seq);
-      if (state == nullptr) {
-        seq |= kChunkIds - 1;  // a chunk never used (ids past a full instance)
-        continue;
-      }
-      const uint8_t s = state->load(std::memory_order_acquire);
-      const uint8_t current = s & kStateMask;
-      if (current != kFree && current != kRejected) ++accepted;
-      if (current != kInFlight) continue;
-      if (instance->graceful && seq < instance->retire_seq) {
-        state->store(static_cast<uint8_t>((s & ~kStateMask) | kLost), std::memory_order_release);
-        ++lost;
-        if (s & kPathDownFlag) ++lost_while_down;
-        ++lost_by_encoding[EncodingName(EncodingOf(s))];
-        if (sample.size() < 5) sample.push_back(seq);
-      } else {
-        state->store(static_cast<uint8_t>((s & ~kStateMask) | kAbandoned),
-                     std::memory_order_release);
-        ++abandoned;
-      }
-    }
-    budget_.Release(instance->inflight_cost.exchange(0));
-    instance->inflight.store(0, std::memory_order_relaxed);
-    instance->finalized = true;
-    instance->ids.Release();
-  }
+  const DeliveryLedger::Closing closing = ledger_.Close(instance);
   path_->RemoveLive(instance);
   instance->flow.reset();
-  Add(counters_.lost, lost);
-  Add(counters_.abandoned, abandoned);
-  if (lost > 0) {
+  Add(counters_.lost, closing.lost);
+  Add(counters_.abandoned, closing.abandoned);
+  if (closing.lost > 0) {
     // Said, not subtracted: which datagrams the harness lost is unknown.
     std::string harness_note;
     if (const HarnessLosses harness = HarnessLossesNow(); harness.total() > 0) {
@@ -126,11 +90,11 @@ void UdpStress::Finalize(Instance* instance) {
           harness.echo_send_errors);
     }
     std::vector<std::string> encodings;
-    for (const auto& [name, count] : lost_by_encoding) {
+    for (const auto& [name, count] : closing.lost_by_encoding) {
       encodings.push_back(absl::StrCat(name, " x", count));
     }
     std::vector<std::string> ids;
-    for (uint32_t seq : sample) ids.push_back(absl::StrCat(instance->id, ":", seq));
+    for (uint32_t seq : closing.first_lost) ids.push_back(absl::StrCat(instance->id, ":", seq));
     ReportViolation(
         "silent_loss",
         absl::StrFormat("flow '%s' (instance %d): %d of %d accepted datagrams never came back "
@@ -138,8 +102,8 @@ void UdpStress::Finalize(Instance* instance) {
                         "accounts for them; %d of them "
                         "were accepted while the path was down (the flow should have rejected or "
                         "queued them visibly); endpoints: %s; first ids: %s%s",
-                        options_.flow, instance->id, lost, accepted,
-                        absl::FormatDuration(options_.drain), lost_while_down,
+                        options_.flow, instance->id, closing.lost, closing.accepted,
+                        absl::FormatDuration(options_.drain), closing.lost_while_down,
                         absl::StrJoin(encodings, ", "), absl::StrJoin(ids, ", "), harness_note));
   }
 }

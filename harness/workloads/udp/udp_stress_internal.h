@@ -9,7 +9,9 @@
 //   udp_stress_chaos.cc     the chaos thread (path events, reopen), retire, finalization
 //                           (silent loss)
 //
-// Parts with state of their own are owner classes beside it: PathState (path_state.h) takes the
+// Parts with state of their own are owner classes beside it: DeliveryLedger (delivery_ledger.h)
+// settles every datagram's id exactly once and accounts for what is in flight; PathState
+// (path_state.h) takes the
 // path down and back and checks that flows leave "waiting"; SourceExerciser
 // (source_exerciser.h) sleeps and wakes the flow's source while flows open and close.
 //
@@ -59,6 +61,7 @@
 #include "harness/udp/socket_util.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/stress_encodings.h"
+#include "harness/workloads/udp/delivery_ledger.h"
 #include "harness/workloads/udp/path_state.h"
 #include "harness/workloads/udp/source_exerciser.h"
 #include "harness/workloads/udp/stress_ids.h"
@@ -208,7 +211,6 @@ class UdpStress : public StressWorkload {
                    absl::Span<const WriteResult> results, uint32_t base_seq,
                    absl::Span<const uint8_t> encodings, bool path_overlap);
   Judgement Judge(const Datagram& datagram, const WriteResult& result, bool excusable) const;
-  void Release(Instance* instance, int64_t cost);
   void OnRelayFault(absl::string_view payload, const char* fault);
   bool WaitForBudget(int64_t cost);
 
@@ -272,8 +274,8 @@ class UdpStress : public StressWorkload {
   // The path, its events and the live flows they reach (set up with the relays).
   std::unique_ptr<PathState> path_;
 
-  InFlightBudget budget_{kInFlightBudget};  // Queue bytes in flight (QueueCost) across flows.
-  std::atomic<uint64_t> progress_{0};
+  // Where every datagram stands, and the queue bytes in flight (QueueCost) across flows.
+  DeliveryLedger ledger_{kInFlightBudget};
   std::atomic<bool> stopping_{false};
   absl::Time start_;
   absl::Time traffic_end_;

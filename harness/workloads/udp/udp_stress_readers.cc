@@ -52,22 +52,17 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
     Add(counters_.strays);
     return false;
   }
-  std::atomic<uint8_t>* state = instance->ids.Find(h.seq);
-  if (state == nullptr || h.seq >= instance->next_seq.load(std::memory_order_acquire) ||
-      h.target >= targets_.size()) {
+  if (!ledger_.WasSent(instance, h.seq) || h.target >= targets_.size()) {
     ReportViolation("corrupted_datagram",
                     absl::StrFormat("flow '%s' (instance %d) returned a datagram with id %d:%d "
                                     "that was never sent",
                                     options_.flow, instance->id, instance->id, h.seq));
     return false;
   }
-  uint8_t s = state->load(std::memory_order_acquire);
+  const uint8_t s = ledger_.StateOf(instance, h.seq);
   const bool cut = d.payload.size() != h.length;
-  bool cut_copy = false;
-  if (cut && (s & kStateMask) != kTruncated) {
-    MutexLock lock(&instance->hook_mu);
-    cut_copy = instance->cut_copies.contains(h.seq);
-  }
+  const bool cut_copy =
+      cut && (s & kStateMask) != kTruncated && ledger_.IsCutCopy(instance, h.seq);
   if (cut_copy) {
     Add(counters_.delivered_truncated);
     return false;
@@ -95,24 +90,16 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
                                     options_.flow, instance->id, h.seq, target.ToString(),
                                     EncodingName(h.encoding), d.endpoint.ToString()));
   }
-  while (true) {
-    const uint8_t current = s & kStateMask;
-    if (current == kInFlight || current == kDropped || (current == kTruncated && !cut)) {
-      if (!state->compare_exchange_weak(s, static_cast<uint8_t>((s & ~kStateMask) | kDelivered),
-                                        std::memory_order_acq_rel)) {
-        continue;
-      }
-      if (current == kInFlight) {
-        Release(instance, QueueCost(h.length));
-        latency_.RecordMicros((absl::GetCurrentTimeNanos() - h.sent_ns) / 1000);
-      }
+  switch (ledger_.SettleArrival(instance, h.seq, cut, QueueCost(h.length))) {
+    case DeliveryLedger::Arrival::kDelivered:
+      latency_.RecordMicros((absl::GetCurrentTimeNanos() - h.sent_ns) / 1000);
       break;
-    }
-    if (current == kTruncated) {
+    case DeliveryLedger::Arrival::kDeliveredAfterFault:
+      break;
+    case DeliveryLedger::Arrival::kTruncated:
       Add(counters_.delivered_truncated);
       return false;
-    }
-    if (current == kDelivered) {
+    case DeliveryLedger::Arrival::kDuplicate:
       Add(counters_.duplicates);
       if (faults_.duplicate <= 0) {
         ReportViolation(
@@ -122,14 +109,14 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
                             options_.flow, instance->id, h.seq, EncodingName(h.encoding)));
       }
       return false;
-    }
-    if (current == kRejected) {
+    case DeliveryLedger::Arrival::kRejectedButDelivered:
       ReportViolation(
           "rejected_but_delivered",
           absl::StrFormat("flow '%s' rejected datagram %d:%d (%s), yet it came back", options_.flow,
                           instance->id, h.seq, EncodingName(h.encoding)));
-    }
-    return false;
+      return false;
+    case DeliveryLedger::Arrival::kAfterEnd:
+      return false;
   }
   // Story 2: write it back to the endpoint exactly as read, or re-encoded.
   OperationRandom rng(
@@ -198,15 +185,11 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
     h.sent_ns = now_ns;
     PutHeader(d.payload.data(), h);
     FillBody(d.payload, FillByte(instance->id, h.seq));
-    instance->ids.Get(h.seq)->store(
-        static_cast<uint8_t>(kInFlight | (down ? kPathDownFlag : 0) | (encodings[i] << 4)),
-        std::memory_order_release);
+    ledger_.MarkInFlight(instance, h.seq, down, encodings[i]);
     cost += QueueCost(d.payload.size());
   }
   // No budget wait here: a bounce replaces the datagram that just came back.
-  instance->inflight_cost.fetch_add(cost, std::memory_order_relaxed);
-  instance->inflight.fetch_add(n, std::memory_order_relaxed);
-  budget_.Add(cost);
+  ledger_.AddInFlight(instance, n, cost);
   SchedulePoint("udp_stress.bounce");
   const std::vector<WriteResult> results = instance->flow->Write(bounces);
   const bool overlap = path_->Overlapped(window);
@@ -223,21 +206,8 @@ void UdpStress::OnRelayFault(absl::string_view payload, const char* fault) {
   Instance* instance = instance_table_[h.instance].load(std::memory_order_acquire);
   if (instance == nullptr) return;
   const bool truncate = std::strcmp(fault, "truncate") == 0;
-  MutexLock lock(&instance->hook_mu);
-  if (instance->finalized) return;
-  std::atomic<uint8_t>* state = instance->ids.Find(h.seq);
-  if (state == nullptr) return;
-  // Cut copies may arrive after another copy (a relay duplicate) settled the id.
-  if (truncate) instance->cut_copies.insert(h.seq);
-  uint8_t s = state->load(std::memory_order_acquire);
-  while ((s & kStateMask) == kInFlight) {
-    if (state->compare_exchange_weak(
-            s, static_cast<uint8_t>((s & ~kStateMask) | (truncate ? kTruncated : kDropped)),
-            std::memory_order_acq_rel)) {
-      Release(instance, QueueCost(h.length));
-      Add(truncate ? counters_.fault_truncated : counters_.fault_dropped);
-      return;
-    }
+  if (ledger_.SettleFault(instance, h.seq, truncate, QueueCost(h.length))) {
+    Add(truncate ? counters_.fault_truncated : counters_.fault_dropped);
   }
 }
 

@@ -24,21 +24,14 @@ Instance* UdpStress::Pin(Slot& slot) {
   return instance;
 }
 
-void UdpStress::Release(Instance* instance, int64_t cost) {
-  instance->inflight_cost.fetch_sub(cost, std::memory_order_relaxed);
-  instance->inflight.fetch_sub(1, std::memory_order_release);
-  progress_.fetch_add(1, std::memory_order_relaxed);
-  budget_.Release(cost);
-}
-
 bool UdpStress::WaitForBudget(int64_t cost) {
-  uint64_t progress = progress_.load(std::memory_order_relaxed);
+  uint64_t progress = ledger_.progress();
   absl::Time last_progress = netrig::Now();
-  return budget_.WaitForRoom(cost, [&] {
+  return ledger_.budget().WaitForRoom(cost, [&] {
     if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return true;
     const absl::Time now = netrig::Now();
     if (now >= traffic_end_) return true;
-    const uint64_t seen = progress_.load(std::memory_order_relaxed);
+    const uint64_t seen = ledger_.progress();
     if (seen != progress) {
       progress = seen;
       last_progress = now;
@@ -93,13 +86,9 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
     h.target = w.targets[i];
     PutHeader(d.payload.data(), h);
     FillBody(d.payload, FillByte(instance->id, seq));
-    instance->ids.Get(seq)->store(
-        static_cast<uint8_t>(kInFlight | (down ? kPathDownFlag : 0) | (w.encodings[i] << 4)),
-        std::memory_order_release);
+    ledger_.MarkInFlight(instance, seq, down, w.encodings[i]);
   }
-  instance->inflight_cost.fetch_add(cost, std::memory_order_relaxed);
-  instance->inflight.fetch_add(n, std::memory_order_relaxed);
-  budget_.Add(cost);
+  ledger_.AddInFlight(instance, static_cast<uint32_t>(n), cost);
   SchedulePoint("udp_stress.write");
   const std::vector<WriteResult> results =
       instance->flow->Write(absl::MakeConstSpan(w.datagrams.data(), n));
@@ -128,20 +117,9 @@ void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datag
     }
     const uint32_t seq = base_seq + static_cast<uint32_t>(i);
     const Datagram& d = datagrams[i];
-    std::atomic<uint8_t>* state = instance->ids.Find(seq);
-    uint8_t s = state->load(std::memory_order_acquire);
-    bool settled = false;
-    while ((s & kStateMask) == kInFlight) {
-      if (state->compare_exchange_weak(s, static_cast<uint8_t>((s & ~kStateMask) | kRejected),
-                                       std::memory_order_acq_rel)) {
-        settled = true;
-        break;
-      }
-    }
+    const bool settled = ledger_.SettleRejected(instance, seq, QueueCost(d.payload.size()));
     Add(counters_.rejected);
-    if (settled) {
-      Release(instance, QueueCost(d.payload.size()));
-    } else {
+    if (!settled) {
       ReportViolation("rejected_but_delivered",
                       absl::StrFormat("flow '%s' (instance %d) rejected datagram %d:%d (%d bytes "
                                       "to %s, %s) with \"%s\", yet it reached the peer",
