@@ -3,7 +3,7 @@
 //
 //   udp_stress.cc           public API (options table, RunUdpStress), status, run hooks,
 //                           teardown, report
-//   udp_stress_setup.cc     options, peers and relays, endpoint encodings, sizes, opening flows
+//   udp_stress_setup.cc     options, peers and relays, endpoint encodings, opening flows
 //   udp_stress_writers.cc   the in-flight budget, writers (Operate), judging rejections
 //   udp_stress_readers.cc   readers (delivery checks, bounces) and the relay's fault hook
 //   udp_stress_chaos.cc     the chaos thread (path events, reopen), retire, finalization
@@ -13,7 +13,8 @@
 // settles every datagram's id exactly once and accounts for what is in flight; PathState
 // (path_state.h) takes the
 // path down and back and checks that flows leave "waiting"; SourceExerciser
-// (source_exerciser.h) sleeps and wakes the flow's source while flows open and close.
+// (source_exerciser.h) sleeps and wakes the flow's source while flows open and close; SizeModel
+// (size_model.h) draws datagram sizes and judges rejections.
 //
 // The datagram format, the per-datagram states and the endpoint encodings it uses are in
 // stress_datagram.h, stress_ids.h and stress_encodings.h. Not a public API.
@@ -63,6 +64,7 @@
 #include "harness/workloads/udp/stress_encodings.h"
 #include "harness/workloads/udp/delivery_ledger.h"
 #include "harness/workloads/udp/path_state.h"
+#include "harness/workloads/udp/size_model.h"
 #include "harness/workloads/udp/source_exerciser.h"
 #include "harness/workloads/udp/stress_ids.h"
 #include "harness/workloads/udp/udp_stress.h"
@@ -183,18 +185,9 @@ class UdpStress : public StressWorkload {
   std::string StatusFragment() override;
 
  private:
-  struct Judgement {
-    enum Kind { kTrueLimit, kExcused, kWronglyRejected, kWrongLimit, kUnnamed } kind;
-    DatagramLimitKind limit = DatagramLimitKind::kNone;
-    std::string explanation;
-  };
-
   absl::Status SetupWorkload();
   absl::Status SetupPeers();
   absl::Status SetupEncodings();
-  void SetupSizes();
-  std::vector<AddressFamily> JudgeFamilies(const Endpoint& endpoint) const;
-  uint64_t DrawSize(OperationRandom& rng, AddressFamily family) const;
 
   absl::StatusOr<Instance*> OpenInstance(int slot);
   Instance* Pin(Slot& slot);
@@ -210,7 +203,6 @@ class UdpStress : public StressWorkload {
   void SettleWrite(Instance* instance, absl::Span<const Datagram> datagrams,
                    absl::Span<const WriteResult> results, uint32_t base_seq,
                    absl::Span<const uint8_t> encodings, bool path_overlap);
-  Judgement Judge(const Datagram& datagram, const WriteResult& result, bool excusable) const;
   void OnRelayFault(absl::string_view payload, const char* fault);
   bool WaitForBudget(int64_t cost);
 
@@ -259,8 +251,7 @@ class UdpStress : public StressWorkload {
   std::vector<AddressFamily> target_families_;
   std::vector<EncodedEndpoint> encodings_;
   std::vector<AddressFamily> localhost_families_;
-  DatagramPath judge_path_;
-  std::vector<uint64_t> boundary_sizes_[2];  // per family: IPv4, IPv6
+  std::unique_ptr<SizeModel> sizes_;  // what to send, and whether a rejection was right
   std::vector<std::pair<std::string, std::string>> seeds_;
 
   std::vector<std::unique_ptr<Slot>> slots_;

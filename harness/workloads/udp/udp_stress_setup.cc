@@ -170,60 +170,6 @@ absl::Status UdpStress::SetupEncodings() {
   return absl::OkStatus();
 }
 
-void UdpStress::SetupSizes() {
-  if (options_.peers.empty()) {
-    judge_path_ = DatagramPath::Loopback(options_.dont_fragment);
-  } else {
-    judge_path_ =
-        DatagramPath::Interface(options_.mtu > 0 ? options_.mtu : 1500, options_.dont_fragment);
-  }
-  for (AddressFamily family : {AddressFamily::kIPv4, AddressFamily::kIPv6}) {
-    std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
-    std::vector<uint64_t> limits;
-    absl::StatusOr<std::vector<DatagramLimit>> applicable = ApplicableLimits(family, judge_path_);
-    if (applicable.ok()) {
-      for (const DatagramLimit& limit : *applicable) limits.push_back(limit.payload_bytes);
-    }
-    if (options_.peers.empty() && options_.mtu > 0) {
-      absl::StatusOr<DatagramLimit> modeled =
-          BindingLimit(family, DatagramPath::Interface(options_.mtu, options_.dont_fragment));
-      if (modeled.ok()) limits.push_back(modeled->payload_bytes);
-    }
-    for (uint64_t limit : limits) {
-      for (uint64_t size : {limit - 1, limit, limit + 1}) {
-        if (size >= kHeaderBytes && std::find(sizes.begin(), sizes.end(), size) == sizes.end()) {
-          sizes.push_back(size);
-        }
-      }
-    }
-    if (sizes.empty()) sizes.push_back(1400);
-  }
-}
-
-std::vector<AddressFamily> UdpStress::JudgeFamilies(const Endpoint& endpoint) const {
-  switch (endpoint.kind()) {
-    case EndpointKind::kAddress:
-      // Mapped endpoints leave as IPv4 from a socket flow; a flow may also treat them as IPv6.
-      if (IsMapped(endpoint)) return {AddressFamily::kIPv4, AddressFamily::kIPv6};
-      return {endpoint.family()};
-    case EndpointKind::kHost:
-      if (!localhost_families_.empty()) return localhost_families_;
-      return {AddressFamily::kIPv4, AddressFamily::kIPv6};
-    case EndpointKind::kRedacted:
-      break;
-  }
-  return {endpoint.family()};
-}
-
-uint64_t UdpStress::DrawSize(OperationRandom& rng, AddressFamily family) const {
-  if (options_.size > 0) return options_.size;
-  const uint64_t r = rng() % 100;
-  if (r < 45) return 50 + rng() % 151;  // story 2: 50-200 byte datagrams
-  if (r < 55) return 201 + rng() % 1200;
-  const std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
-  return sizes[rng() % sizes.size()];
-}
-
 absl::Status UdpStress::SetupWorkload() {
   // Options are checked by ValidateUdpStressOptions (RunUdpStress calls it first); a workload
   // built some other way is checked here again rather than trusted.
@@ -237,7 +183,7 @@ absl::Status UdpStress::SetupWorkload() {
   run_tag_ = static_cast<uint32_t>(DeriveSeed(seed_, "run_tag")) | 1u;
   if (absl::Status s = SetupPeers(); !s.ok()) return s;
   if (absl::Status s = SetupEncodings(); !s.ok()) return s;
-  SetupSizes();
+  sizes_ = std::make_unique<SizeModel>(options_, localhost_families_);
 
   op_batch_ = options_.rate > 0
                   ? std::clamp(static_cast<int>(options_.rate / 200), 1, options_.batch)
@@ -290,8 +236,9 @@ absl::Status UdpStress::SetupWorkload() {
     };
     context.wrong_rejection = [this](const Datagram& datagram,
                                      const WriteResult& result) -> std::optional<std::string> {
-      const Judgement judgement = Judge(datagram, result, /*excusable=*/false);
-      if (judgement.kind == Judgement::kTrueLimit || judgement.kind == Judgement::kExcused) {
+      const SizeModel::Judgement judgement = sizes_->Judge(datagram, result, /*excusable=*/false);
+      if (judgement.kind == SizeModel::Judgement::kTrueLimit ||
+          judgement.kind == SizeModel::Judgement::kExcused) {
         return std::nullopt;
       }
       return judgement.explanation;

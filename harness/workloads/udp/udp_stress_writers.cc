@@ -56,7 +56,7 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
     const EncodedEndpoint& e = encodings_[rng() % encodings_.size()];
     Datagram& d = w.datagrams[i];
     if (!(d.endpoint == e.endpoint)) d.endpoint = e.endpoint;
-    d.payload.resize(DrawSize(rng, target_families_[e.target]));
+    d.payload.resize(sizes_->Draw(rng, target_families_[e.target]));
     w.encodings[i] = e.encoding;
     w.targets[i] = e.target;
     cost += QueueCost(d.payload.size());
@@ -129,7 +129,8 @@ void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datag
       continue;
     }
     const bool closing = instance->closing.load(std::memory_order_acquire);
-    const Judgement j = Judge(d, results[i], path_overlap || closing);
+    using Judgement = SizeModel::Judgement;
+    const Judgement j = sizes_->Judge(d, results[i], path_overlap || closing);
     switch (j.kind) {
       case Judgement::kTrueLimit:
         Add(j.limit == DatagramLimitKind::kFamilyMaximum         ? counters_.rejected_family_maximum
@@ -165,7 +166,7 @@ void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datag
                                       DatagramLimitKindName(results[i].limit_kind),
                                       results[i].limit_bytes),
                 j.explanation, instance->id, seq, FlowStateName(instance->flow->state()),
-                judge_path_.ToString()));
+                sizes_->path().ToString()));
         break;
       }
     }
@@ -173,65 +174,6 @@ void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datag
   Add(counters_.accepted, accepted);
   Add(counters_.queued, queued);
   Add(counters_.bytes_sent, bytes);
-}
-
-UdpStress::Judgement UdpStress::Judge(const Datagram& datagram, const WriteResult& result,
-                                      bool excusable) const {
-  DatagramRejection rejection;
-  rejection.message = std::string(result.error.message());
-  if (result.limit_kind != DatagramLimitKind::kNone) {
-    rejection.claimed_kind = result.limit_kind;
-    rejection.claimed_limit_bytes = result.limit_bytes;
-  }
-  const uint64_t size = datagram.payload.size();
-  std::vector<RejectionJudgement> judgements;
-  for (AddressFamily family : JudgeFamilies(datagram.endpoint)) {
-    absl::StatusOr<RejectionJudgement> j = JudgeRejection(size, family, judge_path_, rejection);
-    if (j.ok()) judgements.push_back(*std::move(j));
-  }
-  if (judgements.empty()) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
-  for (const RejectionJudgement& j : judgements) {
-    if (j.finding == RejectionFinding::kTrueLimit) {
-      return {Judgement::kTrueLimit,
-              j.claim.kind.value_or(result.limit_kind != DatagramLimitKind::kNone
-                                        ? result.limit_kind
-                                        : j.oracle.limit_kind),
-              ""};
-    }
-  }
-  for (const RejectionJudgement& j : judgements) {
-    if (j.finding == RejectionFinding::kTrueButUnnamed) {
-      return {Judgement::kUnnamed, DatagramLimitKind::kNone,
-              absl::StrCat("the rejection does not name the limit and its value; ", j.message)};
-    }
-  }
-  bool all_fit = true;
-  bool none_fit = true;
-  bool all_not_size = true;
-  for (const RejectionJudgement& j : judgements) {
-    all_fit = all_fit && j.oracle.fits;
-    none_fit = none_fit && !j.oracle.fits;
-    all_not_size = all_not_size && j.finding == RejectionFinding::kNotASizeRejection;
-  }
-  const RejectionJudgement& first = judgements.front();
-  if (all_not_size) {
-    if (excusable) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
-    if (all_fit) {
-      return {Judgement::kWronglyRejected, DatagramLimitKind::kNone,
-              absl::StrCat("the flow was ready and the datagram fits: ", first.oracle.message)};
-    }
-    if (none_fit) {
-      return {Judgement::kUnnamed, DatagramLimitKind::kNone,
-              absl::StrCat("the rejection does not say the datagram is too large; ",
-                           first.oracle.message)};
-    }
-    return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
-  }
-  if (all_fit) {
-    return {Judgement::kWronglyRejected, DatagramLimitKind::kNone,
-            absl::StrCat("rejected as too large, but ", first.message)};
-  }
-  return {Judgement::kWrongLimit, DatagramLimitKind::kNone, first.message};
 }
 
 }  // namespace netrig::internal::udp_stress

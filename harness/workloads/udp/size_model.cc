@@ -1,0 +1,126 @@
+#include "harness/workloads/udp/size_model.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "harness/workloads/udp/stress_datagram.h"
+#include "harness/workloads/udp/stress_encodings.h"
+
+namespace netrig::internal::udp_stress {
+
+SizeModel::SizeModel(const UdpStressOptions& options,
+                     std::vector<AddressFamily> localhost_families)
+    : fixed_size_(options.size),
+      localhost_families_(std::move(localhost_families)),
+      path_(options.peers.empty() ? DatagramPath::Loopback(options.dont_fragment)
+                                  : DatagramPath::Interface(options.mtu > 0 ? options.mtu : 1500,
+                                                            options.dont_fragment)) {
+  for (AddressFamily family : {AddressFamily::kIPv4, AddressFamily::kIPv6}) {
+    std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
+    std::vector<uint64_t> limits;
+    absl::StatusOr<std::vector<DatagramLimit>> applicable = ApplicableLimits(family, path_);
+    if (applicable.ok()) {
+      for (const DatagramLimit& limit : *applicable) limits.push_back(limit.payload_bytes);
+    }
+    if (options.peers.empty() && options.mtu > 0) {
+      absl::StatusOr<DatagramLimit> modeled =
+          BindingLimit(family, DatagramPath::Interface(options.mtu, options.dont_fragment));
+      if (modeled.ok()) limits.push_back(modeled->payload_bytes);
+    }
+    for (uint64_t limit : limits) {
+      for (uint64_t size : {limit - 1, limit, limit + 1}) {
+        if (size >= kHeaderBytes && std::find(sizes.begin(), sizes.end(), size) == sizes.end()) {
+          sizes.push_back(size);
+        }
+      }
+    }
+    if (sizes.empty()) sizes.push_back(1400);
+  }
+}
+
+std::vector<AddressFamily> SizeModel::Families(const Endpoint& endpoint) const {
+  switch (endpoint.kind()) {
+    case EndpointKind::kAddress:
+      // Mapped endpoints leave as IPv4 from a socket flow; a flow may also treat them as IPv6.
+      if (IsMapped(endpoint)) return {AddressFamily::kIPv4, AddressFamily::kIPv6};
+      return {endpoint.family()};
+    case EndpointKind::kHost:
+      if (!localhost_families_.empty()) return localhost_families_;
+      return {AddressFamily::kIPv4, AddressFamily::kIPv6};
+    case EndpointKind::kRedacted:
+      break;
+  }
+  return {endpoint.family()};
+}
+
+uint64_t SizeModel::Draw(OperationRandom& rng, AddressFamily family) const {
+  if (fixed_size_ > 0) return fixed_size_;
+  const uint64_t r = rng() % 100;
+  if (r < 45) return 50 + rng() % 151;  // story 2: 50-200 byte datagrams
+  if (r < 55) return 201 + rng() % 1200;
+  const std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
+  return sizes[rng() % sizes.size()];
+}
+
+SizeModel::Judgement SizeModel::Judge(const Datagram& datagram, const WriteResult& result,
+                                      bool excusable) const {
+  DatagramRejection rejection;
+  rejection.message = std::string(result.error.message());
+  if (result.limit_kind != DatagramLimitKind::kNone) {
+    rejection.claimed_kind = result.limit_kind;
+    rejection.claimed_limit_bytes = result.limit_bytes;
+  }
+  const uint64_t size = datagram.payload.size();
+  std::vector<RejectionJudgement> judgements;
+  for (AddressFamily family : Families(datagram.endpoint)) {
+    absl::StatusOr<RejectionJudgement> j = JudgeRejection(size, family, path_, rejection);
+    if (j.ok()) judgements.push_back(*std::move(j));
+  }
+  if (judgements.empty()) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
+  for (const RejectionJudgement& j : judgements) {
+    if (j.finding == RejectionFinding::kTrueLimit) {
+      return {Judgement::kTrueLimit,
+              j.claim.kind.value_or(result.limit_kind != DatagramLimitKind::kNone
+                                        ? result.limit_kind
+                                        : j.oracle.limit_kind),
+              ""};
+    }
+  }
+  for (const RejectionJudgement& j : judgements) {
+    if (j.finding == RejectionFinding::kTrueButUnnamed) {
+      return {Judgement::kUnnamed, DatagramLimitKind::kNone,
+              absl::StrCat("the rejection does not name the limit and its value; ", j.message)};
+    }
+  }
+  bool all_fit = true;
+  bool none_fit = true;
+  bool all_not_size = true;
+  for (const RejectionJudgement& j : judgements) {
+    all_fit = all_fit && j.oracle.fits;
+    none_fit = none_fit && !j.oracle.fits;
+    all_not_size = all_not_size && j.finding == RejectionFinding::kNotASizeRejection;
+  }
+  const RejectionJudgement& first = judgements.front();
+  if (all_not_size) {
+    if (excusable) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
+    if (all_fit) {
+      return {Judgement::kWronglyRejected, DatagramLimitKind::kNone,
+              absl::StrCat("the flow was ready and the datagram fits: ", first.oracle.message)};
+    }
+    if (none_fit) {
+      return {Judgement::kUnnamed, DatagramLimitKind::kNone,
+              absl::StrCat("the rejection does not say the datagram is too large; ",
+                           first.oracle.message)};
+    }
+    return {Judgement::kExcused, DatagramLimitKind::kNone, ""};
+  }
+  if (all_fit) {
+    return {Judgement::kWronglyRejected, DatagramLimitKind::kNone,
+            absl::StrCat("rejected as too large, but ", first.message)};
+  }
+  return {Judgement::kWrongLimit, DatagramLimitKind::kNone, first.message};
+}
+
+}  // namespace netrig::internal::udp_stress

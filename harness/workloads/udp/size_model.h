@@ -1,0 +1,59 @@
+// The `netrig udp` workload's datagram-size model: which sizes to send and whether a flow was
+// right to reject one. Sizes are mostly small (story 2 in docs/field-notes.md: 50-200 bytes),
+// with the boundaries (limit - 1, limit, limit + 1) of every limit that applies on the judged
+// path (loopback, or an interface of --mtu). A rejection is judged by the datagram-size oracle
+// (harness/net/datagram_oracle.h) for every family the endpoint may leave as. Immutable once
+// built: any thread may use it. Not a public API.
+//
+//   SizeModel sizes(options, localhost_families);
+//   datagram.payload.resize(sizes.Draw(rng, family));
+//   SizeModel::Judgement j = sizes.Judge(datagram, result, /*excusable=*/overlapped_path_event);
+#ifndef NETRIG_HARNESS_WORKLOADS_UDP_SIZE_MODEL_H_
+#define NETRIG_HARNESS_WORKLOADS_UDP_SIZE_MODEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/drive/seeds.h"
+#include "harness/net/datagram_oracle.h"
+#include "harness/net/endpoint.h"
+#include "harness/udp/flow.h"
+#include "harness/workloads/udp/udp_stress.h"
+
+namespace netrig::internal::udp_stress {
+
+class SizeModel {
+ public:
+  // `localhost_families`: how this host resolves "localhost", first answer first (the families a
+  // host-name endpoint may leave as).
+  SizeModel(const UdpStressOptions& options, std::vector<AddressFamily> localhost_families);
+
+  struct Judgement {
+    enum Kind { kTrueLimit, kExcused, kWronglyRejected, kWrongLimit, kUnnamed } kind;
+    DatagramLimitKind limit = DatagramLimitKind::kNone;
+    std::string explanation;
+  };
+  // Judges the rejection `result` of `datagram`. `excusable`: the flow was not ready (the path
+  // changed during the write, or the flow was closing), so a rejection that is not about size
+  // is excused.
+  Judgement Judge(const Datagram& datagram, const WriteResult& result, bool excusable) const;
+
+  // A payload size for a datagram to an endpoint of `family`.
+  uint64_t Draw(OperationRandom& rng, AddressFamily family) const;
+
+  // The path rejections are judged against.
+  const DatagramPath& path() const { return path_; }
+
+ private:
+  std::vector<AddressFamily> Families(const Endpoint& endpoint) const;
+
+  const uint64_t fixed_size_;  // --size, or 0
+  const std::vector<AddressFamily> localhost_families_;
+  DatagramPath path_;
+  std::vector<uint64_t> boundary_sizes_[2];  // per family: IPv4, IPv6
+};
+
+}  // namespace netrig::internal::udp_stress
+
+#endif  // NETRIG_HARNESS_WORKLOADS_UDP_SIZE_MODEL_H_
