@@ -20,6 +20,12 @@ void DeliveryLedger::AddInFlight(Instance* instance, uint32_t n, int64_t cost) {
   budget_.Add(cost);
 }
 
+void DeliveryLedger::CancelInFlight(Instance* instance, uint32_t n, int64_t cost) {
+  instance->inflight_cost.fetch_sub(cost, std::memory_order_relaxed);
+  instance->inflight.fetch_sub(n, std::memory_order_release);
+  budget_.Release(cost);
+}
+
 void DeliveryLedger::Release(Instance* instance, int64_t cost) {
   instance->inflight_cost.fetch_sub(cost, std::memory_order_relaxed);
   instance->inflight.fetch_sub(1, std::memory_order_release);

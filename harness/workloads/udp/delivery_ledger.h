@@ -6,8 +6,8 @@
 // the workload decides what is a violation. Not a public API.
 //
 //   DeliveryLedger ledger(kInFlightBudget);
+//   ledger.AddInFlight(instance, n, cost);                      // before allocating the ids
 //   ledger.MarkInFlight(instance, seq, path_down, encoding);   // for each datagram of a write
-//   ledger.AddInFlight(instance, n, cost);                      // then once for the write
 //   if (!ledger.SettleRejected(instance, seq, cost)) ...        // it had arrived already
 //   switch (ledger.SettleArrival(instance, seq, cut, cost)) ... // a reader got a copy
 //   DeliveryLedger::Closing closing = ledger.Close(instance);   // lost vs abandoned
@@ -42,10 +42,14 @@ class DeliveryLedger {
   uint64_t progress() const { return progress_.load(std::memory_order_relaxed); }
 
   // ---- Writers ----
+  // Accounts for `n` datagrams of total queue cost `cost` about to be sent. Called before their
+  // ids are allocated (Instance::next_seq): a drain that sees nothing in flight then knows every
+  // allocated id is settled, even when a writer stalls between allocating and marking.
+  void AddInFlight(Instance* instance, uint32_t n, int64_t cost);
+  // Takes back an AddInFlight whose datagrams were not sent (the instance was full).
+  void CancelInFlight(Instance* instance, uint32_t n, int64_t cost);
   // Marks `seq` in flight, remembering whether the path was down and the endpoint encoding.
   void MarkInFlight(Instance* instance, uint32_t seq, bool path_down, uint8_t encoding);
-  // Accounts for `n` datagrams of total queue cost `cost` just marked in flight.
-  void AddInFlight(Instance* instance, uint32_t n, int64_t cost);
   // Settles a rejected id. False if it was no longer in flight (a copy had arrived already).
   bool SettleRejected(Instance* instance, uint32_t seq, int64_t cost);
 

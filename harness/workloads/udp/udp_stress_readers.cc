@@ -167,8 +167,13 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
 void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
                              const std::vector<uint8_t>& encodings) {
   const uint32_t n = static_cast<uint32_t>(bounces.size());
+  int64_t cost = 0;
+  for (const Datagram& d : bounces) cost += QueueCost(d.payload.size());
+  // No budget wait here: a bounce replaces the datagram that just came back.
+  ledger_.AddInFlight(instance, n, cost);
   const uint32_t base = instance->next_seq.fetch_add(n);
   if (base >= kMaxIdsPerInstance - n) {
+    ledger_.CancelInFlight(instance, n, cost);
     instance->full.store(true, std::memory_order_relaxed);
     bounces.clear();
     return;
@@ -176,7 +181,6 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
   const PathState::WriteWindow window = path_->BeginWrite();
   const bool down = window.down;
   const int64_t now_ns = absl::GetCurrentTimeNanos();
-  int64_t cost = 0;
   for (uint32_t i = 0; i < n; ++i) {
     Datagram& d = bounces[i];
     Header h;
@@ -186,10 +190,7 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
     PutHeader(d.payload.data(), h);
     FillBody(d.payload, FillByte(instance->id, h.seq));
     ledger_.MarkInFlight(instance, h.seq, down, encodings[i]);
-    cost += QueueCost(d.payload.size());
   }
-  // No budget wait here: a bounce replaces the datagram that just came back.
-  ledger_.AddInFlight(instance, n, cost);
   SchedulePoint("udp_stress.bounce");
   const std::vector<WriteResult> results = instance->flow->Write(bounces);
   const bool overlap = path_->Overlapped(window);

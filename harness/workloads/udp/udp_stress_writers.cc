@@ -65,8 +65,10 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   Instance* instance = Pin(slot);
   if (instance == nullptr) return;
   absl::Cleanup unpin = [instance] { instance->users.fetch_sub(1, std::memory_order_acq_rel); };
+  ledger_.AddInFlight(instance, static_cast<uint32_t>(n), cost);
   const uint32_t base = instance->next_seq.fetch_add(static_cast<uint32_t>(n));
   if (base >= kMaxIdsPerInstance - static_cast<uint32_t>(n)) {
+    ledger_.CancelInFlight(instance, static_cast<uint32_t>(n), cost);
     instance->full.store(true, std::memory_order_relaxed);  // the chaos thread rotates it
     return;
   }
@@ -88,7 +90,6 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
     FillBody(d.payload, FillByte(instance->id, seq));
     ledger_.MarkInFlight(instance, seq, down, w.encodings[i]);
   }
-  ledger_.AddInFlight(instance, static_cast<uint32_t>(n), cost);
   SchedulePoint("udp_stress.write");
   const std::vector<WriteResult> results =
       instance->flow->Write(absl::MakeConstSpan(w.datagrams.data(), n));
