@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "harness/base/mutex.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/udp/socket_flow.h"
 #include "harness/sched/clock.h"
@@ -118,7 +119,7 @@ class PeerFlow : public Flow {
         }
         if ((errno == EAGAIN || errno == EWOULDBLOCK) && full_waits++ < 50) {
           pollfd p{fd, POLLOUT, 0};
-          ::poll(&p, 1, 100);
+          netrig::Poll(&p, 1, 100);
           continue;
         }
         break;
@@ -254,7 +255,7 @@ void LoopbackFlowSource::Dispatch() {
     for (int fd : {core.ipv4.get(), core.ipv6.get(), stop_.get(), kick_.get()}) {
       if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
     }
-    const int ready = ::poll(fds, count, 200);
+    const int ready = netrig::Poll(fds, count, 200);
     if (stopping_.load(std::memory_order_acquire)) break;
     for (int i = 0; ready > 0 && i < count; ++i) {
       if ((fds[i].revents & POLLIN) == 0) continue;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/clock.h"
 
@@ -160,7 +161,7 @@ absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
     for (int fd : {ipv4_.get(), ipv6_.get(), wake_.get()}) {
       if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
     }
-    const int ready = ::poll(fds, count, internal::PollTimeoutMs(deadline - netrig::Now()));
+    const int ready = netrig::Poll(fds, count, internal::PollTimeoutMs(deadline - netrig::Now()));
     if (cached != nullptr) ++cached->polls;
     if (gate_.closed()) {
       return absl::CancelledError("flow closed while a read was waiting");
@@ -443,7 +444,7 @@ void SocketFlow::SendBatch(absl::Span<const Datagram> datagrams, absl::Span<cons
       // The send buffer is full: wait for room (up to 50 x 100 ms), unless the flow closes.
       ++full_waits;
       pollfd fds[2] = {{fd, POLLOUT, 0}, {wake_.get(), POLLIN, 0}};
-      ::poll(fds, 2, 100);
+      netrig::Poll(fds, 2, 100);
       if (fds[1].revents & POLLIN) {
         for (; next < count; ++next) {
           result(next) = WriteResult::Rejected(

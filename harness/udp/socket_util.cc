@@ -1,5 +1,6 @@
 #include "harness/udp/socket_util.h"
 #include "harness/sched/clock.h"
+#include "harness/sched/controlled.h"
 
 #include <arpa/inet.h>
 #include <linux/sock_diag.h>
@@ -115,7 +116,7 @@ absl::StatusOr<UniqueFd> ConnectTcp(const Endpoint& peer, absl::Duration timeout
     const absl::Time deadline = netrig::Now() + timeout;
     int ready = 0;
     while (ready == 0 && netrig::Now() < deadline) {
-      ready = ::poll(&p, 1, PollTimeoutMs(deadline - netrig::Now()));
+      ready = netrig::Poll(&p, 1, PollTimeoutMs(deadline - netrig::Now()));
       if (ready < 0 && errno == EINTR) ready = 0;
     }
     if (ready <= 0) {
@@ -167,7 +168,7 @@ ReadableSockets PollReadable(int ipv4, int ipv6, int wake_fd, int timeout_ms) {
     if (fd >= 0) fds[count++] = {fd, POLLIN, 0};
   }
   ReadableSockets ready;
-  if (::poll(fds, count, timeout_ms) <= 0) return ready;
+  if (netrig::Poll(fds, count, timeout_ms) <= 0) return ready;
   for (int i = 0; i < count; ++i) {
     if (fds[i].fd == wake_fd || (fds[i].revents & POLLIN) == 0) continue;
     ready.fds[ready.count++] = fds[i].fd;
@@ -212,7 +213,7 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline, int wake_fd) {
     const int count = wake_fd >= 0 ? 2 : 1;
     const absl::Duration remaining = deadline - netrig::Now();
     if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError("timed out");
-    const int ready = ::poll(p, count, PollTimeoutMs(remaining));
+    const int ready = netrig::Poll(p, count, PollTimeoutMs(remaining));
     if (ready < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus("poll", errno);

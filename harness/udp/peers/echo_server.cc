@@ -1,4 +1,5 @@
 #include "harness/udp/peers/echo_server.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/thread.h"
 
 #include <netinet/in.h>
@@ -90,7 +91,7 @@ void EchoServer::Serve(int batch) {
           continue;
         } else if ((errno == EAGAIN || errno == EWOULDBLOCK) && full_waits++ < 20) {
           pollfd out{fd, POLLOUT, 0};
-          ::poll(&out, 1, 50);
+          netrig::Poll(&out, 1, 50);
         } else {
           echo_errors_.fetch_add(1, std::memory_order_relaxed);
           ++next;

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/clock.h"
 #include "harness/sched/thread.h"
@@ -126,7 +127,7 @@ bool FaultRelay::Impl::Forward(RelayDirection direction, size_t client,
       const int fd =
           direction == RelayDirection::kToPeer ? clients[client].back.get() : front.get();
       pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 100) <= 0) return false;
+      if (netrig::Poll(&p, 1, 100) <= 0) return false;
       continue;
     }
   } while (sent < 0 && errno == EINTR);
@@ -287,7 +288,7 @@ void FaultRelay::Impl::Loop() {
     for (const Client& c : clients) fds.push_back({c.back.get(), POLLIN, 0});
     absl::Duration wait = absl::Milliseconds(200);
     if (!held.empty()) wait = std::min(wait, held.top().release - netrig::Now());
-    const int ready = ::poll(fds.data(), fds.size(), internal::PollTimeoutMs(wait));
+    const int ready = netrig::Poll(fds.data(), fds.size(), internal::PollTimeoutMs(wait));
     if (ready > 0) {
       if (fds[1].revents & POLLIN) ReceiveFront();
       for (size_t i = 2; i < fds.size(); ++i) {
