@@ -9,6 +9,9 @@ const std::vector<ViolationKindInfo>& ViolationCatalogue() {
        "objects of the run (flows, sessions, tasks, connections, observers) still alive after "
        "every one of them was released"},
       {"leak", "any", "LeakSanitizer found memory no longer reachable (ASan builds)"},
+      {"deadlock", "any",
+       "under --schedule, every controlled thread was blocked (locks, condition variables, "
+       "joins) and nothing outside the scheduler woke one"},
       // UDP flows (`netrig udp`, the udp_flow fuzzer).
       {"wrongly_rejected", "udp",
        "a datagram that fits every limit of the datagram-size oracle was rejected by a ready flow"},

@@ -20,6 +20,7 @@
 #include "harness/drive/report.h"
 #include "harness/drive/seeds.h"
 #include "harness/findings/finding_file.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/clock.h"
 
@@ -72,6 +73,52 @@ std::string SafeFileNamePart(absl::string_view text) {
 
 std::string FormatRate(double per_second) { return absl::StrCat(HumanCount(per_second), "/s"); }
 
+ScheduleStrategy StrategyNamed(absl::string_view name) {
+  if (name == "pct") return ScheduleStrategy::kPct;
+  if (name == "pos") return ScheduleStrategy::kPos;
+  return ScheduleStrategy::kRandom;
+}
+
+ControlledOptions ControlledSchedulerOptions(const StressOptions& options,
+                                             ViolationLog* violations) {
+  ControlledOptions controlled;
+  controlled.strategy = StrategyNamed(options.schedule);
+  controlled.seed = options.schedule_seed.value_or(0);
+  controlled.pct_depth = options.pct_depth;
+  // A deadlock the schedule ran into is the client's: reported, then every thread runs free
+  // (the real threads stay blocked; the run's watchdogs and timeouts take it from there).
+  controlled.on_deadlock = [violations](const std::string& description) {
+    violations->Report("deadlock", description);
+  };
+  return controlled;
+}
+
+// "perturbation seed N", "perturbation off" or "schedule pct seed N depth 3".
+std::string ScheduleDescription(const StressOptions& options,
+                                const std::optional<uint64_t>& perturb_seed) {
+  if (options.schedule != "off") {
+    return absl::StrCat("schedule ", options.schedule, " seed ", options.schedule_seed.value_or(0),
+                        options.schedule == "pct" ? absl::StrCat(" depth ", options.pct_depth)
+                                                  : std::string());
+  }
+  return absl::StrCat("perturbation ",
+                      perturb_seed.has_value() ? absl::StrCat("seed ", *perturb_seed) : "off");
+}
+
+nlohmann::json TraceReport(const StressOptions& options, const ScheduleTrace& trace) {
+  if (options.schedule == "off") return nullptr;
+  return {{"strategy", options.schedule},
+          {"seed", options.schedule_seed.value_or(0)},
+          {"pct_depth", options.schedule == "pct" ? nlohmann::json(options.pct_depth) : nullptr},
+          {"steps", trace.steps.size()},
+          {"threads", trace.threads.size()},
+          {"points", trace.points.size()},
+          {"max_enabled", trace.max_enabled},
+          {"watchdog_handoffs", trace.watchdog_handoffs},
+          {"uncontrolled_enables", trace.uncontrolled_enables},
+          {"trace_hash", absl::StrFormat("%016x", trace.Hash())}};
+}
+
 }  // namespace
 
 void ResolveSeeds(StressOptions& options) {
@@ -79,7 +126,11 @@ void ResolveSeeds(StressOptions& options) {
   if (options.perturb && !options.perturb_seed.has_value()) {
     options.perturb_seed = DeriveSeed(*options.seed, "perturb");
   }
-  if (!options.perturb) options.perturb_seed.reset();
+  if (!options.perturb || options.schedule != "off") options.perturb_seed.reset();
+  if (options.schedule != "off" && !options.schedule_seed.has_value()) {
+    options.schedule_seed = DeriveSeed(*options.seed, "schedule");
+  }
+  if (options.schedule == "off") options.schedule_seed.reset();
 }
 
 bool StressResult::HasViolation(absl::string_view kind) const {
@@ -141,20 +192,37 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                                 ? stderr
                                 : options.summary_out;
   const uint64_t seed = *options.seed;
+  const bool controlled = options.schedule != "off";
   const std::optional<uint64_t> perturb_seed =
-      options.perturb ? options.perturb_seed : std::optional<uint64_t>();
+      options.perturb && !controlled ? options.perturb_seed : std::optional<uint64_t>();
   const std::string replay = absl::StrCat("netrig ", command, " ", absl::StrJoin(replay_args, " "));
   nlohmann::json recipe = {
       {"command", command},
       {"args", replay_args},
       {"seed", seed},
       {"perturb_seed", perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr},
+      {"schedule", options.schedule},
       {"replay", replay}};
   ViolationLog violations(recipe);
 
   ClearStopRequest();
   ScopedStopSignals signals(options.handle_signals);
   const std::vector<std::pair<std::string, int64_t>> baseline = LiveObjectsSnapshot();
+
+  // Under controlled scheduling every thread the workload starts, from setup to teardown, is
+  // run by the scheduler; this thread is its first.
+  std::optional<ControlledScheduler> scheduler;
+  ScheduleTrace trace;
+  if (controlled) {
+    scheduler.emplace(ControlledSchedulerOptions(options, &violations));
+    scheduler->Begin();
+  }
+  auto end_control = [&] {
+    if (scheduler.has_value()) {
+      trace = scheduler->End();
+      scheduler.reset();
+    }
+  };
 
   const absl::Time setup_start = netrig::Now();
   StressContext context;
@@ -164,15 +232,15 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   context.end = setup_start + options.duration;
   if (absl::Status ready = workload.Setup(context); !ready.ok()) {
     workload.Finish(DriveResult{}, /*interrupted=*/true);
+    end_control();
     return ready;
   }
   if (summary_out != nullptr) {
-    absl::FPrintF(summary_out, "netrig %s: %s, %s, seed %d, perturbation %s\n  replay: %s\n",
+    absl::FPrintF(summary_out, "netrig %s: %s, %s, seed %d, %s\n  replay: %s\n",
                   command, workload.Describe(),
                   options.rate > 0 ? absl::StrCat("open loop ", HumanCount(options.rate), "/s")
                                    : std::string("closed loop"),
-                  seed, perturb_seed.has_value() ? absl::StrCat("seed ", *perturb_seed) : "off",
-                  replay);
+                  seed, ScheduleDescription(options, perturb_seed), replay);
     std::fflush(summary_out);
   }
 
@@ -184,6 +252,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   drive.duration = options.duration;
   drive.threads = options.threads;
   drive.rate = options.rate;
+  drive.max_operations = options.operations;
   drive.status_interval = options.status_interval;
   drive.status_out = options.status_out;
   drive.stop_on_violation = options.stop_on_violation;
@@ -193,6 +262,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   const absl::Time drain_start = netrig::Now();
   workload.Finish(driven, interrupted);
   const absl::Duration drain = netrig::Now() - drain_start;
+  end_control();
   ConfigureSchedule(previous_schedule);
 
   // Every object of the run is released now: what is still alive leaked.
@@ -246,6 +316,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   report["replay"] = replay;
   report["seed"] = seed;
   report["perturb_seed"] = perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr;
+  report["schedule"] = TraceReport(options, trace);
   report["stop_reason"] = driven.stop_reason;
   report["interrupted"] = interrupted ? nlohmann::json(interrupted_by) : nullptr;
   report["duration_s"] = seconds;
@@ -323,10 +394,17 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                                   driven.late_starts));
     }
     rows.insert(rows.end(), workload_rows.begin(), workload_rows.end());
-    rows.emplace_back("seed", absl::StrFormat("%d (perturbation %s)", seed,
-                                              perturb_seed.has_value()
-                                                  ? absl::StrCat("seed ", *perturb_seed)
-                                                  : "off"));
+    rows.emplace_back("seed",
+                      absl::StrFormat("%d (%s)", seed, ScheduleDescription(options, perturb_seed)));
+    if (controlled) {
+      rows.emplace_back(
+          "schedule",
+          absl::StrFormat("%d steps over %d threads (at most %d runnable at once), %d watchdog "
+                          "handoffs (control leakage), %d wake-ups from uncontrolled threads, "
+                          "trace %016x",
+                          trace.steps.size(), trace.threads.size(), trace.max_enabled,
+                          trace.watchdog_handoffs, trace.uncontrolled_enables, trace.Hash()));
+    }
     if (!result.finding_path.empty()) rows.emplace_back("finding", result.finding_path);
     if (!finding_error.empty()) {
       rows.emplace_back("finding", absl::StrCat("NOT WRITTEN: ", finding_error));

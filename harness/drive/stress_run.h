@@ -51,6 +51,14 @@ struct StressOptions {
   std::optional<uint64_t> seed;          // Unset: a fresh seed (printed first).
   bool perturb = true;                   // Perturb schedule points.
   std::optional<uint64_t> perturb_seed;  // Unset: DeriveSeed(seed, "perturb").
+  // Controlled scheduling (harness/sched/controlled.h): "off" (threads run free, perturbed or
+  // not), or "random", "pct", "pos": the run's threads run one at a time, the strategy choosing
+  // at every scheduling point; perturbation is then off.
+  std::string schedule = "off";
+  std::optional<uint64_t> schedule_seed;  // Unset: DeriveSeed(seed, "schedule").
+  int pct_depth = 3;
+  // Stop after this many operations (0: only --duration bounds the run): a bounded episode.
+  uint64_t operations = 0;
   // The workload's fault mix: "default", "none", or kind=probability,... (ParseFaultMix).
   std::string faults = "default";
   bool stop_on_violation = true;
@@ -86,7 +94,19 @@ void AddStressOptions(OptionTable<T>& table) {
       .Bool("perturb", &T::perturb, "Perturb schedule points (seeded yields and short sleeps).")
       .Seed("perturb_seed", &T::perturb_seed,
             "Schedule perturbation seed. Unset: derived from --seed.")
-      .RecordedWhen([](const T& options) { return options.perturb; })
+      .RecordedWhen([](const T& options) { return options.perturb && options.schedule == "off"; })
+      .Choice("schedule", &T::schedule, {"off", "random", "pct", "pos"},
+              "Controlled scheduling: off, or random|pct|pos to run the run's threads one at a\n"
+              "time, the strategy choosing at every scheduling point (virtual time; see the\n"
+              "README). Replaces --perturb.")
+      .Seed("schedule_seed", &T::schedule_seed,
+            "Seed of the controlled schedule. Unset: derived from --seed.")
+      .RecordedWhen([](const T& options) { return options.schedule != "off"; })
+      .Int("pct_depth", &T::pct_depth, 1, 10,
+           "--schedule=pct: the bug depth d searched for (d-1 priority change points).")
+      .RecordedWhen([](const T& options) { return options.schedule == "pct"; })
+      .UInt64("operations", &T::operations, 0, uint64_t{1} << 40,
+              "Stop after this many operations (a bounded episode); 0: --duration alone.")
       .String("faults", &T::faults,
               "Fault mix: default, none, or kind=probability,... (kinds in the usage above).",
               "MIX")

@@ -47,6 +47,28 @@ std::vector<std::string> KindsWritten(const std::string& dir) {
   return kinds;
 }
 
+// The controlled schedule's trace hash in a finding's report ("" when it ran uncontrolled).
+std::string TraceHashOf(const nlohmann::json& report) {
+  if (!report.is_object() || !report.contains("schedule")) return "";
+  const nlohmann::json& schedule = report["schedule"];
+  if (!schedule.is_object() || !schedule.contains("trace_hash") ||
+      !schedule["trace_hash"].is_string()) {
+    return "";
+  }
+  return schedule["trace_hash"].get<std::string>();
+}
+
+// The trace hash in the finding file the child wrote into `dir` ("" if none).
+std::string TraceHashWritten(const std::string& dir) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() != ".json") continue;
+    absl::StatusOr<Finding> written = ReadFindingFile(entry.path().string());
+    if (written.ok()) return TraceHashOf(written->report);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::vector<std::string> ViolationKinds(const nlohmann::json& violations) {
@@ -151,6 +173,7 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       break;
     }
     run.violation_kinds = KindsWritten(run_dir + "/findings");
+    run.trace_hash = TraceHashWritten(run_dir + "/findings");
     run.reproduced = RunReproduces(finding, run.child, run.violation_kinds);
     run.clean = run.child.ok() && !run.child.timed_out;
     result.reproduced |= run.reproduced;
@@ -161,10 +184,21 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       std::string tail = run.output_tail;
       if (!tail.empty() && tail.back() != '\n') tail.push_back('\n');
       std::fprintf(options.log, "%s", tail.c_str());
-      std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s]): %s\n",
+      // A controlled run: say whether the replay followed the recorded schedule.
+      const std::string recorded_trace = TraceHashOf(finding.report);
+      std::string schedule;
+      if (!recorded_trace.empty()) {
+        schedule = run.trace_hash == recorded_trace ? absl::StrCat(", same schedule (trace ",
+                                                                   recorded_trace, ")")
+                   : run.trace_hash.empty()
+                       ? absl::StrCat(", schedule trace unknown (recorded ", recorded_trace, ")")
+                       : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash,
+                                      ", recorded ", recorded_trace, ")");
+      }
+      std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s])%s: %s\n",
                    attempt, options.times, run.child.Describe().c_str(),
                    absl::StrJoin(run.violation_kinds, ", ").c_str(),
-                   absl::StrJoin(recorded_kinds, ", ").c_str(),
+                   absl::StrJoin(recorded_kinds, ", ").c_str(), schedule.c_str(),
                    run.child.timed_out ? "TIMED OUT (a hang)"
                    : run.reproduced    ? "REPRODUCED"
                    : run.clean         ? "clean"

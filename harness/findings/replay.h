@@ -51,6 +51,8 @@ struct ReplayOptions {
 struct ReplayRun {
   ChildResult child;
   std::vector<std::string> violation_kinds;  // Sorted, distinct; from the child's finding file.
+  // The controlled schedule's trace hash in the child's finding file ("" if uncontrolled or none).
+  std::string trace_hash;
   bool reproduced = false;
   bool clean = false;
   std::string output_tail;  // The last lines of the child's output (its summary).

@@ -401,7 +401,7 @@ class ControlledScheduler::Impl {
       self->state = State::kIoWait;
       self->io_events_seen = events_;
       self->deadline = deadline;
-      Step(lock, self, nullptr);
+      IdleStep(lock, self);
     }
   }
 
@@ -584,6 +584,15 @@ class ControlledScheduler::Impl {
     if (!controlling_) return;
     virtual_now_ += kStepTime;
     ++events_;
+    HandOff(lock, self, /*wait=*/true);
+  }
+  // The step of a probe that found nothing ready: no work was done, so harness time does not
+  // advance and no I/O waiter (the caller included) is given a reason to probe again. Otherwise
+  // idle pollers wake each other after every probe: measured on `netrig udp`, 97% of a
+  // million steps were idle re-probes, and under PCT the highest-priority poller re-enabled
+  // itself forever.
+  void IdleStep(std::unique_lock<std::mutex>& lock, ControlledThread* self) {
+    if (!controlling_) return;
     HandOff(lock, self, /*wait=*/true);
   }
 

@@ -168,6 +168,34 @@ TEST(ReplayFinding, SeededBugReproducesAndIsNotClean) {
   EXPECT_TRUE(result->any_violation);
 }
 
+// A finding from a controlled run replays the recorded schedule itself: the same seeds give the
+// same trace, which the replay checks against the one in the finding.
+TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
+  const std::string dir = TempDir();
+  CommandRun run = RunNetrig({"udp", "--flow=bug-address-too-large", "--schedule=pct", "--seed=7",
+                              "--operations=200", "--duration=30s",
+                              absl::StrCat("--finding_dir=", dir, "/found")},
+                             dir);
+  ASSERT_EQ(run.child.exit_code, 1) << run.output;
+  std::string path;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {
+    path = entry.path().string();
+  }
+  absl::StatusOr<Finding> finding = ReadFindingFile(path);
+  ASSERT_TRUE(finding.ok()) << finding.status();
+  const std::string recorded = finding->report.at("schedule").at("trace_hash").get<std::string>();
+  ASSERT_FALSE(recorded.empty());
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.times = 1;
+  absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->runs.size(), 1u);
+  EXPECT_TRUE(result->runs[0].reproduced);
+  EXPECT_EQ(result->runs[0].trace_hash, recorded);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ReplayFinding, AKindTheRunDoesNotShowDoesNotReproduce) {
   Finding finding = SeededUdpFinding();
   finding.violations.push_back({{"kind", "duplicate_completion"}});
