@@ -409,5 +409,36 @@ TEST(HttpStressRunTest, TaskThatNeverCompletesIsReportedStuck) {
   EXPECT_EQ(result->report["stop_reason"], "violation");
 }
 
+// Under --schedule the reference client runs clean, every wait (libcurl's poll, the server's
+// epoll) is a probe (no watchdog handoff), and a seeded bug is still found.
+TEST(HttpStressControlledTest, ReferenceClientIsCleanWithNoLeakage) {
+  for (const char* version : {"1.1", "mixed"}) {
+    HttpStressOptions options = Quiet(absl::Seconds(60));
+    options.http = version;
+    options.schedule = "pct";
+    options.operations = 60;
+    absl::StatusOr<StressResult> result = RunHttpStress(options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->violation_total, 0u) << version << "\n" << result->DescribeViolations();
+    EXPECT_EQ(result->report["stop_reason"], "max_operations") << version;
+    const nlohmann::json& schedule = result->report["schedule"];
+    EXPECT_GT(schedule["steps"].get<uint64_t>(), 100u) << version;
+    EXPECT_EQ(schedule["watchdog_handoffs"].get<uint64_t>(), 0u) << version;
+  }
+}
+
+TEST(HttpStressControlledTest, DuplicateCompletionIsFoundUnderControl) {
+  RegisterFakes();
+  HttpStressOptions options = Quiet(absl::Seconds(60));
+  options.client = "test-complete-twice";
+  options.target = "http://127.0.0.1:9/";  // Never contacted by the fake.
+  options.schedule = "random";
+  options.operations = 200;
+  absl::StatusOr<StressResult> result = RunHttpStress(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 1);
+  EXPECT_THAT(ViolationKinds(result->report), Contains("duplicate_completion"));
+}
+
 }  // namespace
 }  // namespace netrig

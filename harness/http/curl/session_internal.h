@@ -369,6 +369,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
     // Once teardown began nothing is live any more: late cancels and removals have no effect.
     if (!accepting_commands_) return;
     inbox_.push_back(std::move(command));
+    inbox_filled_.store(true, std::memory_order_release);
     // One wakeup per batch: the event thread clears wake_pending_ when it takes the inbox. Under
     // mu_, so teardown cannot free the multi handle in between (the call only writes a byte).
     // The event thread itself (a callback resuming the next task) needs no wakeup: it looks at
@@ -401,6 +402,9 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // ---- Event thread ----
   void Run();
   void Handle(Command& command);
+  // Waits for a socket event, a timer of libcurl's or a command (curl_multi_poll, woken by
+  // curl_multi_wakeup); under a controlled scheduler, as probes.
+  void WaitForWork();
   void StartTask(const std::shared_ptr<CurlTask>& task);
   void CancelTask(const std::shared_ptr<CurlTask>& task, const char* why);
   void FinishTransfer(CURL* easy, CURLcode code);
@@ -452,6 +456,10 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   uint64_t next_task_id_ ABSL_GUARDED_BY(mu_) = 1;
   ObserverId next_observer_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<Command> inbox_ ABSL_GUARDED_BY(mu_);
+  // inbox_ is not empty (set with it, cleared when the event thread takes it): what the event
+  // thread's probes look at under a controlled scheduler, where taking mu_ would be a
+  // scheduling point of its own.
+  std::atomic<bool> inbox_filled_{false};
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool accepting_commands_ ABSL_GUARDED_BY(mu_) = true;
   // Every task made and not yet completed.

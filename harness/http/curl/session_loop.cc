@@ -12,6 +12,7 @@
 #include "harness/http/curl/session_internal.h"
 #include "harness/http/http_client.h"
 #include "harness/sched/clock.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
 
 namespace netrig::internal::curl_session {
@@ -25,6 +26,7 @@ void SessionCore::Run() {
     {
       MutexLock lock(&mu_);
       commands.swap(inbox_);
+      inbox_filled_.store(false, std::memory_order_relaxed);
       wake_pending_ = false;
     }
     for (Command& command : commands) Handle(command);
@@ -48,8 +50,31 @@ void SessionCore::Run() {
       MutexLock lock(&mu_);
       more_commands = !inbox_.empty();
     }
-    if (!more_commands) curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    if (!more_commands) WaitForWork();
   }
+}
+
+void SessionCore::WaitForWork() {
+  if (!UnderControl()) {
+    curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    return;
+  }
+  // Under a controlled scheduler: probe libcurl's sockets and the inbox, and let the other
+  // threads run between probes, instead of blocking in the kernel (which the scheduler's
+  // watchdog would have to hand off). libcurl's own timers bound the wait as they bound
+  // curl_multi_poll's.
+  long curl_timeout_ms = -1;
+  curl_multi_timeout(multi_, &curl_timeout_ms);
+  const int timeout_ms =
+      curl_timeout_ms < 0 ? 1000 : static_cast<int>(std::min<long>(curl_timeout_ms, 1000));
+  ProbeUntil(
+      [this] {
+        int ready = 0;
+        curl_multi_poll(multi_, nullptr, 0, 0, &ready);
+        if (ready > 0) return ready;
+        return inbox_filled_.load(std::memory_order_acquire) ? 1 : 0;
+      },
+      timeout_ms, "curl.poll");
 }
 
 void SessionCore::Handle(Command& command) {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "harness/http/server/server_internal.h"
+#include "harness/sched/controlled.h"
 #include "harness/sched/thread.h"
 
 namespace netrig {
@@ -108,7 +109,12 @@ void Worker::RequestStop() {
 void Worker::Run() {
   epoll_event events[kMaxEvents];
   while (!stop_.load(std::memory_order_acquire)) {
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, NextTimeoutMs());
+    // Under a controlled scheduler the wait is a probe, so other threads run meanwhile.
+    const int timeout_ms = NextTimeoutMs();
+    int n = UnderControl() ? ProbeUntil(
+                                 [&] { return epoll_wait(epoll_fd_, events, kMaxEvents, 0); },
+                                 timeout_ms, "http_server.epoll")
+                           : epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
