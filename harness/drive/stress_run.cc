@@ -85,6 +85,7 @@ ControlledOptions ControlledSchedulerOptions(const StressOptions& options,
   controlled.strategy = StrategyNamed(options.schedule);
   controlled.seed = options.schedule_seed.value_or(0);
   controlled.pct_depth = options.pct_depth;
+  controlled.pct_k = options.pct_steps;
   // A deadlock the schedule ran into is the client's: reported, then every thread runs free
   // (the real threads stay blocked; the run's watchdogs and timeouts take it from there).
   controlled.on_deadlock = [violations](const std::string& description) {

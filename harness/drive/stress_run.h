@@ -57,6 +57,9 @@ struct StressOptions {
   std::string schedule = "off";
   std::optional<uint64_t> schedule_seed;  // Unset: DeriveSeed(seed, "schedule").
   int pct_depth = 3;
+  // PCT's k: the steps an episode takes, among which the change points are drawn (0: 2000).
+  // Take it from the "schedule: N steps" a first run of the same episode reports.
+  uint64_t pct_steps = 0;
   // Stop after this many operations (0: only --duration bounds the run): a bounded episode.
   uint64_t operations = 0;
   // The workload's fault mix: "default", "none", or kind=probability,... (ParseFaultMix).
@@ -104,6 +107,10 @@ void AddStressOptions(OptionTable<T>& table) {
       .RecordedWhen([](const T& options) { return options.schedule != "off"; })
       .Int("pct_depth", &T::pct_depth, 1, 10,
            "--schedule=pct: the bug depth d searched for (d-1 priority change points).")
+      .RecordedWhen([](const T& options) { return options.schedule == "pct"; })
+      .UInt64("pct_steps", &T::pct_steps, 0, uint64_t{1} << 40,
+              "--schedule=pct: the steps an episode takes (PCT's k; 0: 2000). Use the steps a\n"
+              "first run of the same episode reports.")
       .RecordedWhen([](const T& options) { return options.schedule == "pct"; })
       .UInt64("operations", &T::operations, 0, uint64_t{1} << 40,
               "Stop after this many operations (a bounded episode); 0: --duration alone.")
