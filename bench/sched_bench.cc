@@ -48,9 +48,8 @@ void BM_ControlledStep(benchmark::State& state) {
     b.join();
     steps += scheduler.End().steps.size();
   }
-  state.counters["per_step"] = benchmark::Counter(static_cast<double>(steps),
-                                                  benchmark::Counter::kIsRate |
-                                                      benchmark::Counter::kInvert);
+  state.counters["per_step"] = benchmark::Counter(
+      static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_ControlledStep)->Arg(2000)->Unit(benchmark::kMillisecond)->UseRealTime();
 

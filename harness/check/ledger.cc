@@ -1,10 +1,10 @@
 #include "harness/check/ledger.h"
-#include "harness/sched/clock.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "harness/sched/clock.h"
 
 namespace netrig {
 

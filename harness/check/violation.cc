@@ -1,7 +1,7 @@
 #include "harness/check/violation.h"
-#include "harness/sched/clock.h"
 
 #include "absl/time/clock.h"
+#include "harness/sched/clock.h"
 
 namespace netrig {
 

@@ -1,10 +1,10 @@
 #include "harness/check/watchdog.h"
-#include "harness/sched/clock.h"
-#include "harness/sched/thread.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 

@@ -11,8 +11,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "harness/base/mutex.h"
-#include "harness/sched/schedule_point.h"
 #include "harness/sched/clock.h"
+#include "harness/sched/schedule_point.h"
 #include "harness/sched/thread.h"
 
 namespace netrig {
@@ -96,7 +96,8 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   std::vector<Thread> workers;
   workers.reserve(threads);
   for (int worker = 0; worker < threads; ++worker) {
-    workers.emplace_back(absl::StrCat("driver.", worker), [&worker_main, worker] { worker_main(worker); });
+    workers.emplace_back(absl::StrCat("driver.", worker),
+                         [&worker_main, worker] { worker_main(worker); });
   }
 
   // The status line, from this thread, until the workers are done.

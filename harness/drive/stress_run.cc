@@ -20,9 +20,9 @@
 #include "harness/drive/report.h"
 #include "harness/drive/seeds.h"
 #include "harness/findings/finding_file.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/sched/clock.h"
 
 namespace netrig {
 namespace {
@@ -98,9 +98,9 @@ ControlledOptions ControlledSchedulerOptions(const StressOptions& options,
 std::string ScheduleDescription(const StressOptions& options,
                                 const std::optional<uint64_t>& perturb_seed) {
   if (options.schedule != "off") {
-    return absl::StrCat("schedule ", options.schedule, " seed ", options.schedule_seed.value_or(0),
-                        options.schedule == "pct" ? absl::StrCat(" depth ", options.pct_depth)
-                                                  : std::string());
+    return absl::StrCat(
+        "schedule ", options.schedule, " seed ", options.schedule_seed.value_or(0),
+        options.schedule == "pct" ? absl::StrCat(" depth ", options.pct_depth) : std::string());
   }
   return absl::StrCat("perturbation ",
                       perturb_seed.has_value() ? absl::StrCat("seed ", *perturb_seed) : "off");
@@ -150,9 +150,8 @@ std::string StressResult::DescribeViolations() const {
   return out;
 }
 
-std::string FindingPath(absl::string_view dir, absl::string_view command,
-                        absl::string_view subject, uint64_t seed,
-                        const std::vector<std::string>& kinds) {
+std::string FindingPath(absl::string_view dir, absl::string_view command, absl::string_view subject,
+                        uint64_t seed, const std::vector<std::string>& kinds) {
   std::string kind_part;
   for (const std::string& kind : kinds) {
     absl::StrAppend(&kind_part, kind_part.empty() ? "" : "+", SafeFileNamePart(kind));
@@ -189,9 +188,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     }
   }
   // With the JSON on stdout, stdout carries nothing else.
-  FILE* const summary_out = options.json == kStdoutPath && options.summary_out == stdout
-                                ? stderr
-                                : options.summary_out;
+  FILE* const summary_out =
+      options.json == kStdoutPath && options.summary_out == stdout ? stderr : options.summary_out;
   const uint64_t seed = *options.seed;
   const bool controlled = options.schedule != "off";
   const std::optional<uint64_t> perturb_seed =
@@ -237,8 +235,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     return ready;
   }
   if (summary_out != nullptr) {
-    absl::FPrintF(summary_out, "netrig %s: %s, %s, seed %d, %s\n  replay: %s\n",
-                  command, workload.Describe(),
+    absl::FPrintF(summary_out, "netrig %s: %s, %s, seed %d, %s\n  replay: %s\n", command,
+                  workload.Describe(),
                   options.rate > 0 ? absl::StrCat("open loop ", HumanCount(options.rate), "/s")
                                    : std::string("closed loop"),
                   seed, ScheduleDescription(options, perturb_seed), replay);
@@ -280,10 +278,9 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     live_parts.push_back(absl::StrCat(change, " ", type));
   }
   if (!live_parts.empty()) {
-    violations.Report("live_objects",
-                      absl::StrCat("objects still alive after every ", command,
-                                   " object of the run was released: ",
-                                   absl::StrJoin(live_parts, ", ")));
+    violations.Report("live_objects", absl::StrCat("objects still alive after every ", command,
+                                                   " object of the run was released: ",
+                                                   absl::StrJoin(live_parts, ", ")));
   }
 
   // The workload's report, then what every run reports.
@@ -297,8 +294,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
       !open_loop || driven.operations + driven.operations / 100 + 1 >= driven.intended_operations;
   const OperationTally tally = workload.Tally();
   StressResult result;
-  if (tally.ended >= 20 && tally.failed * 2 > tally.ended &&
-      tally.failed > tally.faults_injected) {
+  if (tally.ended >= 20 && tally.failed * 2 > tally.ended && tally.failed > tally.faults_injected) {
     result.inconclusive = absl::StrFormat(
         "%d of %d %s failed (%.0f%%) and injected faults explain at most %d: is the target "
         "reachable? A run that cannot reach its peer says nothing about the client.",
@@ -333,7 +329,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                      {"ended", tally.ended},
                      {"failed", tally.failed},
                      {"faults_injected", tally.faults_injected}};
-  report["inconclusive"] = result.inconclusive.empty() ? nullptr : nlohmann::json(result.inconclusive);
+  report["inconclusive"] =
+      result.inconclusive.empty() ? nullptr : nlohmann::json(result.inconclusive);
   report["live_objects_at_end"] = live_at_end;
 
   result.violation_total = violations.total();
@@ -388,11 +385,10 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                                      absl::ToDoubleSeconds(drain))},
     };
     if (open_loop) {
-      rows.emplace_back(
-          "rate", absl::StrFormat("%s of %s target%s, %d late starts", FormatRate(achieved),
-                                  FormatRate(options.rate),
-                                  rate_reached ? "" : ": DID NOT REACH ITS RATE",
-                                  driven.late_starts));
+      rows.emplace_back("rate", absl::StrFormat("%s of %s target%s, %d late starts",
+                                                FormatRate(achieved), FormatRate(options.rate),
+                                                rate_reached ? "" : ": DID NOT REACH ITS RATE",
+                                                driven.late_starts));
     }
     rows.insert(rows.end(), workload_rows.begin(), workload_rows.end());
     rows.emplace_back("seed",

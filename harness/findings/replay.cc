@@ -188,12 +188,12 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       const std::string recorded_trace = TraceHashOf(finding.report);
       std::string schedule;
       if (!recorded_trace.empty()) {
-        schedule = run.trace_hash == recorded_trace ? absl::StrCat(", same schedule (trace ",
-                                                                   recorded_trace, ")")
+        schedule = run.trace_hash == recorded_trace
+                       ? absl::StrCat(", same schedule (trace ", recorded_trace, ")")
                    : run.trace_hash.empty()
                        ? absl::StrCat(", schedule trace unknown (recorded ", recorded_trace, ")")
-                       : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash,
-                                      ", recorded ", recorded_trace, ")");
+                       : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash, ", recorded ",
+                                      recorded_trace, ")");
       }
       std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s])%s: %s\n",
                    attempt, options.times, run.child.Describe().c_str(),

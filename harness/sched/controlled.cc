@@ -175,7 +175,7 @@ enum class State {
   kIoWait,       // Probed, nothing ready: runnable again after another thread's step or deadline.
   kSleeping,     // Until a deadline.
   kExited,
-  kExternal,     // Handed off while blocked outside the scheduler; rejoins at its next call.
+  kExternal,  // Handed off while blocked outside the scheduler; rejoins at its next call.
 };
 
 const char* StateName(State state) {
@@ -459,8 +459,8 @@ class ControlledScheduler::Impl {
     self->state = State::kBlockedCond;
     self->waiting_on = cond;
     self->timed_out = false;
-    self->deadline = timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                                         : virtual_now_ + timeout;
+    self->deadline =
+        timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : virtual_now_ + timeout;
     cond_waiters_[cond].push_back(self);
     ReleaseShadow(mutex);
     lock.unlock();
@@ -576,7 +576,8 @@ class ControlledScheduler::Impl {
 
   // `name`: the point the caller stopped at (null: already set in self->point).
   void Step(std::unique_lock<std::mutex>& lock, ControlledThread* self, const char* name) {
-    Step(lock, self, name == nullptr ? absl::string_view() : absl::string_view(name), name != nullptr);
+    Step(lock, self, name == nullptr ? absl::string_view() : absl::string_view(name),
+         name != nullptr);
   }
   void Step(std::unique_lock<std::mutex>& lock, ControlledThread* self, absl::string_view name,
             bool named = true) {
@@ -667,11 +668,11 @@ class ControlledScheduler::Impl {
                                  });
       }
       case ScheduleStrategy::kPos: {
-        ControlledThread* best = *std::max_element(
-            enabled.begin(), enabled.end(),
-            [](const ControlledThread* a, const ControlledThread* b) {
-              return a->priority < b->priority;
-            });
+        ControlledThread* best =
+            *std::max_element(enabled.begin(), enabled.end(),
+                              [](const ControlledThread* a, const ControlledThread* b) {
+                                return a->priority < b->priority;
+                              });
         // Threads whose next step races with the chosen one (the same point) draw new
         // priorities; the chosen one too, once it has run.
         for (ControlledThread* thread : enabled) {
@@ -715,8 +716,8 @@ class ControlledScheduler::Impl {
         earliest = thread->deadline;
       }
     }
-    if (io_waiting && (quiescent_probes_ < kProbeRoundsBeforeTimers ||
-                       earliest == absl::InfiniteFuture())) {
+    if (io_waiting &&
+        (quiescent_probes_ < kProbeRoundsBeforeTimers || earliest == absl::InfiniteFuture())) {
       const absl::Duration pause =
           std::min(absl::Milliseconds(1), kQuiescentProbePause * (1 + quiescent_probes_));
       ++quiescent_probes_;
@@ -897,8 +898,8 @@ class ControlledScheduler::Impl {
   uint64_t events_ = 0;
   int quiescent_probes_ = 0;
   absl::Time last_progress_;
-  std::condition_variable outside_wake_;    // Something outside the scheduler happened.
-  std::condition_variable watchdog_wake_;   // The watchdog should look again (or stop).
+  std::condition_variable outside_wake_;   // Something outside the scheduler happened.
+  std::condition_variable watchdog_wake_;  // The watchdog should look again (or stop).
   ScheduleTrace trace_;
 
   std::thread watchdog_;

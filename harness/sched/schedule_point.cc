@@ -1,8 +1,7 @@
 #include "harness/sched/schedule_point.h"
 
-#include <thread>
-
 #include <random>
+#include <thread>
 
 #include "harness/base/mutex.h"
 #include "harness/sched/control_hooks.h"

@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "harness/sched/schedule_point.h"
-#include "harness/udp/dns_frame.h"
 #include "harness/sched/clock.h"
+#include "harness/sched/schedule_point.h"
 #include "harness/sched/thread.h"
+#include "harness/udp/dns_frame.h"
 
 namespace netrig {
 

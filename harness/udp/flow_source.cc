@@ -14,11 +14,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "harness/base/mutex.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/udp/socket_flow.h"
-#include "harness/sched/clock.h"
 #include "harness/sched/thread.h"
+#include "harness/udp/socket_flow.h"
 
 namespace netrig {
 namespace internal {

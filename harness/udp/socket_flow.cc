@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/sched/clock.h"
 
 namespace netrig {
 

@@ -1,6 +1,4 @@
 #include "harness/udp/socket_util.h"
-#include "harness/sched/clock.h"
-#include "harness/sched/controlled.h"
 
 #include <arpa/inet.h>
 #include <linux/sock_diag.h>
@@ -16,6 +14,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "harness/sched/clock.h"
+#include "harness/sched/controlled.h"
 
 namespace netrig::internal {
 
@@ -306,6 +306,5 @@ absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port) {
   return absl::ResourceExhaustedError(
       absl::StrCat("no port free on both 127.0.0.1 and ::1 after 64 tries: ", last.message()));
 }
-
 
 }  // namespace netrig::internal

@@ -29,7 +29,8 @@ TEST(InFlightBudget, GivesUpWhenAsked) {
   InFlightBudget budget(1);
   ASSERT_TRUE(budget.Acquire(1, [] { return false; }));
   int asked = 0;
-  EXPECT_FALSE(budget.Acquire(1, [&] { return ++asked >= 3; }, absl::Milliseconds(1)));
+  EXPECT_FALSE(budget.Acquire(
+      1, [&] { return ++asked >= 3; }, absl::Milliseconds(1)));
   EXPECT_EQ(asked, 3);
   EXPECT_EQ(budget.in_flight(), 1);  // Nothing taken by the failed Acquire.
 }

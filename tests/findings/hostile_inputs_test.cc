@@ -1,13 +1,13 @@
 // The real `netrig` binary against hostile files and flags, as a nightly job running as root
 // would meet them: every malformed input is a clean error (exit 2, one short line), never a
 // crash, a hang, a clobbered file, traffic off the machine, or a wrong exit code.
-#include <signal.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -35,9 +35,9 @@
 namespace netrig {
 namespace {
 
+using testing::CommandRun;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::CommandRun;
 using testing::ReadFileForTest;
 using testing::RunNetrig;
 using testing::ScratchDir;
@@ -70,21 +70,42 @@ void ExpectCleanError(const CommandRun& run, absl::string_view what) {
 
 TEST(HostileFlags, ValuesThatDoNotParseAreUsageErrorsNamingTheFlag) {
   const std::vector<std::vector<std::string>> cases = {
-      {"udp", "--duration=10"},      {"udp", "--threads=two"},       {"udp", "--size=-1"},
-      {"udp", "--json"},             {"udp", "--json", "--duration=1s"},
-      {"http", "--rate=nan"},        {"http", "--rate=inf"},         {"udp", "--rate=1e308"},
-      {"udp", "--rate=-5"},          {"fuzz", "--time=inf"},          {"udp", "--drain=0"},
-      {"udp", "--drain=-1s"},        {"udp", "--wake_deadline=-1s"}, {"udp", "--flows=65"},
-      {"udp", "--flows=0"},          {"udp", "--batch=0"},           {"udp", "--threads=0"},
-      {"udp", "--threads=+2"},       {"udp", "--threads=0x10"},      {"udp", "--seed=-1"},
-      {"udp", "--seed=18446744073709551616"}, {"http", "--concurrency=0"},
+      {"udp", "--duration=10"},
+      {"udp", "--threads=two"},
+      {"udp", "--size=-1"},
+      {"udp", "--json"},
+      {"udp", "--json", "--duration=1s"},
+      {"http", "--rate=nan"},
+      {"http", "--rate=inf"},
+      {"udp", "--rate=1e308"},
+      {"udp", "--rate=-5"},
+      {"fuzz", "--time=inf"},
+      {"udp", "--drain=0"},
+      {"udp", "--drain=-1s"},
+      {"udp", "--wake_deadline=-1s"},
+      {"udp", "--flows=65"},
+      {"udp", "--flows=0"},
+      {"udp", "--batch=0"},
+      {"udp", "--threads=0"},
+      {"udp", "--threads=+2"},
+      {"udp", "--threads=0x10"},
+      {"udp", "--seed=-1"},
+      {"udp", "--seed=18446744073709551616"},
+      {"http", "--concurrency=0"},
       {"http", "--request_timeout=1ms", "--task_deadline=2ms"},
-      {"http", "--target=http://127.0.0.1:0/"}, {"http", "--target=http://127.0.0.1:99999/"},
-      {"http", "--target=https://127.0.0.1:8443/"}, {"http", "--http=2"},
-      {"udp", "--family=ipv5"},      {"udp", "--nosuchflag"},        {"replay", "--times=0"},
-      {"udp", "--faults=drop=2"},    {"http", "--faults=explode=0.1"},
-      {"udp", "--json=--x"},         {"http", "--finding_dir=--duration=1s"},
-      {"udp", "--rate=5 "},          {"udp", "--rate= 5"},
+      {"http", "--target=http://127.0.0.1:0/"},
+      {"http", "--target=http://127.0.0.1:99999/"},
+      {"http", "--target=https://127.0.0.1:8443/"},
+      {"http", "--http=2"},
+      {"udp", "--family=ipv5"},
+      {"udp", "--nosuchflag"},
+      {"replay", "--times=0"},
+      {"udp", "--faults=drop=2"},
+      {"http", "--faults=explode=0.1"},
+      {"udp", "--json=--x"},
+      {"http", "--finding_dir=--duration=1s"},
+      {"udp", "--rate=5 "},
+      {"udp", "--rate= 5"},
   };
   for (const std::vector<std::string>& args : cases) {
     const std::string shown = absl::StrJoin(args, " ");
@@ -126,17 +147,16 @@ TEST(HostileFindingFiles, MalformedShapesAreCleanErrors) {
                      }));
   files.emplace_back("unknown_flag", spoiled([](auto& j) { j["args"].push_back("--frobnicate"); }));
   files.emplace_back("positional", spoiled([](auto& j) { j["args"].push_back("extra"); }));
-  files.emplace_back("not_a_stress_command",
-                     spoiled([](auto& j) { j["command"] = "fuzz"; }));
+  files.emplace_back("not_a_stress_command", spoiled([](auto& j) { j["command"] = "fuzz"; }));
   std::string huge_argv = R"({"tool":"netrig","version":1,"command":"udp","seed":1,"args":[)";
   for (int i = 0; i < 200000; ++i) absl::StrAppend(&huge_argv, i ? "," : "", "\"--threads=2\"");
   huge_argv += "]}";
   files.emplace_back("argv_200000", huge_argv);
-  files.emplace_back("nested_1000000",
-                     std::string(1000000, '[') + std::string(1000000, ']'));
-  files.emplace_back("nested_in_report",
-                     R"({"tool":"netrig","version":1,"command":"udp","seed":1,"args":[],"report":)" +
-                         std::string(100000, '[') + std::string(100000, ']') + "}");
+  files.emplace_back("nested_1000000", std::string(1000000, '[') + std::string(1000000, ']'));
+  files.emplace_back(
+      "nested_in_report",
+      R"({"tool":"netrig","version":1,"command":"udp","seed":1,"args":[],"report":)" +
+          std::string(100000, '[') + std::string(100000, ']') + "}");
   files.emplace_back("truncated", CleanUdpFinding().dump().substr(0, 40));
   for (const auto& [name, text] : files) {
     const std::string path = dir.File(name + ".json");
@@ -266,7 +286,8 @@ TEST(NightlyCollector, ManyFindingsAndManyPlaces) {
     finding["signature"] = absl::StrCat("udp distinct ", i);
     collector.StressFindingText(absl::StrCat("stress/run", i, "/f.json"), finding.dump());
   }
-  for (int i = 0; i < 1000; ++i) collector.StressLogText(absl::StrCat("stress/log", i, ".log"), log);
+  for (int i = 0; i < 1000; ++i)
+    collector.StressLogText(absl::StrCat("stress/log", i, ".log"), log);
   const NightlySummary summary = collector.Take();
   ASSERT_EQ(summary.findings.size(), 100001u);
   const NightlyFinding& race = summary.findings.back();
@@ -279,8 +300,9 @@ TEST(NightlyCollector, ManyFindingsAndManyPlaces) {
 TEST(NightlyCollector, JunitOutputStaysWellFormed) {
   NightlyCollector collector;
   collector.JunitText("junit/a.xml", "<testcase name=\"x\" status=\"fail");
-  collector.JunitText("junit/b.xml",
-                      "<testcase name=\"y&lt;\" status=\"fail\"><system-out>\x01\xff<&</system-out>");
+  collector.JunitText(
+      "junit/b.xml",
+      "<testcase name=\"y&lt;\" status=\"fail\"><system-out>\x01\xff<&</system-out>");
   collector.StepsText("s\x01\xff\tfail\t1\tl\tn\n");
   const std::string xml = NightlyJunit(collector.Take());
   for (char c : xml) {
@@ -299,8 +321,8 @@ TEST(NightlyCollector, JunitOutputStaysWellFormed) {
 }
 
 TEST(HostileOutputs, JsonToStdoutCarriesOnlyJson) {
-  const CommandRun run = RunNetrig({"udp", "--duration=300ms", "--json=-", "--faults=none",
-                                    "--finding_dir=", "--drain=100ms"});
+  const CommandRun run = RunNetrig(
+      {"udp", "--duration=300ms", "--json=-", "--faults=none", "--finding_dir=", "--drain=100ms"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   const nlohmann::json report = nlohmann::json::parse(run.out, nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << run.out.substr(0, 300);
@@ -315,8 +337,8 @@ TEST(HostileOutputs, ADeviceAsTheReportIsWrittenInPlace) {
   if (mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {
     GTEST_SKIP() << "cannot create a device node (needs root)";
   }
-  const CommandRun run = RunNetrig({"udp", "--duration=300ms", "--json=" + device,
-                                    "--faults=none", "--finding_dir=", "--drain=100ms"});
+  const CommandRun run = RunNetrig({"udp", "--duration=300ms", "--json=" + device, "--faults=none",
+                                    "--finding_dir=", "--drain=100ms"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   struct stat st {};
   ASSERT_EQ(stat(device.c_str(), &st), 0);
@@ -343,9 +365,8 @@ TEST(HostileOutputs, BadOutputPathsAreFoundBeforeTheRun) {
 // The report cannot be written at the end (/dev/full): the finding is kept and the exit stays 1.
 TEST(HostileOutputs, AFindingSurvivesAReportThatCannotBeWritten) {
   ScratchDir dir;
-  const CommandRun run =
-      RunNetrig({"udp", "--flow=bug-address-too-large", "--duration=5s", "--json=/dev/full",
-                 "--finding_dir=" + dir.path(), "--seed=1"});
+  const CommandRun run = RunNetrig({"udp", "--flow=bug-address-too-large", "--duration=5s",
+                                    "--json=/dev/full", "--finding_dir=" + dir.path(), "--seed=1"});
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_THAT(run.err, HasSubstr("No space left on device"));
   ASSERT_EQ(dir.Entries().size(), 1u);
@@ -355,8 +376,8 @@ TEST(HostileOutputs, AFindingSurvivesAReportThatCannotBeWritten) {
 // Ctrl-C: a distinct exit status (130), not a clean pass.
 TEST(HostileSignals, AnInterruptedRunIsNotAPass) {
   ChildOptions options;
-  options.argv = {testing::NetrigBinary(), "udp", "--duration=60s", "--finding_dir=",
-                  "--faults=none", "--drain=200ms"};
+  options.argv = {testing::NetrigBinary(), "udp",           "--duration=60s",
+                  "--finding_dir=",        "--faults=none", "--drain=200ms"};
   options.output_path = absl::StrCat(::testing::TempDir(), "/interrupted_", getpid(), ".log");
   options.timeout = absl::Seconds(2);  // RunChild sends SIGINT at the timeout.
   options.kill_grace = absl::Seconds(20);
@@ -379,8 +400,8 @@ TEST(HostileSignals, ASecondInterruptEndsTheDrainAtOnce) {
     dup2(out, 2);
     const std::string binary = testing::NetrigBinary();
     execl(binary.c_str(), binary.c_str(), "udp", "--flow=bug-waiting-drop", "--duration=60s",
-          "--drain=10m", "--stop_on_violation=false", "--finding_dir=",
-          static_cast<char*>(nullptr));
+          "--drain=10m", "--stop_on_violation=false",
+          "--finding_dir=", static_cast<char*>(nullptr));
     _exit(127);
   }
   const absl::Time start = absl::Now();
@@ -390,7 +411,8 @@ TEST(HostileSignals, ASecondInterruptEndsTheDrainAtOnce) {
   kill(run, SIGINT);
   int status = 0;
   pid_t reaped = 0;
-  while ((reaped = waitpid(run, &status, WNOHANG)) == 0 && absl::Now() - start < absl::Seconds(60)) {
+  while ((reaped = waitpid(run, &status, WNOHANG)) == 0 &&
+         absl::Now() - start < absl::Seconds(60)) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   if (reaped == 0) {
@@ -430,9 +452,10 @@ class SilentServer {
 TEST(HostileSignals, InterruptCancelsInFlightTasksInsteadOfWaitingForTheirTimeouts) {
   SilentServer server;
   ChildOptions options;
-  options.argv = {testing::NetrigBinary(), "http", "--target=" + server.url(), "--duration=60s",
-                  "--request_timeout=60s", "--task_deadline=120s", "--concurrency=8",
-                  "--finding_dir="};
+  options.argv = {testing::NetrigBinary(),    "http",
+                  "--target=" + server.url(), "--duration=60s",
+                  "--request_timeout=60s",    "--task_deadline=120s",
+                  "--concurrency=8",          "--finding_dir="};
   options.output_path = absl::StrCat(::testing::TempDir(), "/interrupt_http_", getpid(), ".log");
   options.timeout = absl::Seconds(2);
   options.kill_grace = absl::Seconds(60);
@@ -445,8 +468,9 @@ TEST(HostileSignals, InterruptCancelsInFlightTasksInsteadOfWaitingForTheirTimeou
 // A target where every task fails with no injected fault says so, and is not a pass.
 TEST(HostileTargets, MostTasksFailingWithoutAFaultIsInconclusive) {
   const int closed_port = netrig::testing::ClosedTcpPort();
-  const CommandRun run = RunNetrig({"http", absl::StrCat("--target=http://127.0.0.1:", closed_port, "/"),
-                                    "--duration=1s", "--finding_dir=", "--json=-"});
+  const CommandRun run =
+      RunNetrig({"http", absl::StrCat("--target=http://127.0.0.1:", closed_port, "/"),
+                 "--duration=1s", "--finding_dir=", "--json=-"});
   EXPECT_EQ(run.exit_code, 3) << run.err;
   EXPECT_THAT(run.err, HasSubstr("INCONCLUSIVE"));
   const nlohmann::json report = nlohmann::json::parse(run.out, nullptr, false);

@@ -172,10 +172,10 @@ TEST(ReplayFinding, SeededBugReproducesAndIsNotClean) {
 // same trace, which the replay checks against the one in the finding.
 TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
   const std::string dir = TempDir();
-  CommandRun run = RunNetrig({"udp", "--flow=bug-address-too-large", "--schedule=pct", "--seed=7",
-                              "--operations=200", "--duration=30s",
-                              absl::StrCat("--finding_dir=", dir, "/found")},
-                             dir);
+  CommandRun run = RunNetrig(
+      {"udp", "--flow=bug-address-too-large", "--schedule=pct", "--seed=7", "--operations=200",
+       "--duration=30s", absl::StrCat("--finding_dir=", dir, "/found")},
+      dir);
   ASSERT_EQ(run.child.exit_code, 1) << run.output;
   std::string path;
   for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "harness/base/mutex.h"
 #include "gtest/gtest.h"
-#include "harness/udp/peers/echo_server.h"
+#include "harness/base/mutex.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/peers/echo_server.h"
 #include "harness/udp/socket_util.h"
 
 namespace netrig {

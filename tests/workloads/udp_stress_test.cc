@@ -1,5 +1,6 @@
-// The `netrig udp` workload (harness/workloads/udp/udp_stress.h): short runs against the reference flows
-// give no violation and sane counters; small deliberately broken flows defined here are caught.
+// The `netrig udp` workload (harness/workloads/udp/udp_stress.h): short runs against the reference
+// flows give no violation and sane counters; small deliberately broken flows defined here are
+// caught.
 #include "harness/workloads/udp/udp_stress.h"
 
 #include <memory>

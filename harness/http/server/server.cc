@@ -111,10 +111,10 @@ void Worker::Run() {
   while (!stop_.load(std::memory_order_acquire)) {
     // Under a controlled scheduler the wait is a probe, so other threads run meanwhile.
     const int timeout_ms = NextTimeoutMs();
-    int n = UnderControl() ? ProbeUntil(
-                                 [&] { return epoll_wait(epoll_fd_, events, kMaxEvents, 0); },
-                                 timeout_ms, "http_server.epoll")
-                           : epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    int n = UnderControl()
+                ? ProbeUntil([&] { return epoll_wait(epoll_fd_, events, kMaxEvents, 0); },
+                             timeout_ms, "http_server.epoll")
+                : epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;

@@ -1,5 +1,4 @@
 #include "harness/udp/peers/dns_upstream.h"
-#include "harness/sched/thread.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -82,7 +82,8 @@ void DnsUpstream::AcceptLoop() {
       connections_.fetch_add(1, std::memory_order_relaxed);
       active_.fetch_add(1);
       MutexLock lock(&mu_);
-      servers_.emplace_back("dns.upstream", [this, c = std::make_shared<internal::UniqueFd>(
+      servers_.emplace_back("dns.upstream",
+                            [this, c = std::make_shared<internal::UniqueFd>(
                                        std::move(connection))]() mutable { Serve(std::move(*c)); });
     }
   }

@@ -1,6 +1,4 @@
 #include "harness/udp/peers/echo_server.h"
-#include "harness/sched/controlled.h"
-#include "harness/sched/thread.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,9 +9,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "harness/sched/controlled.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
-
 
 absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const EchoServerOptions& options) {
   std::unique_ptr<EchoServer> server(new EchoServer);

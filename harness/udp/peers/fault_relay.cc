@@ -13,9 +13,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/sched/clock.h"
 #include "harness/sched/thread.h"
 
 namespace netrig {
@@ -139,8 +139,8 @@ void FaultRelay::Impl::Admit(RelayDirection direction, size_t client, std::strin
   std::optional<uint64_t> key;
   if (options.fault_key) key = options.fault_key(payload);
   // Arrival indices and datagram keys live in separate halves of the key space.
-  const uint64_t decision_key = key.has_value() ? (*key | (uint64_t{1} << 63))
-                                                : (index & ~(uint64_t{1} << 63));
+  const uint64_t decision_key =
+      key.has_value() ? (*key | (uint64_t{1} << 63)) : (index & ~(uint64_t{1} << 63));
   const FaultDecision decision =
       DecideFaults(options.faults, options.seed, direction, decision_key, payload.size());
   SchedulePoint("relay.admit");

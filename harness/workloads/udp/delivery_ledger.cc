@@ -130,8 +130,7 @@ DeliveryLedger::Closing DeliveryLedger::Close(Instance* instance) {
       ++closing.lost_by_encoding[EncodingName(EncodingOf(s))];
       if (closing.first_lost.size() < 5) closing.first_lost.push_back(seq);
     } else {
-      state->store(static_cast<uint8_t>((s & ~kStateMask) | kAbandoned),
-                   std::memory_order_release);
+      state->store(static_cast<uint8_t>((s & ~kStateMask) | kAbandoned), std::memory_order_release);
       ++closing.abandoned;
     }
   }

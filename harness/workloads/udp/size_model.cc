@@ -10,8 +10,7 @@
 
 namespace netrig::internal::udp_stress {
 
-SizeModel::SizeModel(const UdpStressOptions& options,
-                     std::vector<AddressFamily> localhost_families)
+SizeModel::SizeModel(const UdpStressOptions& options, std::vector<AddressFamily> localhost_families)
     : fixed_size_(options.size),
       localhost_families_(std::move(localhost_families)),
       path_(options.peers.empty() ? DatagramPath::Loopback(options.dont_fragment)

@@ -87,12 +87,12 @@ void SourceExerciser::EchoOnHandedOutFlow(Peer& peer, absl::Time now) {
   if (!results.empty() && results[0].rejected()) {
     if (std::optional<std::string> why = context_.wrong_rejection(echo[0], results[0])) {
       Add(context_.counters->wrongly_rejected);
-      ReportViolation("wrongly_rejected",
-                      absl::StrFormat("flow source of '%s': a handed-out flow rejected "
-                                      "the %d-byte echo to %s (as read) with \"%s\": %s",
-                                      options_.flow, echo[0].payload.size(),
-                                      echo[0].endpoint.ToString(), results[0].error.message(),
-                                      *why));
+      ReportViolation(
+          "wrongly_rejected",
+          absl::StrFormat("flow source of '%s': a handed-out flow rejected "
+                          "the %d-byte echo to %s (as read) with \"%s\": %s",
+                          options_.flow, echo[0].payload.size(), echo[0].endpoint.ToString(),
+                          results[0].error.message(), *why));
     }
     return;
   }

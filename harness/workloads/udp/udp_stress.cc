@@ -17,13 +17,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "harness/drive/fault_mix.h"
-#include "harness/net/loopback.h"
 #include "harness/drive/seeds.h"
+#include "harness/net/loopback.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/thread.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
-#include "harness/sched/clock.h"
-#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -48,9 +48,9 @@ absl::StatusOr<FamilyChoice> ParseFamilyChoice(absl::string_view text) {
 }
 
 absl::StatusOr<RelayFaults> ParseFaultSpec(absl::string_view spec) {
-  static constexpr FaultMixItem kItems[] = {{"drop"},     {"duplicate"}, {"reorder"},
-                                            {"delay"},    {"truncate"},
-                                            {"max_delay", FaultMixItem::kDuration}};
+  static constexpr FaultMixItem kItems[] = {{"drop"},     {"duplicate"},
+                                            {"reorder"},  {"delay"},
+                                            {"truncate"}, {"max_delay", FaultMixItem::kDuration}};
   absl::StatusOr<FaultMix> mix = ParseFaultMix(spec, kItems);
   if (!mix.ok()) return mix.status();
   RelayFaults faults;
@@ -102,8 +102,7 @@ std::string JoinEndpoints(const std::vector<Endpoint>& endpoints) {
 OptionTable<UdpStressOptions> MakeUdpOptionTable() {
   using O = UdpStressOptions;
   OptionTable<O> table;
-  table.String("flow", &O::flow, "The flow under test, by registered name (--list_flows).",
-               "NAME")
+  table.String("flow", &O::flow, "The flow under test, by registered name (--list_flows).", "NAME")
       .Bool("list", &O::list_flows, "List the registered flows and exit.", OptionRole::kAction)
       .Alias("list_flows");
   AddStressOptions(table);
@@ -119,7 +118,8 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
               "--dont_fragment, the relay drops what would not fit this MTU, as a counted fault.")
       .Bool("dont_fragment", &O::dont_fragment, "Set IP_PMTUDISC_DO / IPV6_DONTFRAG on the flows.")
       .Enum("family", &O::family,
-            {{"ipv4", FamilyChoice::kIPv4}, {"ipv6", FamilyChoice::kIPv6},
+            {{"ipv4", FamilyChoice::kIPv4},
+             {"ipv6", FamilyChoice::kIPv6},
              {"both", FamilyChoice::kBoth}},
             "Address families of the flows' destinations.")
       .UInt64("size", &O::size, 0, 65535,
@@ -158,8 +158,7 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
             "host you own). Never taken from a finding file.",
             OptionRole::kAuthority)
       .String("scope_interface", &O::scope_interface,
-              "Interface for the scoped IPv6 endpoint encodings (default: lo on loopback).",
-              "NAME")
+              "Interface for the scoped IPv6 endpoint encodings (default: lo on loopback).", "NAME")
       .RecordedWhen([](const O& options) { return !options.scope_interface.empty(); })
       .Duration("drain", &O::drain, absl::Milliseconds(10), absl::Minutes(10),
                 "A retired flow's datagrams still out count as lost once none has come back for\n"
@@ -168,9 +167,9 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
       .Duration("wake_deadline", &O::wake_deadline, absl::Milliseconds(10), absl::Minutes(10),
                 "A peer that arrives while the flow source is awake must reach the handler\n"
                 "within this.")
-      .Duration("waiting_deadline", &O::waiting_deadline, absl::Milliseconds(10),
-                absl::Minutes(10), "A flow must leave \"waiting\" within this after the path "
-                                   "comes back.");
+      .Duration("waiting_deadline", &O::waiting_deadline, absl::Milliseconds(10), absl::Minutes(10),
+                "A flow must leave \"waiting\" within this after the path "
+                "comes back.");
   return table;
 }
 
@@ -184,16 +183,18 @@ absl::Status ValidateUdpStressOptions(const UdpStressOptions& options) {
   if (FindFlow(options.flow) == nullptr) {
     std::vector<std::string> names;
     for (const FlowRegistration* r : RegisteredFlows()) names.push_back(r->name);
-    return absl::NotFoundError(absl::StrCat("no flow named '", option_internal::Shorten(options.flow),
+    return absl::NotFoundError(absl::StrCat("no flow named '",
+                                            option_internal::Shorten(options.flow),
                                             "'; known flows: ", absl::StrJoin(names, ", ")));
   }
   if (absl::StatusOr<RelayFaults> faults = ParseFaultSpec(options.faults); !faults.ok()) {
     return faults.status();
   }
-  if (options.size != 0 && (options.size < internal::udp_stress::kHeaderBytes || options.size > 65535)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--size must be 0 (the limit-seeking mix) or between ", internal::udp_stress::kHeaderBytes,
-        " and 65535"));
+  if (options.size != 0 &&
+      (options.size < internal::udp_stress::kHeaderBytes || options.size > 65535)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--size must be 0 (the limit-seeking mix) or between ",
+                     internal::udp_stress::kHeaderBytes, " and 65535"));
   }
   if (options.mtu != 0 && options.mtu < kIPv4MinMtu) {
     return absl::InvalidArgumentError(absl::StrCat("--mtu must be 0 or at least ", kIPv4MinMtu));
@@ -410,11 +411,10 @@ void UdpStress::AddReport(const DriveResult& drive, nlohmann::json& report,
                                      latency_.Percentile(99), latency_.max_us())},
   };
   if (registration_ != nullptr && registration_->source && options_.sleep_wake) {
-    summary.push_back(
-        {"flow source",
-         absl::StrFormat("%d peers, %d handed out, %d sleeps, %d wakes",
-                         Get(counters_.peers_opened), Get(counters_.peers_delivered),
-                         Get(counters_.source_sleeps), Get(counters_.source_wakes))});
+    summary.push_back({"flow source",
+                       absl::StrFormat("%d peers, %d handed out, %d sleeps, %d wakes",
+                                       Get(counters_.peers_opened), Get(counters_.peers_delivered),
+                                       Get(counters_.source_sleeps), Get(counters_.source_wakes))});
   } else if (options_.sleep_wake) {
     summary.push_back({"flow source", "none registered for this flow: sleep/wake skipped"});
   }

@@ -11,9 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "harness/drive/seeds.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
-#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 

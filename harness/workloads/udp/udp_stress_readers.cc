@@ -9,10 +9,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "harness/drive/seeds.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
-#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -61,8 +61,7 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
   }
   const uint8_t s = ledger_.StateOf(instance, h.seq);
   const bool cut = d.payload.size() != h.length;
-  const bool cut_copy =
-      cut && (s & kStateMask) != kTruncated && ledger_.IsCutCopy(instance, h.seq);
+  const bool cut_copy = cut && (s & kStateMask) != kTruncated && ledger_.IsCutCopy(instance, h.seq);
   if (cut_copy) {
     Add(counters_.delivered_truncated);
     return false;

@@ -19,11 +19,11 @@
 #include "absl/time/clock.h"
 #include "harness/check/live_objects.h"
 #include "harness/drive/seeds.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/thread.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
-#include "harness/sched/clock.h"
-#include "harness/sched/thread.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -205,11 +205,10 @@ absl::Status UdpStress::SetupWorkload() {
   }
   std::vector<FaultRelay*> relays;
   for (auto& relay : relays_) relays.push_back(relay.get());
-  path_ = std::make_unique<PathState>(
-      options_, std::move(relays), &counters_,
-      [this](absl::string_view kind, std::string message) {
-        ReportViolation(kind, std::move(message));
-      });
+  path_ = std::make_unique<PathState>(options_, std::move(relays), &counters_,
+                                      [this](absl::string_view kind, std::string message) {
+                                        ReportViolation(kind, std::move(message));
+                                      });
   for (int s = 0; s < options_.flows; ++s) slots_.push_back(std::make_unique<Slot>());
   start_ = netrig::Now();
   for (int s = 0; s < options_.flows; ++s) {

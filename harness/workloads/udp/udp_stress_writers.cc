@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
-#include "harness/sched/clock.h"
 
 namespace netrig::internal::udp_stress {
 
@@ -27,21 +27,24 @@ Instance* UdpStress::Pin(Slot& slot) {
 bool UdpStress::WaitForBudget(int64_t cost) {
   uint64_t progress = ledger_.progress();
   absl::Time last_progress = netrig::Now();
-  return ledger_.budget().WaitForRoom(cost, [&] {
-    if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return true;
-    const absl::Time now = netrig::Now();
-    if (now >= traffic_end_) return true;
-    const uint64_t seen = ledger_.progress();
-    if (seen != progress) {
-      progress = seen;
-      last_progress = now;
-    } else if (now - last_progress > absl::Seconds(1)) {
-      // Nothing comes back: do not pile more on; the drain will tell what was lost.
-      Add(counters_.budget_stalls);
-      return true;
-    }
-    return false;
-  }, absl::Microseconds(500));
+  return ledger_.budget().WaitForRoom(
+      cost,
+      [&] {
+        if (stopping_.load(std::memory_order_relaxed) || StopRequested()) return true;
+        const absl::Time now = netrig::Now();
+        if (now >= traffic_end_) return true;
+        const uint64_t seen = ledger_.progress();
+        if (seen != progress) {
+          progress = seen;
+          last_progress = now;
+        } else if (now - last_progress > absl::Seconds(1)) {
+          // Nothing comes back: do not pile more on; the drain will tell what was lost.
+          Add(counters_.budget_stalls);
+          return true;
+        }
+        return false;
+      },
+      absl::Microseconds(500));
 }
 
 // ---- Writers -----------------------------------------------------------------------------------
