@@ -78,11 +78,13 @@ class CondVar {
   bool WaitWithTimeout(Mutex* mu, absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Signal() {
     cv_.notify_one();
-    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) hooks->cond_signal(this, false);
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks())
+      hooks->cond_signal(this, false);
   }
   void SignalAll() {
     cv_.notify_all();
-    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks()) hooks->cond_signal(this, true);
+    if (const internal::SyncHooks* hooks = internal::ActiveSyncHooks())
+      hooks->cond_signal(this, true);
   }
 
  private:

@@ -46,8 +46,8 @@ namespace netrig {
 // AddStressOptions() declares them in the workload's OptionTable.
 struct StressOptions {
   absl::Duration duration = absl::Seconds(10);
-  double rate = 0;  // Operations per second (open loop); 0: closed loop.
-  int threads = 2;  // Driver threads.
+  double rate = 0;                       // Operations per second (open loop); 0: closed loop.
+  int threads = 2;                       // Driver threads.
   std::optional<uint64_t> seed;          // Unset: a fresh seed (printed first).
   bool perturb = true;                   // Perturb schedule points.
   std::optional<uint64_t> perturb_seed;  // Unset: DeriveSeed(seed, "perturb").
@@ -72,8 +72,8 @@ struct StressOptions {
 
   // Not options: how the run talks.
   absl::Duration status_interval = absl::Seconds(1);
-  FILE* status_out = stderr;   // The status line each interval; null: none.
-  FILE* summary_out = stdout;  // Header and summary; null: none. stderr when json is "-".
+  FILE* status_out = stderr;    // The status line each interval; null: none.
+  FILE* summary_out = stdout;   // Header and summary; null: none. stderr when json is "-".
   bool handle_signals = false;  // Install SIGINT/SIGTERM/SIGHUP handlers for the run.
 };
 
@@ -118,8 +118,9 @@ void AddStressOptions(OptionTable<T>& table) {
               "Fault mix: default, none, or kind=probability,... (kinds in the usage above).",
               "MIX")
       .Bool("stop_on_violation", &T::stop_on_violation, "Stop traffic at the first violation.")
-      .String("json", &T::json, "Write the JSON report here (\"-\": stdout, the summary then\n"
-                                "goes to stderr).",
+      .String("json", &T::json,
+              "Write the JSON report here (\"-\": stdout, the summary then\n"
+              "goes to stderr).",
               "FILE", OptionRole::kOutput)
       .Alias("json_file")
       .String("finding_dir", &T::finding_dir,
@@ -194,9 +195,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
 // The finding file's path: "<dir>/<command>-<subject>-<seed>-<kinds>.json", with "-2", "-3"...
 // before ".json" when that name is taken (a finding is never overwritten). Unsafe characters in
 // `subject` become '_'.
-std::string FindingPath(absl::string_view dir, absl::string_view command,
-                        absl::string_view subject, uint64_t seed,
-                        const std::vector<std::string>& kinds);
+std::string FindingPath(absl::string_view dir, absl::string_view command, absl::string_view subject,
+                        uint64_t seed, const std::vector<std::string>& kinds);
 
 }  // namespace netrig
 

@@ -82,12 +82,12 @@ struct ScheduleTrace {
   std::vector<std::string> points;      // Point names, in order of first use.
   std::vector<ScheduleStep> steps;      // One per choice.
   std::vector<ScheduleEvent> events;
-  uint64_t max_enabled = 0;             // The largest number of threads that could run at once.
-  uint64_t watchdog_handoffs = 0;       // Control leakage.
-  uint64_t uncontrolled_enables = 0;    // Wake-ups that came from threads netrig does not control.
-  bool diverged = false;                // Replay: the recorded schedule could not be followed.
+  uint64_t max_enabled = 0;           // The largest number of threads that could run at once.
+  uint64_t watchdog_handoffs = 0;     // Control leakage.
+  uint64_t uncontrolled_enables = 0;  // Wake-ups that came from threads netrig does not control.
+  bool diverged = false;              // Replay: the recorded schedule could not be followed.
   uint64_t divergence_step = 0;
-  std::string divergence;               // "at step 640: expected t0.4@io.poll, enabled {...}".
+  std::string divergence;  // "at step 640: expected t0.4@io.poll, enabled {...}".
   // FNV-1a over the steps and events: equal traces have equal hashes.
   uint64_t Hash() const;
 };

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+
 #include "absl/strings/string_view.h"
 
 namespace netrig {

@@ -62,12 +62,12 @@ class DeliveryLedger {
   bool IsCutCopy(Instance* instance, uint32_t seq);
 
   enum class Arrival {
-    kDelivered,                // the first copy: settled as delivered
-    kDeliveredAfterFault,      // the first copy, after a counted fault settled it dropped/cut
-    kTruncated,                // a cut copy of an id a fault settled as cut
-    kDuplicate,                // a second copy of a delivered id
-    kRejectedButDelivered,     // the flow had rejected it
-    kAfterEnd,                 // the id was already abandoned or lost
+    kDelivered,             // the first copy: settled as delivered
+    kDeliveredAfterFault,   // the first copy, after a counted fault settled it dropped/cut
+    kTruncated,             // a cut copy of an id a fault settled as cut
+    kDuplicate,             // a second copy of a delivered id
+    kRejectedButDelivered,  // the flow had rejected it
+    kAfterEnd,              // the id was already abandoned or lost
   };
   // Settles a copy that arrived (`cut`: shorter than sent). kDelivered releases its cost.
   Arrival SettleArrival(Instance* instance, uint32_t seq, bool cut, int64_t cost);

@@ -49,7 +49,9 @@ class PathState {
   // `relays` (may be empty) stop forwarding while the path is down; they must outlive this.
   PathState(const UdpStressOptions& options, std::vector<FaultRelay*> relays, Counters* counters,
             Report report)
-      : options_(options), relays_(std::move(relays)), counters_(counters),
+      : options_(options),
+        relays_(std::move(relays)),
+        counters_(counters),
         report_(std::move(report)) {}
   PathState(const PathState&) = delete;
   PathState& operator=(const PathState&) = delete;

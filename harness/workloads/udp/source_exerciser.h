@@ -57,8 +57,8 @@ class SourceExerciser {
   };
 
   // Starts `source`, whose handler queues each flow for the exerciser's thread.
-  static absl::StatusOr<std::unique_ptr<SourceExerciser>> Start(
-      std::unique_ptr<FlowSource> source, Context context);
+  static absl::StatusOr<std::unique_ptr<SourceExerciser>> Start(std::unique_ptr<FlowSource> source,
+                                                                Context context);
   ~SourceExerciser() { Stop(); }
   SourceExerciser(const SourceExerciser&) = delete;
   SourceExerciser& operator=(const SourceExerciser&) = delete;

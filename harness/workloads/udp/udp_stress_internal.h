@@ -55,20 +55,20 @@
 #include "harness/drive/stress_run.h"
 #include "harness/net/datagram_oracle.h"
 #include "harness/net/endpoint.h"
+#include "harness/sched/thread.h"
+#include "harness/udp/flow.h"
 #include "harness/udp/peers/dns_upstream.h"
 #include "harness/udp/peers/echo_server.h"
 #include "harness/udp/peers/fault_relay.h"
-#include "harness/udp/flow.h"
 #include "harness/udp/socket_util.h"
-#include "harness/workloads/udp/stress_datagram.h"
-#include "harness/workloads/udp/stress_encodings.h"
 #include "harness/workloads/udp/delivery_ledger.h"
 #include "harness/workloads/udp/path_state.h"
 #include "harness/workloads/udp/size_model.h"
 #include "harness/workloads/udp/source_exerciser.h"
+#include "harness/workloads/udp/stress_datagram.h"
+#include "harness/workloads/udp/stress_encodings.h"
 #include "harness/workloads/udp/stress_ids.h"
 #include "harness/workloads/udp/udp_stress.h"
-#include "harness/sched/thread.h"
 #include "nlohmann/json.hpp"
 
 // The driver's internals (and stress_*.h) live one namespace below netrig::internal: names such
@@ -234,7 +234,7 @@ class UdpStress : public StressWorkload {
   void Teardown(bool interrupted);
 
   const UdpStressOptions options_;
-  uint64_t bounce_seed_ = 0;  // Set by Setup().
+  uint64_t bounce_seed_ = 0;            // Set by Setup().
   ViolationLog* violations_ = nullptr;  // Set by Setup().
   uint64_t seed_ = 0;                   // Set by Setup().
   const FlowRegistration* registration_ = nullptr;
