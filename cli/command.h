@@ -43,6 +43,7 @@ struct Subcommand {
 const std::vector<Subcommand>& Subcommands();
 
 int RunEndpoint(const std::vector<std::string>& args);
+int RunDomains(const std::vector<std::string>& args);
 int RunDemo(const std::vector<std::string>& args);
 int RunHttp(const std::vector<std::string>& args);
 int RunUdp(const std::vector<std::string>& args);
@@ -51,6 +52,7 @@ int RunFindings(const std::vector<std::string>& args);
 int RunReplay(const std::vector<std::string>& args);
 
 std::string EndpointFlagsHelp();
+std::string DomainsFlagsHelp();
 std::string HttpFlagsHelp();
 std::string UdpFlagsHelp();
 std::string FuzzFlagsHelp();

@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "cli/command.h"
 #include "harness/base/crash_context.h"
 #include "harness/check/violation_kinds.h"
-#include "cli/command.h"
 
 namespace netrig::cli {
 
@@ -26,6 +26,20 @@ const std::vector<Subcommand>& Subcommands() {
        "address, port, scope, error. Invalid inputs are reported after the valid ones are\n"
        "printed, and the exit status is then 2.",
        &RunEndpoint, &EndpointFlagsHelp},
+      {"domains", "route hosts by match and exception lists; judge a domain matcher",
+       "netrig domains [--matcher NAME] --match LIST [--except LIST] [--bare exact|subtree]\n"
+       "               [--wildcard any_depth|one_label] [--json] HOST...\n"
+       "netrig domains --stress [--matcher NAME] [--seed N] [--threads 4] [--time 10s]\n"
+       "netrig domains --list\n\n"
+       "Prints, for each HOST, handle or bypass and why: which pattern of which list decided\n"
+       "and by what rule (exceptions win; wildcards match at label boundaries; case, trailing\n"
+       "dots and Unicode versus A-labels do not matter; IP literals match only IP patterns).\n"
+       "With --matcher, also that matcher's answer, and DISAGREES where it differs from the\n"
+       "oracle. --stress judges the matcher over generated rules and hosts, then while its\n"
+       "rules are reloaded from another thread under load (never a mix of old and new rules,\n"
+       "never old rules after a reload returned). Exit 0 agree/clean, 1 disagreement or\n"
+       "violation, 2 invalid pattern, host or usage.",
+       &RunDomains, &DomainsFlagsHelp},
       {"demo", "a short tour of endpoints and the datagram-size oracle",
        "netrig demo\n\n"
        "Parses the endpoint strings from docs/field-notes.md and asks the datagram-size oracle\n"
@@ -146,7 +160,7 @@ int main(int argc, char** argv) {
         absl::string_view(argv[2]) == "violations") {
       std::printf("Violation kinds (what a finding file's \"kind\" means):\n");
       for (const netrig::ViolationKindInfo& kind : netrig::ViolationCatalogue()) {
-        std::printf("  %-30s %-5s %s\n", std::string(kind.name).c_str(),
+        std::printf("  %-30s %-6s %s\n", std::string(kind.name).c_str(),
                     std::string(kind.scope).c_str(), std::string(kind.meaning).c_str());
       }
       return netrig::kExitOk;

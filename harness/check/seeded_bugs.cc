@@ -30,6 +30,23 @@ const std::vector<SeededBug>& SeededBugs() {
        "observers keep a connection record alive after disconnect (LeakSanitizer also sees it "
        "in ASan builds)",
        "live_objects", "any"},
+      {"domain", "bug-case-sensitive", "8",
+       "compares an ASCII host with the patterns without folding its case (WWW.Example.com "
+       "escapes *.example.com)",
+       "domain_mismatch", "any"},
+      {"domain", "bug-suffix-no-boundary", "8",
+       "tests a wildcard by a plain string suffix, so *.example.com also covers badexample.com",
+       "domain_mismatch", "any"},
+      {"domain", "bug-exception-ignored", "8",
+       "looks at the match list first and never at the exceptions once a match applies",
+       "domain_mismatch", "any"},
+      {"domain", "bug-trailing-dot", "8",
+       "keeps a host's trailing dot, so example.com. escapes every pattern of example.com",
+       "domain_mismatch", "any"},
+      {"domain", "bug-torn-reload", "8",
+       "publishes a reload's match list and exception list one after the other, so a lookup "
+       "between them mixes old and new rules",
+       "torn_reload", "any"},
   };
   return *kBugs;
 }

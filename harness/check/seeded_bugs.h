@@ -18,7 +18,9 @@
 namespace netrig {
 
 struct SeededBug {
-  absl::string_view half;     // "udp" (a flow: --flow NAME) or "http" (a client: --client NAME).
+  // "udp" (a flow: --flow NAME), "http" (a client: --client NAME) or "domain" (a domain matcher:
+  // --matcher NAME).
+  absl::string_view half;
   absl::string_view name;     // "bug-address-too-large", ...
   absl::string_view story;    // The story number in docs/field-notes.md.
   absl::string_view summary;  // What the bug does.

@@ -46,6 +46,13 @@ const std::vector<ViolationKindInfo>& ViolationCatalogue() {
        "a task cancelled before Resume() completed as something other than cancelled"},
       {"captured_body_over_limit", "http",
        "a task captured more body bytes than its request allowed"},
+      // Domain matchers (`netrig domains`, the domain_match fuzzer, the reload stress).
+      {"domain_mismatch", "domain",
+       "a matcher routed a host otherwise than the oracle does under the same rules (or named a "
+       "pattern that does not decide it, or refused a valid host)"},
+      {"torn_reload", "domain",
+       "a lookup racing a reload answered as neither the old nor the new rules would (a mix), or "
+       "used the old rules after the reload had returned"},
   };
   return *kCatalogue;
 }

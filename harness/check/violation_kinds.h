@@ -18,7 +18,7 @@ namespace netrig {
 
 struct ViolationKindInfo {
   absl::string_view name;
-  absl::string_view scope;    // "any", "udp", "http": which workloads report it.
+  absl::string_view scope;    // "any", "udp", "http", "domain": which workloads report it.
   absl::string_view meaning;  // One sentence: what broke.
 };
 

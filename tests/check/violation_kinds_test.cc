@@ -20,7 +20,8 @@ TEST(ViolationCatalogue, NamesAreUniqueAndExplained) {
   for (const ViolationKindInfo& kind : ViolationCatalogue()) {
     EXPECT_TRUE(names.insert(std::string(kind.name)).second) << kind.name;
     EXPECT_FALSE(kind.meaning.empty()) << kind.name;
-    EXPECT_TRUE(kind.scope == "any" || kind.scope == "udp" || kind.scope == "http") << kind.name;
+    EXPECT_TRUE(kind.scope == "any" || kind.scope == "udp" || kind.scope == "http" ||
+                kind.scope == "domain") << kind.name;
   }
   EXPECT_TRUE(IsKnownViolationKind("silent_loss"));
   EXPECT_FALSE(IsKnownViolationKind("leak_of_something_else"));
