@@ -30,6 +30,10 @@ const std::vector<SeededBug>& SeededBugs() {
        "observers keep a connection record alive after disconnect (LeakSanitizer also sees it "
        "in ASan builds)",
        "live_objects", "any"},
+      {"http", "bug-sticky-unreachable", "8",
+       "the first connection that fails marks the origin unreachable for good: every later task "
+       "fails at once, also after the path is back",
+       "not_recovered_after_path", "any", "--no_path_at_start=2s --faults=none"},
       {"domain", "bug-case-sensitive", "8",
        "compares an ASCII host with the patterns without folding its case (WWW.Example.com "
        "escapes *.example.com)",

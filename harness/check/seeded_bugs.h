@@ -29,6 +29,8 @@ struct SeededBug {
   absl::string_view found_as;
   // The preset whose detector fits: "any", "asan" or "tsan".
   absl::string_view preset;
+  // Arguments the bug needs to show, added to the workload's usual ones (empty: none).
+  absl::string_view provoke = "";
 };
 
 const std::vector<SeededBug>& SeededBugs();

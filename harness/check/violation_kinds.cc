@@ -44,6 +44,9 @@ const std::vector<ViolationKindInfo>& ViolationCatalogue() {
       {"new_session_failed", "http", "NewSession failed"},
       {"cancel_before_resume_ignored", "http",
        "a task cancelled before Resume() completed as something other than cancelled"},
+      {"not_recovered_after_path", "http",
+       "after a --no_path_at_start window, no task started a grace period after the path "
+       "appeared succeeded: the client did not recover"},
       {"captured_body_over_limit", "http",
        "a task captured more body bytes than its request allowed"},
       // Domain matchers (`netrig domains`, the domain_match fuzzer, the reload stress).

@@ -228,7 +228,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   context.seed = seed;
   context.perturb_seed = perturb_seed;
   context.violations = &violations;
-  context.end = setup_start + options.duration;
+  context.path_appears = setup_start + options.no_path_at_start;
+  context.end = context.path_appears + options.duration;
   if (absl::Status ready = workload.Setup(context); !ready.ok()) {
     workload.Finish(DriveResult{}, /*interrupted=*/true);
     end_control();
@@ -248,7 +249,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     ConfigureSchedule({.mode = ScheduleMode::kPerturb, .seed = *perturb_seed});
   }
   DriveOptions drive;
-  drive.duration = options.duration;
+  drive.duration = options.no_path_at_start + options.duration;
   drive.threads = options.threads;
   drive.rate = options.rate;
   drive.max_operations = options.operations;
@@ -317,6 +318,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   report["stop_reason"] = driven.stop_reason;
   report["interrupted"] = interrupted ? nlohmann::json(interrupted_by) : nullptr;
   report["duration_s"] = seconds;
+  report["no_path_at_start_s"] = absl::ToDoubleSeconds(options.no_path_at_start);
   report["drain_s"] = absl::ToDoubleSeconds(drain);
   report["mode"] = open_loop ? "open_loop" : "closed_loop";
   report["rate_target"] = options.rate;
@@ -384,6 +386,11 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                                      interrupted ? absl::StrCat(", ", interrupted_by) : "",
                                      absl::ToDoubleSeconds(drain))},
     };
+    if (options.no_path_at_start > absl::ZeroDuration()) {
+      rows.emplace_back(
+          "no path", absl::StrCat("for the first ", absl::FormatDuration(options.no_path_at_start),
+                                  " of traffic, then the path appeared"));
+    }
     if (open_loop) {
       rows.emplace_back("rate", absl::StrFormat("%s of %s target%s, %d late starts",
                                                 FormatRate(achieved), FormatRate(options.rate),

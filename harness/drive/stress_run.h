@@ -46,6 +46,10 @@ namespace netrig {
 // AddStressOptions() declares them in the workload's OptionTable.
 struct StressOptions {
   absl::Duration duration = absl::Seconds(10);
+  // The run starts with the network path absent for this long, then the path appears (the
+  // field report: traffic blocked for 60-90 s after boot). Traffic runs for the window plus
+  // `duration`. 0: the path is there from the start.
+  absl::Duration no_path_at_start = absl::ZeroDuration();
   double rate = 0;                       // Operations per second (open loop); 0: closed loop.
   int threads = 2;                       // Driver threads.
   std::optional<uint64_t> seed;          // Unset: a fresh seed (printed first).
@@ -86,6 +90,13 @@ void AddStressOptions(OptionTable<T>& table) {
   table
       .Duration("duration", &T::duration, absl::Milliseconds(1), kMaxStressDuration,
                 "How long the run drives traffic; draining comes after.")
+      .Duration(
+          "no_path_at_start", &T::no_path_at_start, absl::ZeroDuration(), absl::Hours(1),
+          "Start with the network path absent for this long, then let it appear (udp: the\n"
+          "path is down and flows wait; http: the embedded server resets every connection).\n"
+          "Traffic runs for this window plus --duration. Under --schedule it is virtual time.")
+      .RecordedWhen(
+          [](const T& options) { return options.no_path_at_start > absl::ZeroDuration(); })
       .Double("rate", &T::rate, 0, 1e7,
               "Open loop: operations per second (udp: datagrams, http: tasks), latency from\n"
               "each operation's intended start. 0: closed loop, as fast as possible.")
@@ -139,6 +150,8 @@ struct StressContext {
   std::optional<uint64_t> perturb_seed;
   ViolationLog* violations = nullptr;
   absl::Time end;  // When traffic stops at the latest.
+  // When the path appears (the setup time plus --no_path_at_start; the setup time when 0).
+  absl::Time path_appears;
 };
 
 // Operations that ended, for the "most operations failed without a fault" check.

@@ -13,17 +13,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/sanitizers.h"
+#include "harness/check/seeded_bugs.h"
 #include "harness/findings/child_process.h"
 #include "harness/http/curl/buggy_clients.h"
-#include "harness/check/seeded_bugs.h"
 #include "harness/http/http_client.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/paths.h"
 #include "tests/support/run_netrig.h"
-
 
 namespace netrig {
 
@@ -52,7 +52,8 @@ struct NetrigRun {
 
 // The options every run uses: the finding budget is 60 s; the bug tests stop at the first
 // violation, the reference run goes the full duration.
-NetrigRun RunNetrigHttp(const std::string& client, absl::Duration duration) {
+NetrigRun RunNetrigHttp(const std::string& client, absl::Duration duration,
+                        absl::string_view provoke = "") {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/http_bugs_", client, "_", getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -69,6 +70,10 @@ NetrigRun RunNetrigHttp(const std::string& client, absl::Duration duration) {
                   "--observer_probability=0.05",
                   absl::StrCat("--json=", dir, "/report.json"),
                   absl::StrCat("--finding_dir=", dir, "/findings")};
+  // The bug's own provocation (seeded_bugs.h) after the usual options: a later flag wins.
+  for (absl::string_view arg : absl::StrSplit(provoke, ' ', absl::SkipEmpty())) {
+    options.argv.emplace_back(arg);
+  }
   options.output_path = dir + "/output.txt";
   options.timeout = duration + absl::Seconds(60);
   absl::StatusOr<ChildResult> child = RunChild(options);
@@ -115,8 +120,8 @@ TEST_P(SeededHttpBugTest, NetrigFindsItWithinSixtySeconds) {
 #endif
   } else if (detector == "tsan") {
 #if !defined(NETRIG_TSAN)
-    GTEST_SKIP() << client << " is a data race: only the tsan preset sees it (this is "
-                 << kPreset << ")";
+    GTEST_SKIP() << client << " is a data race: only the tsan preset sees it (this is " << kPreset
+                 << ")";
 #endif
   }
   bool listed = false;
@@ -125,8 +130,8 @@ TEST_P(SeededHttpBugTest, NetrigFindsItWithinSixtySeconds) {
 
   // Sanitizer findings and the ledger stop the run at once (60 s is the budget); the live
   // counters are compared when the run ends, so that run is short.
-  const NetrigRun run =
-      RunNetrigHttp(client, detector == "live_objects" ? absl::Seconds(10) : absl::Seconds(60));
+  const NetrigRun run = RunNetrigHttp(
+      client, detector == "live_objects" ? absl::Seconds(10) : absl::Seconds(60), bug.provoke);
   SCOPED_TRACE(Tail(run.output));
   ASSERT_TRUE(run.child.exited) << run.child.Describe();
   EXPECT_FALSE(run.child.timed_out);

@@ -347,6 +347,34 @@ TEST(HttpStressRunTest, ReferenceClientClosedLoopIsClean) {
   EXPECT_EQ(report["seed"], 42u);
 }
 
+// --no_path_at_start: the embedded server resets every connection while there is no path; the
+// reference client's tasks fail visibly (not stuck, not inconclusive: the resets are counted as
+// injected) and succeed again once the path appears.
+TEST(HttpStressRunTest, ReferenceClientRecoversAfterANoPathWindow) {
+  HttpStressOptions options = Quiet(absl::Seconds(3));
+  options.no_path_at_start = absl::Seconds(1);
+  options.faults = "none";
+  options.http = "mixed";
+  absl::StatusOr<StressResult> result = RunHttpStress(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const nlohmann::json& report = result->report;
+  EXPECT_EQ(result->exit_code, 0) << report["violations"].dump() << report["inconclusive"].dump();
+  EXPECT_GT(report["server"]["connections_reset_no_path"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["tasks_failed"].get<uint64_t>(), 0u);
+  EXPECT_GE(report["recovery"]["tasks_after"].get<uint64_t>(), 20u);
+  EXPECT_GT(report["recovery"]["succeeded_after"].get<uint64_t>(), 0u);
+  EXPECT_EQ(report["stuck_tasks"], 0);
+}
+
+TEST(HttpStressRunTest, ANoPathWindowNeedsTheEmbeddedServer) {
+  HttpStressOptions options = Quiet(absl::Seconds(1));
+  options.no_path_at_start = absl::Seconds(1);
+  options.target = "http://127.0.0.1:9/";
+  absl::StatusOr<StressResult> result = RunHttpStress(options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr("embedded server"));
+}
+
 TEST(HttpStressRunTest, OpenLoopStartsTheTargetNumberOfTasks) {
   HttpStressOptions options = Quiet(absl::Seconds(1));
   options.rate = 400;

@@ -371,3 +371,63 @@ TEST(UdpStressControlled, ASeededBugIsFoundUnderControl) {
 
 }  // namespace
 }  // namespace netrig
+
+namespace netrig {
+namespace {
+
+// --no_path_at_start: the flows open with the path down, writes wait or are rejected visibly
+// while it is absent, and once it appears the flows leave "waiting" and deliver (no silent loss,
+// no stuck_waiting).
+TEST(UdpStressNoPathAtStart, FlowsWaitThenRecover) {
+  UdpStressOptions options = Short("socket");
+  options.no_path_at_start = absl::Seconds(1);
+  options.duration = absl::Milliseconds(1500);
+  options.path_events = absl::ZeroDuration();
+  options.faults = "none";
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
+  const nlohmann::json& r = result->report;
+  EXPECT_EQ(r.at("no_path_at_start_s").get<double>(), 1.0);
+  EXPECT_EQ(U(r, "path_events"), 2u);  // Down at the start, up once.
+  EXPECT_GT(U(r, "datagrams_rejected"), 0u);
+  EXPECT_GT(U(r, "datagrams_delivered"), 100u);
+  EXPECT_GE(r.at("duration_s").get<double>(), 2.4);
+}
+
+// A flow that reports writes accepted while it waits and drops them is caught after the window.
+TEST(UdpStressNoPathAtStart, FindsWritesDroppedWhileWaiting) {
+  UdpStressOptions options = Short("bug-waiting-drop");
+  options.no_path_at_start = absl::Milliseconds(500);
+  options.path_events = absl::ZeroDuration();
+  options.faults = "none";
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->HasViolation("silent_loss")) << result->DescribeViolations();
+}
+
+// Under --schedule time is virtual: a 90 s window (the field report's) costs no wall time, and
+// the reference flow comes through it clean.
+TEST(UdpStressNoPathAtStart, NinetySecondsUnderControlCostNoWallTime) {
+  UdpStressOptions options = Short("socket");
+  options.schedule = "random";
+  options.no_path_at_start = absl::Seconds(90);
+  options.duration = absl::Milliseconds(200);
+  options.path_events = absl::ZeroDuration();
+  options.faults = "none";
+  options.reopen = false;
+  const absl::Time wall_start = absl::Now();
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
+  const nlohmann::json& r = result->report;
+  EXPECT_GE(r.at("duration_s").get<double>(), 90.0);
+  EXPECT_EQ(U(r, "path_events"), 2u);
+  EXPECT_GT(U(r, "datagrams_delivered"), 0u);
+  std::printf("90 s no-path window under --schedule=random: %.1f s wall, %llu steps\n",
+              absl::ToDoubleSeconds(absl::Now() - wall_start),
+              static_cast<unsigned long long>(r.at("schedule").at("steps").get<uint64_t>()));
+}
+
+}  // namespace
+}  // namespace netrig

@@ -25,15 +25,19 @@ CurlSessionBugs ObserverLeak() {
   bugs.observers_retain_connections = true;
   return bugs;
 }
+CurlSessionBugs StickyUnreachable() {
+  CurlSessionBugs bugs;
+  bugs.remember_unreachable_forever = true;
+  return bugs;
+}
 
 }  // namespace
 
 const std::vector<SeededHttpBug>& SeededHttpBugs() {
   static const auto* const bugs = new std::vector<SeededHttpBug>{
-      {"bug-dequeue-uaf", DequeueUseAfterFree()},
-      {"bug-unlocked-share", UnlockedShare()},
-      {"bug-double-completion", DoubleCompletion()},
-      {"bug-observer-leak", ObserverLeak()},
+      {"bug-dequeue-uaf", DequeueUseAfterFree()},      {"bug-unlocked-share", UnlockedShare()},
+      {"bug-double-completion", DoubleCompletion()},   {"bug-observer-leak", ObserverLeak()},
+      {"bug-sticky-unreachable", StickyUnreachable()},
   };
   return *bugs;
 }

@@ -75,7 +75,8 @@ class CurlClient final : public HttpClient {
 absl::StatusOr<std::unique_ptr<HttpClient>> NewCurlClient(const CurlClientOptions& options) {
   if (absl::Status init = internal::curl_session::GlobalInit(); !init.ok()) return init;
   std::shared_ptr<internal::curl_session::CurlShare> share;
-  if (options.share_dns || options.bugs.share_without_locks) {
+  if (options.share_dns || options.bugs.share_without_locks ||
+      options.bugs.remember_unreachable_forever) {
     share = std::make_shared<internal::curl_session::CurlShare>(!options.bugs.share_without_locks);
     if (share->handle() == nullptr) return absl::InternalError("curl_share_init failed");
   }

@@ -60,6 +60,10 @@ struct CurlSessionBugs {
   // (d) Observer registrations hold their connection record, and a closing connection does not
   // drop its registrations: record and registrations keep each other alive forever.
   bool observers_retain_connections = false;
+  // (e) The first transfer that fails to connect or gets nothing back marks the client's origin
+  // unreachable, and every later task of every session fails at once without trying: a
+  // reachability verdict that is never revisited once the path is back.
+  bool remember_unreachable_forever = false;
 };
 
 struct CurlClientOptions {

@@ -39,6 +39,14 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
   TaskState expected = TaskState::kQueued;
   if (!task->state_.compare_exchange_strong(expected, TaskState::kRunning)) return;
   SchedulePoint("task.start");
+  if (bugs_.remember_unreachable_forever && share_ != nullptr &&
+      share_->marked_unreachable.load(std::memory_order_relaxed)) {
+    HttpResult result;
+    result.error = HttpErrorKind::kConnect;
+    result.error_message = "origin marked unreachable";
+    Complete(task, std::move(result));
+    return;
+  }
 
   CURL* easy = nullptr;
   if (!idle_easy_.empty()) {

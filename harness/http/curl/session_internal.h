@@ -82,6 +82,9 @@ class CurlShare {
 
   CURLSH* handle() const { return share_; }
 
+  // Client-wide state of the seeded bug CurlSessionBugs::remember_unreachable_forever.
+  std::atomic<bool> marked_unreachable{false};
+
  private:
   // libcurl pairs each lock with an unlock on the same thread; the analysis cannot see that.
   static void LockData(CURL*, curl_lock_data data, curl_lock_access,

@@ -169,6 +169,10 @@ void SessionCore::FinishTransfer(CURL* easy, CURLcode code) {
   result.timings.first_byte = Micros(first_byte_us);
   result.timings.total = Micros(total_us);
   result.error = ErrorKindOf(code);
+  if (bugs_.remember_unreachable_forever && share_ != nullptr && status == 0 &&
+      (result.error == HttpErrorKind::kConnect || result.error == HttpErrorKind::kReset)) {
+    share_->marked_unreachable.store(true, std::memory_order_relaxed);
+  }
   if (code != CURLE_OK) {
     result.error_message = task->error_buffer_[0] != '\0'
                                ? absl::StrCat(curl_easy_strerror(code), ": ", task->error_buffer_)

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "harness/http/server/server_internal.h"
+#include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/thread.h"
 
@@ -145,6 +146,13 @@ void Worker::Accept(int listen_fd) {
   for (int i = 0; i < 64; ++i) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN (another worker won), or a transient error.
+    if (netrig::Now() < server_->options().reset_connections_until) {
+      const linger reset{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+      close(fd);
+      Bump(stats_.connections_reset_no_path);
+      continue;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     uint64_t id = next_id_++;
@@ -302,6 +310,7 @@ HttpServerStats HttpServer::Stats() const {
     const internal::WorkerStats& s = worker->stats();
     auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
     out.connections_accepted += get(s.connections_accepted);
+    out.connections_reset_no_path += get(s.connections_reset_no_path);
     closed += get(s.connections_closed);
     out.http1_connections += get(s.http1_connections);
     out.http2_connections += get(s.http2_connections);

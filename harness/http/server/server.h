@@ -53,6 +53,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "harness/base/mutex.h"
 #include "harness/http/server/fault_plan.h"
 #include "harness/sched/thread.h"
@@ -74,6 +75,10 @@ struct HttpServerOptions {
   bool honor_fault_requests = true;
   // SETTINGS_MAX_CONCURRENT_STREAMS sent to HTTP/2 clients.
   int h2_max_concurrent_streams = 256;
+  // A start-up window with no network path (--no_path_at_start): every connection accepted
+  // before this time (netrig::Now()) is reset at once (SO_LINGER 0), so clients see their
+  // connections fail, as behind a filter that has not started yet.
+  absl::Time reset_connections_until = absl::InfinitePast();
 };
 
 // What the script sees of a request.
@@ -103,6 +108,8 @@ using ScriptFunction = std::function<ScriptedResponse(const ScriptedRequest&)>;
 
 struct HttpServerStats {
   uint64_t connections_accepted = 0;
+  uint64_t connections_reset_no_path =
+      0;  // Reset at once: HttpServerOptions::reset_connections_until.
   uint64_t connections_open = 0;
   uint64_t http1_connections = 0;
   uint64_t http2_connections = 0;

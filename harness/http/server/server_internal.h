@@ -25,6 +25,7 @@ namespace netrig::internal {
 
 struct alignas(64) WorkerStats {
   std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_reset_no_path{0};
   std::atomic<uint64_t> connections_closed{0};
   std::atomic<uint64_t> http1_connections{0};
   std::atomic<uint64_t> http2_connections{0};

@@ -52,6 +52,12 @@ using internal::http_stress::kOutcomeNames;
 #endif
 }
 
+// --no_path_at_start: tasks started this long after the path appeared must not all fail (at
+// least kRecoveryMinimumTasks of them for a verdict). Long enough for a connect retry or a
+// session replacement; a client that needs longer is slow to recover, which is worth a look.
+constexpr absl::Duration kRecoveryGrace = absl::Seconds(2);
+constexpr uint64_t kRecoveryMinimumTasks = 20;
+
 std::string FormatMicros(int64_t us) {
   if (us >= 10000) return absl::StrFormat("%.1f ms", us / 1000.0);
   return absl::StrFormat("%d us", us);
@@ -75,7 +81,13 @@ class HttpStress : public StressWorkload {
     violations_ = context.violations;
     seed_ = context.seed;
     fault_seed_ = DeriveSeed(seed_, "faults");
+    path_appears_ = context.path_appears;
     url_ = options_.target;
+    if (!url_.empty() && options_.no_path_at_start > absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "--no_path_at_start needs the embedded server (it resets connections during the "
+          "window); it cannot take a --target's path away");
+    }
     if (url_.empty()) {
       HttpServerOptions server_options;
       server_options.threads = options_.server_threads;
@@ -86,6 +98,7 @@ class HttpStress : public StressWorkload {
       // X-Netrig-Fault: faults then do not depend on the order requests arrive in.
       if (faults->has_value()) planner_ = std::make_unique<FaultPlanner>(**faults);
       server_options.honor_fault_requests = true;
+      server_options.reset_connections_until = context.path_appears;
       server_ = std::make_unique<HttpServer>(server_options);
       if (absl::Status started = server_->Start(); !started.ok()) {
         return absl::UnavailableError(
@@ -104,8 +117,11 @@ class HttpStress : public StressWorkload {
     return absl::OkStatus();
   }
 
-  void AdjustDrive(DriveOptions& /*drive*/) override {
-    tasks_->set_end(netrig::Now() + options_.duration);
+  void AdjustDrive(DriveOptions& drive) override {
+    tasks_->set_end(netrig::Now() + drive.duration);
+    if (options_.no_path_at_start > absl::ZeroDuration()) {
+      tasks_->set_recovery_from(path_appears_ + kRecoveryGrace);
+    }
   }
 
   void Operate(int worker, uint64_t index, absl::Time intended_start) override {
@@ -135,6 +151,9 @@ class HttpStress : public StressWorkload {
     }
     if (tasks_ != nullptr) {
       started_ = tasks_->tasks_started();
+      CheckRecovery(interrupted);
+      after_recovery_point_ = tasks_->tasks_after_recovery_point();
+      ok_after_recovery_point_ = tasks_->ok_after_recovery_point();
       completed_ = tasks_->ledger().completed();
       duplicates_ = tasks_->ledger().duplicate_completions();
       after_close_ = tasks_->ledger().completions_after_close();
@@ -155,8 +174,10 @@ class HttpStress : public StressWorkload {
     if (server_ != nullptr) {
       server_->Stop();
       const HttpServerStats stats = server_->Stats();
+      faults_injected_ += stats.connections_reset_no_path;
       server_json_ = {{"url", url_},
                       {"connections_accepted", stats.connections_accepted},
+                      {"connections_reset_no_path", stats.connections_reset_no_path},
                       {"http1_connections", stats.http1_connections},
                       {"http2_connections", stats.http2_connections},
                       {"requests", stats.requests},
@@ -224,6 +245,11 @@ class HttpStress : public StressWorkload {
         {"latency_us", latency_},
         {"counters", counters_},
         {"server", server_json_},
+        {"recovery", options_.no_path_at_start > absl::ZeroDuration()
+                         ? nlohmann::json{{"grace_s", absl::ToDoubleSeconds(kRecoveryGrace)},
+                                          {"tasks_after", after_recovery_point_},
+                                          {"succeeded_after", ok_after_recovery_point_}}
+                         : nlohmann::json(nullptr)},
     });
     summary = {
         {"http", options_.http},
@@ -252,9 +278,44 @@ class HttpStress : public StressWorkload {
     summary.emplace_back(
         "invariants", absl::StrFormat("duplicates %d, after invalidation %d, stuck %d", duplicates_,
                                       after_close_, stuck_));
+    if (options_.no_path_at_start > absl::ZeroDuration()) {
+      const uint64_t reset =
+          server_json_.is_object() && server_json_.contains("connections_reset_no_path")
+              ? server_json_["connections_reset_no_path"].get<uint64_t>()
+              : 0;
+      summary.emplace_back(
+          "recovery",
+          after_recovery_point_ < kRecoveryMinimumTasks
+              ? absl::StrFormat("%d connections reset while there was no path; not judged: only "
+                                "%d tasks started %s after the path appeared (need %d)",
+                                reset, after_recovery_point_, absl::FormatDuration(kRecoveryGrace),
+                                kRecoveryMinimumTasks)
+              : absl::StrFormat("%d connections reset while there was no path; %d of %d tasks "
+                                "started %s or more after it appeared succeeded",
+                                reset, ok_after_recovery_point_, after_recovery_point_,
+                                absl::FormatDuration(kRecoveryGrace)));
+    }
   }
 
  private:
+  // --no_path_at_start: once kRecoveryMinimumTasks tasks started kRecoveryGrace after the path
+  // appeared have ended and none succeeded, the client did not recover (reported once).
+  void CheckRecovery(bool interrupted) {
+    if (options_.no_path_at_start <= absl::ZeroDuration() || interrupted ||
+        recovery_reported_.load()) {
+      return;
+    }
+    const uint64_t after = tasks_->tasks_after_recovery_point();
+    if (after < kRecoveryMinimumTasks || tasks_->ok_after_recovery_point() > 0) return;
+    if (recovery_reported_.exchange(true)) return;
+    violations_->Report(
+        "not_recovered_after_path",
+        absl::StrFormat("none of the %d tasks started %s or more after the path appeared (at the "
+                        "end of the %s no-path window) succeeded: the client did not recover",
+                        after, absl::FormatDuration(kRecoveryGrace),
+                        absl::FormatDuration(options_.no_path_at_start)));
+  }
+
   void MonitorLoop() {
     uint64_t stuck_printed = 0;
     absl::Time next_leak_check = netrig::Now() + options_.leak_check_interval;
@@ -265,6 +326,7 @@ class HttpStress : public StressWorkload {
         stuck_printed = watchdog_->stuck_reported();
         tasks_->PrintStuckStates(options_.status_out);
       }
+      CheckRecovery(/*interrupted=*/false);
 #if defined(NETRIG_ASAN)
       if (netrig::Now() >= next_leak_check) {
         next_leak_check = netrig::Now() + options_.leak_check_interval;
@@ -300,6 +362,9 @@ class HttpStress : public StressWorkload {
   // What Finish() captured for the report.
   uint64_t started_ = 0, completed_ = 0, duplicates_ = 0, after_close_ = 0, cancelled_ = 0;
   uint64_t stuck_ = 0, faults_injected_ = 0;
+  absl::Time path_appears_;
+  std::atomic<bool> recovery_reported_{false};
+  uint64_t after_recovery_point_ = 0, ok_after_recovery_point_ = 0;
   nlohmann::json counters_ = nlohmann::json::object();
   nlohmann::json latency_ = nlohmann::json::object();
   std::array<int64_t, 5> percentiles_{};

@@ -233,6 +233,12 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
   } else {
     if (result.error != HttpErrorKind::kNone) errors_.fetch_add(1, std::memory_order_relaxed);
     latency_.Record(netrig::Now() - record.start);
+    if (record.start >= recovery_from_) {
+      after_recovery_point_.fetch_add(1, std::memory_order_relaxed);
+      if (result.error == HttpErrorKind::kNone) {
+        ok_after_recovery_point_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
   }
   {
     MutexLock lock(&live_mu_);

@@ -58,6 +58,11 @@ class HttpStressWorkload {
   ~HttpStressWorkload();
 
   void set_end(absl::Time end) { end_ = end; }
+  // Tasks that start at or after `from` (the end of a --no_path_at_start window plus a grace)
+  // are counted apart: a client that recovered completes some of them successfully.
+  void set_recovery_from(absl::Time from) { recovery_from_ = from; }
+  uint64_t tasks_after_recovery_point() const { return after_recovery_point_.load(); }
+  uint64_t ok_after_recovery_point() const { return ok_after_recovery_point_.load(); }
   const Ledger& ledger() const { return tasks_; }
   const LatencyHistogram& latency() const { return latency_; }
 
@@ -128,6 +133,9 @@ class HttpStressWorkload {
   DelayedCanceller canceller_;
   std::vector<Slot> slots_;
   absl::Time end_ = absl::InfiniteFuture();
+  absl::Time recovery_from_ = absl::InfiniteFuture();
+  std::atomic<uint64_t> after_recovery_point_{0};
+  std::atomic<uint64_t> ok_after_recovery_point_{0};
 
   std::atomic<uint64_t> next_scope_{1};
   std::atomic<uint64_t> tasks_started_{0};

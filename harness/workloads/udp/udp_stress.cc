@@ -276,13 +276,14 @@ absl::Status UdpStress::Setup(const StressContext& context) {
   violations_ = context.violations;
   seed_ = context.seed;
   bounce_seed_ = DeriveSeed(seed_, "bounce");
+  path_appears_ = context.path_appears;
   return SetupWorkload();
 }
 
 void UdpStress::AdjustDrive(DriveOptions& drive) {
   // Each operation writes a batch of datagrams: --rate counts datagrams.
   drive.rate = options_.rate > 0 ? options_.rate / op_batch_ : 0;
-  traffic_end_ = netrig::Now() + options_.duration;
+  traffic_end_ = netrig::Now() + drive.duration;
   chaos_ = Thread("udp.chaos", [this] { ChaosLoop(); });
   if (source_ != nullptr) source_->StartThread();
 }

@@ -111,12 +111,14 @@ void UdpStress::Finalize(Instance* instance) {
 void UdpStress::ChaosLoop() {
   std::mt19937_64 rng(DeriveSeed(seed_, "chaos"));
   const absl::Duration tick = absl::Milliseconds(5);
-  absl::Time next_path_event = options_.path_events > absl::ZeroDuration()
+  const bool window = options_.no_path_at_start > absl::ZeroDuration();
+  absl::Time next_path_event = window ? path_appears_
+                               : options_.path_events > absl::ZeroDuration()
                                    ? start_ + options_.path_events
                                    : absl::InfiniteFuture();
   auto reopen_gap = [&] { return absl::Milliseconds(150 + static_cast<int64_t>(rng() % 750)); };
   absl::Time next_reopen = options_.reopen ? start_ + reopen_gap() : absl::InfiniteFuture();
-  bool path_up = true;
+  bool path_up = !window;
   int reopens = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
     netrig::SleepFor(tick);
@@ -124,7 +126,8 @@ void UdpStress::ChaosLoop() {
     if (now >= next_path_event) {
       path_up = !path_up;
       path_->Set(path_up);
-      next_path_event = now + options_.path_events;
+      next_path_event = options_.path_events > absl::ZeroDuration() ? now + options_.path_events
+                                                                    : absl::InfiniteFuture();
     }
     path_->CheckWaiting(now);
     if (now >= next_reopen && reopens < max_reopens_) {

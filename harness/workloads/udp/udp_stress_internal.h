@@ -270,6 +270,8 @@ class UdpStress : public StressWorkload {
   std::atomic<bool> stopping_{false};
   absl::Time start_;
   absl::Time traffic_end_;
+  // When the path appears after --no_path_at_start (start-up time when there is no window).
+  absl::Time path_appears_;
 
   Thread chaos_;
   std::vector<Instance*> retiring_;  // chaos thread only

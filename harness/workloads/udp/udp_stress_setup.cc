@@ -210,6 +210,9 @@ absl::Status UdpStress::SetupWorkload() {
                                         ReportViolation(kind, std::move(message));
                                       });
   for (int s = 0; s < options_.flows; ++s) slots_.push_back(std::make_unique<Slot>());
+  // --no_path_at_start: the flows are opened with the path already down (they are told at once)
+  // and the chaos thread brings it up when the window ends.
+  if (options_.no_path_at_start > absl::ZeroDuration()) path_->Set(/*up=*/false);
   start_ = netrig::Now();
   for (int s = 0; s < options_.flows; ++s) {
     absl::StatusOr<Instance*> instance = OpenInstance(s);
