@@ -716,14 +716,25 @@ class ControlledScheduler::Impl {
         earliest = thread->deadline;
       }
     }
-    if (io_waiting &&
-        (quiescent_probes_ < kProbeRoundsBeforeTimers || earliest == absl::InfiniteFuture())) {
+    // Real pauses and repeated rounds give the kernel and threads outside the scheduler time
+    // to act. With no sign of either (no thread blocked outside, no wake-up from an uncontrolled
+    // thread yet, and a deadline to move to), one round of probes decides: loopback delivery
+    // completes inside the sender's call, so more rounds and pauses would only cost wall time,
+    // and a long virtual window (the 90 s no-path start) would pay them at every timer.
+    const bool outside_activity =
+        trace_.uncontrolled_enables > 0 || earliest == absl::InfiniteFuture() ||
+        std::any_of(threads_.begin(), threads_.end(),
+                    [](const auto& thread) { return thread->state == State::kExternal; });
+    const int rounds = outside_activity ? kProbeRoundsBeforeTimers : 1;
+    if (io_waiting && (quiescent_probes_ < rounds || earliest == absl::InfiniteFuture())) {
       const absl::Duration pause =
           std::min(absl::Milliseconds(1), kQuiescentProbePause * (1 + quiescent_probes_));
       ++quiescent_probes_;
-      lock.unlock();
-      absl::SleepFor(pause);
-      lock.lock();
+      if (outside_activity) {
+        lock.unlock();
+        absl::SleepFor(pause);
+        lock.lock();
+      }
       ++events_;  // Every I/O waiter probes again.
       return controlling_;
     }

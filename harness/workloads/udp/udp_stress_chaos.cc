@@ -121,7 +121,9 @@ void UdpStress::ChaosLoop() {
   bool path_up = !window;
   int reopens = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
-    netrig::SleepFor(tick);
+    // During a --no_path_at_start window only reopens and drains are due: a coarser tick.
+    const absl::Duration to_path = path_appears_ - netrig::Now();
+    netrig::SleepFor(!path_up && to_path > tick ? std::min(10 * tick, to_path) : tick);
     const absl::Time now = netrig::Now();
     if (now >= next_path_event) {
       path_up = !path_up;

@@ -160,6 +160,9 @@ struct WorkerState {
   // writer makes the same choices whatever the timing.
   const uint64_t seed;
   uint64_t batches = 0;
+  // While the path stays down a writer backs off (1 ms, doubling to 50 ms), as a client waiting
+  // for a path would; back to 1 ms once it is up.
+  absl::Duration down_backoff = absl::Milliseconds(1);
   std::vector<Datagram> datagrams;
   std::vector<uint8_t> encodings;
   std::vector<uint8_t> targets;

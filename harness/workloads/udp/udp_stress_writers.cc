@@ -101,7 +101,12 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
   SettleWrite(instance, absl::MakeConstSpan(w.datagrams.data(), n), results, base,
               absl::MakeConstSpan(w.encodings.data(), n), overlap);
   // While the path is down a writer keeps trying, but not in a tight loop of rejections.
-  if (path_->down()) netrig::SleepFor(absl::Milliseconds(1));
+  if (path_->down()) {
+    netrig::SleepFor(w.down_backoff);
+    w.down_backoff = std::min(2 * w.down_backoff, absl::Milliseconds(50));
+  } else {
+    w.down_backoff = absl::Milliseconds(1);
+  }
 }
 
 void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datagrams,
