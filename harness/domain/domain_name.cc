@@ -8,20 +8,18 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "harness/base/option_table.h"
 
 namespace netrig {
 namespace {
 
 absl::Status Invalid(absl::string_view input, absl::string_view why) {
-  const absl::string_view shown = input.substr(0, 80);
-  return absl::InvalidArgumentError(absl::StrCat("invalid host \"", absl::CHexEscape(shown),
-                                                 input.size() > shown.size() ? "..." : "",
-                                                 "\": ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid host \"", option_internal::Shorten(input), "\": ", why));
 }
 
 // Control characters, space, DEL, and anything that is not well-formed UTF-8.
@@ -139,8 +137,8 @@ absl::StatusOr<HostName> NormalizeHost(absl::string_view input) {
     }
     for (char c : label) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-        return Invalid(input, absl::StrCat("has a character host names do not use ('",
-                                           absl::CHexEscape(absl::string_view(&c, 1)), "')"));
+        return Invalid(input, absl::StrCat("has a character host names do not use (",
+                                           option_internal::Quote(absl::string_view(&c, 1)), ")"));
       }
     }
   }

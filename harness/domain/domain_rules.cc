@@ -5,20 +5,18 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "harness/base/option_table.h"
 #include "harness/domain/domain_name.h"
 
 namespace netrig {
 namespace {
 
 absl::Status InvalidPattern(absl::string_view text, absl::string_view why) {
-  const absl::string_view shown = text.substr(0, 80);
-  return absl::InvalidArgumentError(absl::StrCat("invalid pattern \"", absl::CHexEscape(shown),
-                                                 text.size() > shown.size() ? "..." : "",
-                                                 "\": ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid pattern \"", option_internal::Shorten(text), "\": ", why));
 }
 
 absl::Status ParseList(const std::vector<std::string>& texts, absl::string_view list,
@@ -87,7 +85,7 @@ absl::StatusOr<std::vector<std::string>> SplitPatternList(absl::string_view text
   for (absl::string_view item : absl::StrSplit(text, ',')) {
     if (item.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("empty pattern in list \"", absl::CHexEscape(text.substr(0, 80)), "\""));
+          absl::StrCat("empty pattern in list \"", option_internal::Shorten(text), "\""));
     }
     out.emplace_back(item);
   }
