@@ -824,8 +824,9 @@ TEST(HttpClientRegistryTest, BuiltinsAndUserClientsAreListed) {
   for (const HttpClientEntry& entry : HttpClientNames()) names.push_back(entry.name);
   EXPECT_THAT(names,
               ::testing::IsSupersetOf({"curl", "bug-dequeue-uaf", "bug-unlocked-share",
-                                       "bug-double-completion", "bug-observer-leak", "test-null"}));
-  EXPECT_EQ(SeededHttpBugs().size(), 4u);
+                                       "bug-double-completion", "bug-observer-leak",
+                                       "bug-sticky-unreachable", "test-null"}));
+  EXPECT_EQ(SeededHttpBugs().size(), 5u);
 }
 
 TEST(HttpClientRegistryTest, MakesClientsByName) {
