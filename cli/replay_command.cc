@@ -12,23 +12,24 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "cli/command.h"
 #include "harness/findings/child_process.h"
 #include "harness/findings/finding_file.h"
 #include "harness/findings/replay.h"
 #include "harness/workloads/http/http_stress.h"
 #include "harness/workloads/udp/udp_stress.h"
-#include "cli/command.h"
 
 namespace netrig::cli {
 namespace {
 
 struct ReplayCommandOptions {
   int times = 3;
+  int check_determinism = 0;
   std::string expect;
   std::string promote;
   std::string promote_expect = "clean";
@@ -44,6 +45,10 @@ const OptionTable<ReplayCommandOptions>& ReplayTable() {
           .Int("times", &O::times, 1, 1000,
                "Runs: with --expect=reproduce at most this many, stopping at the first that\n"
                "reproduces; with --expect=clean exactly this many, all of which must be clean.")
+          .Int("check_determinism", &O::check_determinism, 0, 1000,
+               "N > 0: check a controlled finding's determinism instead: N runs, each compared\n"
+               "with the recorded schedule; prints how many followed it and why the others may\n"
+               "not have (control leakage). Exit 0 when all N did, else 1.")
           .Choice("expect", &O::expect, {"reproduce", "clean"},
                   "reproduce (exit 0 when some run reproduces the finding, else 1) or clean (exit\n"
                   "0 when no run has any violation, else 1). A run that times out fails both.\n"
@@ -108,16 +113,15 @@ absl::StatusOr<std::vector<std::string>> CleanFindingArgs(const Finding& finding
                                                           absl::Duration max_duration,
                                                           std::vector<std::string>* notes) {
   if (finding.command == "udp") {
-    return CleanRecorded(UdpOptionTable(), &ValidateUdpStressOptions, finding, max_duration,
-                         notes);
+    return CleanRecorded(UdpOptionTable(), &ValidateUdpStressOptions, finding, max_duration, notes);
   }
   if (finding.command == "http") {
     return CleanRecorded(HttpOptionTable(), &ValidateHttpStressOptions, finding, max_duration,
                          notes);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("finding command ", option_internal::Quote(finding.command),
-                   " is not a stress subcommand (udp, http)"));
+  return absl::InvalidArgumentError(absl::StrCat("finding command ",
+                                                 option_internal::Quote(finding.command),
+                                                 " is not a stress subcommand (udp, http)"));
 }
 
 }  // namespace
@@ -131,7 +135,8 @@ int RunReplay(const std::vector<std::string>& args) {
   if (!positional) return kExitUsage;
   if (positional->size() != 1) {
     PrintError("replay",
-               "usage: netrig replay FILE [--times N] [--expect reproduce|clean] [--promote NAME]");
+               "usage: netrig replay FILE [--times N] [--expect reproduce|clean] [--promote NAME] "
+               "[--check_determinism N]");
     return kExitUsage;
   }
   const std::string path = (*positional)[0];
@@ -144,13 +149,14 @@ int RunReplay(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<std::string>> cleaned =
       CleanFindingArgs(*finding, flags.max_duration, &notes);
   if (!cleaned.ok()) {
-    PrintError("replay", absl::StrCat(path, ": its arguments are refused: ",
-                                      cleaned.status().message()));
+    PrintError("replay",
+               absl::StrCat(path, ": its arguments are refused: ", cleaned.status().message()));
     return kExitUsage;
   }
   finding->args = *std::move(cleaned);
   ReplayOptions options;
   options.times = flags.times;
+  options.check_determinism = flags.check_determinism;
   // Promotion needs a reproduction, whatever the file or --expect say.
   options.expect = flags.promote.empty() ? flags.expect : std::string(kExpectReproduce);
   options.run_timeout = flags.run_timeout;
@@ -165,8 +171,8 @@ int RunReplay(const std::vector<std::string>& args) {
   std::fflush(stdout);
   absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
   if (!result.ok()) {
-    PrintError("replay", absl::StrCat(option_internal::Shorten(path), ": ",
-                                      result.status().message()));
+    PrintError("replay",
+               absl::StrCat(option_internal::Shorten(path), ": ", result.status().message()));
     return kExitUsage;
   }
   const size_t runs = result->runs.size();
@@ -176,6 +182,21 @@ int RunReplay(const std::vector<std::string>& args) {
   }
   if (result->timed_out) {
     std::printf("netrig replay: a run TIMED OUT: a hang fails the replay whatever it expects\n");
+  }
+  if (flags.check_determinism > 0) {
+    std::printf(
+        "netrig replay: determinism: %d of %zu run(s) followed the recorded schedule "
+        "(trace %s)\n",
+        result->same_schedule, runs, finding->report["schedule"].value("trace_hash", "").c_str());
+    for (size_t i = 0; i < runs; ++i) {
+      const ReplayRun& run = result->runs[i];
+      if (run.trace_hash == finding->report["schedule"].value("trace_hash", "")) continue;
+      std::printf("  run %zu: trace %s: %s\n", i + 1,
+                  run.trace_hash.empty() ? "unknown" : run.trace_hash.c_str(),
+                  DivergenceCause(run).c_str());
+    }
+    std::fflush(stdout);
+    return result->passed ? kExitOk : kExitFinding;
   }
   if (result->expect == kExpectClean) {
     std::printf("netrig replay: expect clean: %s (%zu run(s)%s)\n",
@@ -192,8 +213,8 @@ int RunReplay(const std::vector<std::string>& args) {
     }
     Finding promoted = *finding;
     if (!promoted.exit_code.has_value()) promoted.exit_code = result->runs.back().child.exit_code;
-    absl::StatusOr<std::string> written = PromoteFinding(
-        std::move(promoted), flags.regressions_dir, flags.promote, flags.promote_expect);
+    absl::StatusOr<std::string> written = PromoteFinding(std::move(promoted), flags.regressions_dir,
+                                                         flags.promote, flags.promote_expect);
     if (!written.ok()) {
       PrintError("replay", written.status().message());
       return kExitUsage;

@@ -58,6 +58,13 @@ std::string TraceHashOf(const nlohmann::json& report) {
   return schedule["trace_hash"].get<std::string>();
 }
 
+// The schedule of the report the child wrote to `path` (null when none).
+nlohmann::json ScheduleWritten(const std::string& path) {
+  absl::StatusOr<nlohmann::json> report = ReadJsonFile(path, kMaxFindingFileBytes);
+  if (!report.ok() || !report->is_object() || !report->contains("schedule")) return nullptr;
+  return (*report)["schedule"];
+}
+
 // The trace hash in the finding file the child wrote into `dir` ("" if none).
 std::string TraceHashWritten(const std::string& dir) {
   std::error_code error;
@@ -124,6 +131,13 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
   absl::StatusOr<std::string> expect = ResolveExpectation(finding, options.expect);
   if (!expect.ok()) return expect.status();
   if (options.times < 1) return absl::InvalidArgumentError("times must be at least 1");
+  const bool check = options.check_determinism > 0;
+  const std::string recorded_trace = TraceHashOf(finding.report);
+  if (check && recorded_trace.empty()) {
+    return absl::InvalidArgumentError(
+        "the finding ran without --schedule: there is no recorded schedule to compare with");
+  }
+  const int times = check ? options.check_determinism : options.times;
   if (finding.command != "udp" && finding.command != "http") {
     return absl::InvalidArgumentError(absl::StrCat("finding command \"", finding.command,
                                                    "\" is not a stress subcommand (udp, http)"));
@@ -140,7 +154,7 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       options.run_timeout > absl::ZeroDuration() ? options.run_timeout : DefaultRunTimeout(finding);
   const std::vector<std::string> recorded_kinds = ViolationKinds(finding.violations);
   absl::Status error = absl::OkStatus();
-  for (int attempt = 1; attempt <= options.times; ++attempt) {
+  for (int attempt = 1; attempt <= times; ++attempt) {
     const std::string run_dir = absl::StrCat(work_dir, "/run-", attempt);
     std::error_code ignored;
     std::filesystem::create_directories(run_dir, ignored);
@@ -149,12 +163,14 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
     // Appended last, so they win over any recorded value: the child's finding goes where we
     // read it, not into the user's artifacts.
     child.argv.push_back(absl::StrCat("--finding_dir=", run_dir, "/findings"));
+    // The report too: it carries the schedule (trace, leakage) of a clean run as well.
+    child.argv.push_back(absl::StrCat("--json=", run_dir, "/report.json"));
     child.output_path = run_dir + "/output.txt";
     child.timeout = timeout;
     child.kill_grace = absl::Seconds(10);
     child.interrupts = options.interrupts;
     if (options.log != nullptr) {
-      std::fprintf(options.log, "replay %d/%d: %s\n", attempt, options.times,
+      std::fprintf(options.log, "replay %d/%d: %s\n", attempt, times,
                    absl::StrJoin(child.argv, " ").c_str());
       std::fflush(options.log);
     }
@@ -173,7 +189,14 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       break;
     }
     run.violation_kinds = KindsWritten(run_dir + "/findings");
-    run.trace_hash = TraceHashWritten(run_dir + "/findings");
+    const nlohmann::json schedule = ScheduleWritten(run_dir + "/report.json");
+    if (schedule.is_object()) {
+      run.trace_hash = schedule.value("trace_hash", "");
+      run.watchdog_handoffs = schedule.value("watchdog_handoffs", uint64_t{0});
+      run.uncontrolled_enables = schedule.value("uncontrolled_enables", uint64_t{0});
+    }
+    if (run.trace_hash.empty()) run.trace_hash = TraceHashWritten(run_dir + "/findings");
+    if (!recorded_trace.empty() && run.trace_hash == recorded_trace) ++result.same_schedule;
     run.reproduced = RunReproduces(finding, run.child, run.violation_kinds);
     run.clean = run.child.ok() && !run.child.timed_out;
     result.reproduced |= run.reproduced;
@@ -185,20 +208,20 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       if (!tail.empty() && tail.back() != '\n') tail.push_back('\n');
       std::fprintf(options.log, "%s", tail.c_str());
       // A controlled run: say whether the replay followed the recorded schedule.
-      const std::string recorded_trace = TraceHashOf(finding.report);
-      std::string schedule;
+      std::string schedule_note;
       if (!recorded_trace.empty()) {
-        schedule = run.trace_hash == recorded_trace
-                       ? absl::StrCat(", same schedule (trace ", recorded_trace, ")")
-                   : run.trace_hash.empty()
-                       ? absl::StrCat(", schedule trace unknown (recorded ", recorded_trace, ")")
-                       : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash, ", recorded ",
-                                      recorded_trace, ")");
+        schedule_note =
+            run.trace_hash == recorded_trace
+                ? absl::StrCat(", same schedule (trace ", recorded_trace, ")")
+            : run.trace_hash.empty()
+                ? absl::StrCat(", schedule trace unknown (recorded ", recorded_trace, ")")
+                : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash, ", recorded ",
+                               recorded_trace, "; ", DivergenceCause(run), ")");
       }
       std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s])%s: %s\n",
-                   attempt, options.times, run.child.Describe().c_str(),
+                   attempt, times, run.child.Describe().c_str(),
                    absl::StrJoin(run.violation_kinds, ", ").c_str(),
-                   absl::StrJoin(recorded_kinds, ", ").c_str(), schedule.c_str(),
+                   absl::StrJoin(recorded_kinds, ", ").c_str(), schedule_note.c_str(),
                    run.child.timed_out ? "TIMED OUT (a hang)"
                    : run.reproduced    ? "REPRODUCED"
                    : run.clean         ? "clean"
@@ -207,12 +230,27 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
     }
     result.runs.push_back(std::move(run));
     if (result.interrupted || result.timed_out) break;
-    if (!want_clean && result.reproduced) break;
+    if (!check && !want_clean && result.reproduced) break;
   }
   if (!error.ok()) return error;
   result.passed = !result.interrupted && !result.timed_out &&
-                  (want_clean ? !result.any_violation : result.reproduced);
+                  (check        ? result.same_schedule == times
+                   : want_clean ? !result.any_violation
+                                : result.reproduced);
   return result;
+}
+
+std::string DivergenceCause(const ReplayRun& run) {
+  if (run.watchdog_handoffs > 0) {
+    return absl::StrCat(run.watchdog_handoffs,
+                        " watchdog handoff(s): a thread blocked where the scheduler could not see");
+  }
+  if (run.uncontrolled_enables > 0) {
+    return absl::StrCat(run.uncontrolled_enables,
+                        " wake-up(s) from threads netrig does not control");
+  }
+  return "no control leakage recorded: timing the scheduler does not own (a real-clock timer, as "
+         "libcurl's, or the kernel)";
 }
 
 absl::StatusOr<std::string> PromoteFinding(Finding finding, const std::string& dir,

@@ -46,6 +46,10 @@ struct ReplayOptions {
   FILE* log = nullptr;
   // A rise of this counter (Ctrl-C, see InterruptFlag) stops the current run and the replay.
   const std::atomic<int>* interrupts = nullptr;
+  // N > 0: a determinism check of a controlled finding instead: exactly N runs (whatever they
+  // find), each compared with the recorded schedule (ReplayResult::same_schedule). An
+  // uncontrolled finding is refused.
+  int check_determinism = 0;
 };
 
 struct ReplayRun {
@@ -53,6 +57,9 @@ struct ReplayRun {
   std::vector<std::string> violation_kinds;  // Sorted, distinct; from the child's finding file.
   // The controlled schedule's trace hash in the child's finding file ("" if uncontrolled or none).
   std::string trace_hash;
+  // From the child's report: the scheduler's control leakage, the likely causes of a divergence.
+  uint64_t watchdog_handoffs = 0;
+  uint64_t uncontrolled_enables = 0;
   bool reproduced = false;
   bool clean = false;
   std::string output_tail;  // The last lines of the child's output (its summary).
@@ -65,6 +72,8 @@ struct ReplayResult {
   bool any_violation = false;  // Some run was not clean.
   bool timed_out = false;      // Some run hit its timeout: a hang, which fails either expectation.
   bool interrupted = false;
+  // Runs whose schedule trace equals the one recorded in the finding (controlled findings).
+  int same_schedule = 0;
   // The expectation held: reproduce mode, some run reproduced; clean mode, every run was clean;
   // and no run timed out.
   bool passed = false;
@@ -82,6 +91,9 @@ absl::Duration DefaultRunTimeout(const Finding& finding);
 // Whether one run (child result, kinds it reported) reproduces `finding`.
 bool RunReproduces(const Finding& finding, const ChildResult& child,
                    const std::vector<std::string>& kinds);
+
+// Why a controlled run's trace may differ from the recorded one, from what the run reported.
+std::string DivergenceCause(const ReplayRun& run);
 
 // Reruns the finding. Errors: a bad expectation or times, the child could not be started, or
 // the child rejected the recorded arguments (exit 2): all mean a bad finding file or usage.

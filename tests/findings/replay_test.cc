@@ -196,6 +196,44 @@ TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
   std::filesystem::remove_all(dir);
 }
 
+// --check_determinism: N replays of a controlled finding, each compared with the recorded
+// schedule; an uncontrolled finding has none to compare with.
+TEST(ReplayFinding, CheckDeterminismComparesEveryRunWithTheRecordedSchedule) {
+  const std::string dir = TempDir();
+  CommandRun run = RunNetrig(
+      {"udp", "--flow=bug-address-too-large", "--schedule=random", "--seed=11", "--operations=100",
+       "--duration=30s", absl::StrCat("--finding_dir=", dir, "/found")},
+      dir);
+  ASSERT_EQ(run.child.exit_code, 1) << run.output;
+  std::string path;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {
+    path = entry.path().string();
+  }
+  absl::StatusOr<Finding> finding = ReadFindingFile(path);
+  ASSERT_TRUE(finding.ok()) << finding.status();
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.check_determinism = 3;
+  absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->runs.size(), 3u);  // All N, though the first already reproduced.
+  int leaked = 0;
+  for (const ReplayRun& replayed : result->runs) {
+    EXPECT_FALSE(replayed.trace_hash.empty());
+    leaked += replayed.watchdog_handoffs > 0 || replayed.uncontrolled_enables > 0;
+  }
+  // A rare watchdog handoff under a sanitizer's runtime is timing; every other run must follow.
+  EXPECT_EQ(result->same_schedule + leaked, 3) << DivergenceCause(result->runs.back());
+  EXPECT_GE(result->same_schedule, 2);
+  EXPECT_EQ(result->passed, result->same_schedule == 3);
+
+  ReplayOptions uncontrolled = options;
+  absl::StatusOr<ReplayResult> refused = ReplayFinding(SeededUdpFinding(), uncontrolled);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("--schedule"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ReplayFinding, AKindTheRunDoesNotShowDoesNotReproduce) {
   Finding finding = SeededUdpFinding();
   finding.violations.push_back({{"kind", "duplicate_completion"}});
