@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "harness/base/exit_codes.h"
+#include "harness/findings/json_input.h"
 #include "harness/findings/temp_dir.h"
 
 namespace netrig {
