@@ -349,27 +349,6 @@ absl::StatusOr<SocketFlow::Destination> SocketFlow::Resolve(const Endpoint& endp
   return destination;
 }
 
-namespace {
-
-// The route MTU the kernel would use towards `address`, from a throwaway connected socket.
-absl::StatusOr<int> RouteMtu(const SocketAddress& address) {
-  internal::UniqueFd fd(::socket(address.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus("socket", errno);
-  if (::connect(fd.get(), address.get(), address.length) != 0) {
-    return ErrnoStatus("connect", errno);
-  }
-  int mtu = 0;
-  socklen_t length = sizeof(mtu);
-  const bool ipv6 = address.storage.ss_family == AF_INET6;
-  if (::getsockopt(fd.get(), ipv6 ? IPPROTO_IPV6 : IPPROTO_IP, ipv6 ? IPV6_MTU : IP_MTU, &mtu,
-                   &length) != 0) {
-    return ErrnoStatus("getsockopt IP_MTU", errno);
-  }
-  return mtu;
-}
-
-}  // namespace
-
 WriteResult SocketFlow::MapSendError(int error_number, const Datagram& datagram,
                                      const Destination& destination) const {
   return internal::SendErrorResult(error_number, datagram, destination.family, destination.address);
@@ -391,7 +370,7 @@ WriteResult internal::SendErrorResult(int error_number, const Datagram& datagram
             to, family_maximum, AddressFamilyName(family))),
         DatagramLimitKind::kFamilyMaximum, family_maximum);
   }
-  absl::StatusOr<int> mtu = RouteMtu(address);
+  absl::StatusOr<int> mtu = internal::RouteMtu(address);
   if (!mtu.ok()) {
     return WriteResult::Rejected(absl::InvalidArgumentError(
         absl::StrFormat("payload %d bytes to %s is too large for the path (EMSGSIZE); route MTU "

@@ -307,4 +307,20 @@ absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port) {
       absl::StrCat("no port free on both 127.0.0.1 and ::1 after 64 tries: ", last.message()));
 }
 
+absl::StatusOr<int> RouteMtu(const SocketAddress& address) {
+  UniqueFd fd(::socket(address.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus("socket", errno);
+  if (::connect(fd.get(), address.get(), address.length) != 0) {
+    return ErrnoStatus("connect", errno);
+  }
+  int mtu = 0;
+  socklen_t length = sizeof(mtu);
+  const bool ipv6 = address.storage.ss_family == AF_INET6;
+  if (::getsockopt(fd.get(), ipv6 ? IPPROTO_IPV6 : IPPROTO_IP, ipv6 ? IPV6_MTU : IP_MTU, &mtu,
+                   &length) != 0) {
+    return ErrnoStatus("getsockopt IP_MTU", errno);
+  }
+  return mtu;
+}
+
 }  // namespace netrig::internal

@@ -55,6 +55,11 @@ absl::StatusOr<Endpoint> LocalEndpoint(int fd);
 // 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.
 bool IsLoopback(const SocketAddress& address);
 
+// The route MTU the kernel would use towards `address` (IP_MTU / IPV6_MTU of a throwaway
+// connected socket): 65536 towards loopback, the interface's MTU (or a learned path MTU)
+// otherwise.
+absl::StatusOr<int> RouteMtu(const SocketAddress& address);
+
 // Where a loopback peer bound on `port` in both families is reached: 127.0.0.1:port, and
 // [::1]:port only when it has an IPv6 socket (`ipv6` valid; a host without ::1 has none).
 Endpoint LoopbackIPv4Endpoint(uint16_t port);

@@ -1,25 +1,51 @@
 #include "harness/workloads/udp/size_model.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "harness/udp/socket_util.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/stress_encodings.h"
 
 namespace netrig::internal::udp_stress {
 
+namespace {
+
+DatagramPath PathTowardsPeers(const UdpStressOptions& options, AddressFamily family) {
+  if (options.peers.empty()) return DatagramPath::Loopback(options.dont_fragment);
+  if (options.mtu > 0) return DatagramPath::Interface(options.mtu, options.dont_fragment);
+  std::optional<int> smallest;
+  bool all_loopback = true;
+  for (const Endpoint& peer : options.peers) {
+    if (peer.family() != family) continue;
+    absl::StatusOr<SocketAddress> address = peer.ToSockaddr();
+    if (!address.ok()) continue;
+    absl::StatusOr<int> mtu = RouteMtu(*address);
+    if (!mtu.ok() || *mtu <= 0) continue;
+    smallest = smallest.has_value() ? std::min(*smallest, *mtu) : *mtu;
+    all_loopback &= IsLoopback(*address);
+  }
+  if (!smallest.has_value()) return DatagramPath::Interface(1500, options.dont_fragment);
+  if (all_loopback && *smallest == static_cast<int>(kLoopbackMtu)) {
+    return DatagramPath::Loopback(options.dont_fragment);
+  }
+  return DatagramPath::Interface(static_cast<uint32_t>(*smallest), options.dont_fragment);
+}
+
+}  // namespace
+
 SizeModel::SizeModel(const UdpStressOptions& options, std::vector<AddressFamily> localhost_families)
     : fixed_size_(options.size),
       localhost_families_(std::move(localhost_families)),
-      path_(options.peers.empty() ? DatagramPath::Loopback(options.dont_fragment)
-                                  : DatagramPath::Interface(options.mtu > 0 ? options.mtu : 1500,
-                                                            options.dont_fragment)) {
+      paths_{PathTowardsPeers(options, AddressFamily::kIPv4),
+             PathTowardsPeers(options, AddressFamily::kIPv6)} {
   for (AddressFamily family : {AddressFamily::kIPv4, AddressFamily::kIPv6}) {
     std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
     std::vector<uint64_t> limits;
-    absl::StatusOr<std::vector<DatagramLimit>> applicable = ApplicableLimits(family, path_);
+    absl::StatusOr<std::vector<DatagramLimit>> applicable = ApplicableLimits(family, path(family));
     if (applicable.ok()) {
       for (const DatagramLimit& limit : *applicable) limits.push_back(limit.payload_bytes);
     }
@@ -74,7 +100,7 @@ SizeModel::Judgement SizeModel::Judge(const Datagram& datagram, const WriteResul
   const uint64_t size = datagram.payload.size();
   std::vector<RejectionJudgement> judgements;
   for (AddressFamily family : Families(datagram.endpoint)) {
-    absl::StatusOr<RejectionJudgement> j = JudgeRejection(size, family, path_, rejection);
+    absl::StatusOr<RejectionJudgement> j = JudgeRejection(size, family, path(family), rejection);
     if (j.ok()) judgements.push_back(*std::move(j));
   }
   if (judgements.empty()) return {Judgement::kExcused, DatagramLimitKind::kNone, ""};

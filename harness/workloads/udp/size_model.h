@@ -42,15 +42,19 @@ class SizeModel {
   // A payload size for a datagram to an endpoint of `family`.
   uint64_t Draw(OperationRandom& rng, AddressFamily family) const;
 
-  // The path rejections are judged against.
-  const DatagramPath& path() const { return path_; }
+  // The path rejections of datagrams of `family` are judged against: loopback without --peer;
+  // with --peer, --mtu when given, else the kernel's route MTU towards the family's peers (the
+  // smallest; 1500 when it cannot be read), as the flow under test sees it.
+  const DatagramPath& path(AddressFamily family) const {
+    return paths_[family == AddressFamily::kIPv6 ? 1 : 0];
+  }
 
  private:
   std::vector<AddressFamily> Families(const Endpoint& endpoint) const;
 
   const uint64_t fixed_size_;  // --size, or 0
   const std::vector<AddressFamily> localhost_families_;
-  DatagramPath path_;
+  DatagramPath paths_[2];                    // per family: IPv4, IPv6
   std::vector<uint64_t> boundary_sizes_[2];  // per family: IPv4, IPv6
 };
 

@@ -114,8 +114,9 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
             "Sleep and wake the flow's source (when it has one) while its flows open and close.")
       .Bool("reopen", &O::reopen, "Close and reopen flows mid-traffic.")
       .UInt32("mtu", &O::mtu, 0, 65535,
-              "Path MTU model. 0: the real path (loopback, or 1500 with --peer). On loopback with\n"
-              "--dont_fragment, the relay drops what would not fit this MTU, as a counted fault.")
+              "Path MTU model. 0: the real path (loopback, or the route MTU towards --peer). On\n"
+              "loopback with --dont_fragment, the relay drops what would not fit this MTU, as a\n"
+              "counted fault.")
       .Bool("dont_fragment", &O::dont_fragment, "Set IP_PMTUDISC_DO / IPV6_DONTFRAG on the flows.")
       .Enum("family", &O::family,
             {{"ipv4", FamilyChoice::kIPv4},
