@@ -80,6 +80,12 @@ std::vector<AddressFamily> SizeModel::Families(const Endpoint& endpoint) const {
   return {endpoint.family()};
 }
 
+std::string SizeModel::PathsToString() const {
+  const std::string ipv4 = paths_[0].ToString();
+  const std::string ipv6 = paths_[1].ToString();
+  return ipv4 == ipv6 ? ipv4 : absl::StrCat("IPv4 ", ipv4, "; IPv6 ", ipv6);
+}
+
 uint64_t SizeModel::Draw(OperationRandom& rng, AddressFamily family) const {
   if (fixed_size_ > 0) return fixed_size_;
   const uint64_t r = rng() % 100;

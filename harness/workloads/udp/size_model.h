@@ -48,6 +48,8 @@ class SizeModel {
   const DatagramPath& path(AddressFamily family) const {
     return paths_[family == AddressFamily::kIPv6 ? 1 : 0];
   }
+  // One path ("loopback MTU 65536, ...") or, when the families differ, "IPv4 ...; IPv6 ...".
+  std::string PathsToString() const;
 
  private:
   std::vector<AddressFamily> Families(const Endpoint& endpoint) const;

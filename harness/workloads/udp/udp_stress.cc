@@ -369,7 +369,7 @@ void UdpStress::AddReport(const DriveResult& drive, nlohmann::json& report,
       {"flows_opened", Get(counters_.flows_opened)},
       {"reopens", Get(counters_.reopens)},
       {"path_events", Get(counters_.path_events)},
-      {"path", sizes_ != nullptr ? sizes_->path().ToString() : ""},
+      {"path", sizes_ != nullptr ? sizes_->PathsToString() : ""},
       {"relay_used", use_relay_},
       {"relay", relay},
       {"echo", echo_ == nullptr ? nlohmann::json(nullptr)

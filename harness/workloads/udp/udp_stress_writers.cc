@@ -175,7 +175,7 @@ void UdpStress::SettleWrite(Instance* instance, absl::Span<const Datagram> datag
                                       DatagramLimitKindName(results[i].limit_kind),
                                       results[i].limit_bytes),
                 j.explanation, instance->id, seq, FlowStateName(instance->flow->state()),
-                sizes_->path().ToString()));
+                sizes_->PathsToString()));
         break;
       }
     }
