@@ -21,7 +21,8 @@ TEST(ViolationCatalogue, NamesAreUniqueAndExplained) {
     EXPECT_TRUE(names.insert(std::string(kind.name)).second) << kind.name;
     EXPECT_FALSE(kind.meaning.empty()) << kind.name;
     EXPECT_TRUE(kind.scope == "any" || kind.scope == "udp" || kind.scope == "http" ||
-                kind.scope == "domain") << kind.name;
+                kind.scope == "domain")
+        << kind.name;
   }
   EXPECT_TRUE(IsKnownViolationKind("silent_loss"));
   EXPECT_FALSE(IsKnownViolationKind("leak_of_something_else"));
@@ -35,7 +36,8 @@ TEST(ViolationCatalogue, EveryReportingSiteUsesACataloguedKind) {
          std::filesystem::recursive_directory_iterator(testing::SourceDir() + "/" + dir)) {
       if (entry.path().extension() != ".cc") continue;
       std::ifstream in(entry.path());
-      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
       for (auto it = std::sregex_iterator(text.begin(), text.end(), report);
            it != std::sregex_iterator(); ++it) {
         ++sites;

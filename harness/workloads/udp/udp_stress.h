@@ -75,8 +75,9 @@ struct UdpStressOptions : StressOptions {
   absl::Duration path_events = absl::Milliseconds(500);  // path down/up every N; 0: never
   bool sleep_wake = true;  // exercise the flow's FlowSource (when it has one) with sleep/wake
   bool reopen = true;      // close and reopen flows mid-traffic
-  // Path model. mtu 0: the real path (loopback, or the kernel's route MTU towards `peers`). On loopback a non-zero
-  // mtu with dont_fragment makes the relay drop (as a counted "mtu" fault) what would not fit.
+  // Path model. mtu 0: the real path (loopback, or the kernel's route MTU towards `peers`). On
+  // loopback a non-zero mtu with dont_fragment makes the relay drop (as a counted "mtu" fault)
+  // what would not fit.
   uint32_t mtu = 0;
   bool dont_fragment = true;
   FamilyChoice family = FamilyChoice::kBoth;
