@@ -168,20 +168,29 @@ TEST(ReplayFinding, SeededBugReproducesAndIsNotClean) {
   EXPECT_TRUE(result->any_violation);
 }
 
-// A finding from a controlled run replays the recorded schedule itself: the same seeds give the
-// same trace, which the replay checks against the one in the finding.
-TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
-  const std::string dir = TempDir();
-  CommandRun run = RunNetrig(
-      {"udp", "--flow=bug-address-too-large", "--schedule=pct", "--seed=7", "--operations=200",
-       "--duration=30s", absl::StrCat("--finding_dir=", dir, "/found")},
-      dir);
-  ASSERT_EQ(run.child.exit_code, 1) << run.output;
+// The finding `netrig udp --flow=bug-address-too-large` writes under --schedule=`strategy`.
+absl::StatusOr<Finding> ControlledUdpFinding(const std::string& dir, const std::string& strategy,
+                                             int seed, int operations) {
+  CommandRun run =
+      RunNetrig({"udp", "--flow=bug-address-too-large", absl::StrCat("--schedule=", strategy),
+                 absl::StrCat("--seed=", seed), absl::StrCat("--operations=", operations),
+                 "--duration=30s", absl::StrCat("--finding_dir=", dir, "/found")},
+                dir);
+  if (run.child.exit_code != 1) {
+    return absl::InternalError(absl::StrCat("the run found nothing:\n", run.output));
+  }
   std::string path;
   for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {
     path = entry.path().string();
   }
-  absl::StatusOr<Finding> finding = ReadFindingFile(path);
+  return ReadFindingFile(path);
+}
+
+// A finding from a controlled run replays the recorded schedule itself: the same seeds give the
+// same trace, which the replay checks against the one in the finding.
+TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
+  const std::string dir = TempDir();
+  absl::StatusOr<Finding> finding = ControlledUdpFinding(dir, "pct", 7, 200);
   ASSERT_TRUE(finding.ok()) << finding.status();
   const std::string recorded = finding->report.at("schedule").at("trace_hash").get<std::string>();
   ASSERT_FALSE(recorded.empty());
@@ -200,16 +209,7 @@ TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
 // schedule; an uncontrolled finding has none to compare with.
 TEST(ReplayFinding, CheckDeterminismComparesEveryRunWithTheRecordedSchedule) {
   const std::string dir = TempDir();
-  CommandRun run = RunNetrig(
-      {"udp", "--flow=bug-address-too-large", "--schedule=random", "--seed=11", "--operations=100",
-       "--duration=30s", absl::StrCat("--finding_dir=", dir, "/found")},
-      dir);
-  ASSERT_EQ(run.child.exit_code, 1) << run.output;
-  std::string path;
-  for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {
-    path = entry.path().string();
-  }
-  absl::StatusOr<Finding> finding = ReadFindingFile(path);
+  absl::StatusOr<Finding> finding = ControlledUdpFinding(dir, "random", 11, 100);
   ASSERT_TRUE(finding.ok()) << finding.status();
   ReplayOptions options;
   options.netrig_binary = netrig::testing::NetrigBinary();
