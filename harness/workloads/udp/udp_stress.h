@@ -72,7 +72,8 @@ struct UdpStressOptions : StressOptions {
   bool list_flows = false;      // `netrig udp --list_flows`
   int flows = 4;                // flows open at once
   int batch = 16;               // datagrams per Write()
-  absl::Duration path_events = absl::Milliseconds(500);  // path down/up every N; 0: never
+  // Path down/up every N; 0: never.
+  absl::Duration path_events = absl::Milliseconds(500);
   bool sleep_wake = true;  // exercise the flow's FlowSource (when it has one) with sleep/wake
   bool reopen = true;      // close and reopen flows mid-traffic
   // Path model. mtu 0: the real path (loopback, or the kernel's route MTU towards `peers`). On
