@@ -21,6 +21,7 @@
 #include "fuzzers/domain_match/input.h"
 #include "fuzzers/domain_match/mutator.h"
 #include "harness/base/no_coverage.h"
+#include "harness/base/option_table.h"
 #include "harness/domain/domain_matcher.h"
 #include "harness/domain/domain_name.h"
 #include "harness/domain/domain_oracle.h"
@@ -49,7 +50,8 @@ void Init() {
   absl::StatusOr<std::unique_ptr<netrig::DomainMatcher>> made =
       netrig::MakeDomainMatcher(matcher_name);
   if (!made.ok()) {
-    std::fprintf(stderr, "domain_match: NETRIG_MATCHER=%s: %s\n", matcher_name.c_str(),
+    std::fprintf(stderr, "domain_match: NETRIG_MATCHER=%s: %s\n",
+                 netrig::option_internal::Quote(matcher_name).c_str(),
                  made.status().ToString().c_str());
     std::exit(2);
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "fuzzers/http_response/input.h"
 #include "harness/base/mutex.h"
+#include "harness/base/option_table.h"
 #include "harness/check/live_objects.h"
 #include "harness/http/http_client.h"
 #include "harness/http/server/server.h"
@@ -96,8 +97,8 @@ void InitWorld() {
   absl::StatusOr<std::unique_ptr<netrig::HttpClient>> client =
       netrig::MakeHttpClient(world->client_name);
   if (!client.ok()) {
-    Fatal(
-        absl::StrCat("NETRIG_HTTP_CLIENT=", world->client_name, ": ", client.status().ToString()));
+    Fatal(absl::StrCat("NETRIG_HTTP_CLIENT=", netrig::option_internal::Quote(world->client_name),
+                       ": ", client.status().ToString()));
   }
   world->client = *std::move(client);
   world->server = std::make_unique<netrig::HttpServer>();

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "harness/base/option_table.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/peers/echo_server.h"
 
@@ -65,8 +66,8 @@ void InitWorld() {
     for (const netrig::FlowRegistration* r : netrig::RegisteredFlows()) {
       absl::StrAppend(&known, " ", r->name);
     }
-    Fatal(
-        absl::StrCat("NETRIG_FLOW=", world->flow_name, " is not a registered flow; known:", known));
+    Fatal(absl::StrCat("NETRIG_FLOW=", netrig::option_internal::Quote(world->flow_name),
+                       " is not a registered flow; known:", known));
   }
   absl::StatusOr<std::unique_ptr<netrig::EchoServer>> echo = netrig::EchoServer::Start({});
   if (!echo.ok()) Fatal(absl::StrCat("echo server: ", echo.status().ToString()));
