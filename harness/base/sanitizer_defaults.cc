@@ -15,9 +15,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "harness/base/sanitizers.h"
 #include "harness/base/crash_context.h"
-
+#include "harness/base/sanitizers.h"
 
 #ifndef NETRIG_SUPPRESSIONS_DIR
 #define NETRIG_SUPPRESSIONS_DIR ""
@@ -120,12 +119,17 @@ extern "C" {
 #ifdef NETRIG_ASAN
 #include <sanitizer/asan_interface.h>
 
+// base/leak_check.cc, when linked: prints what a quiet leak check captured (a real error another
+// thread hit during it) before the process dies.
+__attribute__((weak)) void NetrigFlushLeakCheckCapture();
+
 namespace {
 volatile int ubsan_reported = 0;
 
 // Die() runs death callbacks before exiting with the shared common exit code; this is the one
 // place that can still tell which sanitizer called it.
 void ExitWithSanitizerCode() {
+  if (NetrigFlushLeakCheckCapture != nullptr) NetrigFlushLeakCheckCapture();
   netrig::PrintCrashContext();
   if (ubsan_reported) _exit(82);
   if (__asan_report_present()) _exit(81);

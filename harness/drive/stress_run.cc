@@ -16,6 +16,8 @@
 #include "absl/time/clock.h"
 #include "harness/base/exit_codes.h"
 #include "harness/base/file_io.h"
+#include "harness/base/leak_check.h"
+#include "harness/base/mutex.h"
 #include "harness/check/live_objects.h"
 #include "harness/drive/report.h"
 #include "harness/drive/seeds.h"
@@ -23,9 +25,48 @@
 #include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/sched/thread.h"
 
 namespace netrig {
 namespace {
+
+// --leak_check_interval: quiet LeakSanitizer checks on a thread of their own while traffic runs.
+// Their suspicions are only counted: RunStress decides after the run's objects are released.
+class MidRunLeakChecks {
+ public:
+  MidRunLeakChecks(absl::Duration interval, LeakCheckLog* log) {
+    if (interval <= absl::ZeroDuration() || !LeakChecksAvailable()) return;
+    thread_ = Thread("stress.leak_check", [this, interval, log] {
+      MutexLock lock(&mu_);
+      absl::Time next = netrig::Now() + interval;
+      while (!stop_) {
+        if (netrig::Now() < next) {
+          cv_.WaitWithTimeout(&mu_, next - netrig::Now());
+          continue;
+        }
+        log->CheckQuietly();
+        next = netrig::Now() + interval;
+      }
+    });
+  }
+  ~MidRunLeakChecks() { Stop(); }
+
+  void Stop() {
+    if (!thread_.joinable()) return;
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+      cv_.Signal();
+    }
+    thread_.join();
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  Thread thread_;
+};
 
 // The first stop signal of the run; 0 while none came.
 std::atomic<int> first_stop_signal{0};
@@ -257,8 +298,14 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   drive.status_out = options.status_out;
   drive.stop_on_violation = options.stop_on_violation;
   workload.AdjustDrive(drive);
+  LeakCheckLog leak_checks;
+  // Under controlled scheduling a checking thread would be one more thread to schedule, and a
+  // check's pause would differ between a run and its replay: the check after teardown suffices.
+  MidRunLeakChecks mid_run_leak_checks(
+      controlled ? absl::ZeroDuration() : options.leak_check_interval, &leak_checks);
   const DriveResult driven = Drive(drive, workload, &violations);
   const bool interrupted = StopRequested();
+  mid_run_leak_checks.Stop();
   const absl::Time drain_start = netrig::Now();
   workload.Finish(driven, interrupted);
   const absl::Duration drain = netrig::Now() - drain_start;
@@ -282,6 +329,13 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     violations.Report("live_objects", absl::StrCat("objects still alive after every ", command,
                                                    " object of the run was released: ",
                                                    absl::StrJoin(live_parts, ", ")));
+  }
+  // Nothing of the run is in flight now: what LeakSanitizer finds unreachable leaked.
+  if (leak_checks.Confirm()) {
+    violations.Report("leak",
+                      absl::StrCat("LeakSanitizer found leaked objects after every ", command,
+                                   " object of the run was released (its "
+                                   "report, with the allocation stacks, is above)"));
   }
 
   // The workload's report, then what every run reports.
@@ -334,6 +388,11 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   report["inconclusive"] =
       result.inconclusive.empty() ? nullptr : nlohmann::json(result.inconclusive);
   report["live_objects_at_end"] = live_at_end;
+  report["leak_checks"] = LeakChecksAvailable()
+                              ? nlohmann::json{{"mid_run", leak_checks.mid_run_checks()},
+                                               {"suspected", leak_checks.suspected()},
+                                               {"confirmed", leak_checks.confirmed()}}
+                              : nlohmann::json(nullptr);
 
   result.violation_total = violations.total();
   result.violations = violations.Kept();
@@ -409,6 +468,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                           trace.steps.size(), trace.threads.size(), trace.max_enabled,
                           trace.watchdog_handoffs, trace.uncontrolled_enables, trace.Hash()));
     }
+    if (LeakChecksAvailable()) rows.emplace_back("leak checks", leak_checks.Describe());
     if (!result.finding_path.empty()) rows.emplace_back("finding", result.finding_path);
     if (!finding_error.empty()) {
       rows.emplace_back("finding", absl::StrCat("NOT WRITTEN: ", finding_error));

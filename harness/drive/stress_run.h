@@ -69,6 +69,10 @@ struct StressOptions {
   // The workload's fault mix: "default", "none", or kind=probability,... (ParseFaultMix).
   std::string faults = "default";
   bool stop_on_violation = true;
+  // ASan builds: a quiet LeakSanitizer check this often while traffic runs (0: none). A check
+  // that sees unreachable objects is only a suspicion; the check after every object of the run is
+  // released decides (base/leak_check.h).
+  absl::Duration leak_check_interval = absl::Seconds(10);
   // Outputs (never recorded in replay arguments): the JSON report ("-": stdout), and where a
   // finding file goes ("": none).
   std::string json;
@@ -129,6 +133,14 @@ void AddStressOptions(OptionTable<T>& table) {
               "Fault mix: default, none, or kind=probability,... (kinds in the usage above).",
               "MIX")
       .Bool("stop_on_violation", &T::stop_on_violation, "Stop traffic at the first violation.")
+      .Duration("leak_check_interval", &T::leak_check_interval, absl::ZeroDuration(),
+                absl::Hours(24),
+                "ASan builds: a quiet LeakSanitizer check this often during traffic (0: none).\n"
+                "It only notes suspicions: a leak is reported by the check after the run's\n"
+                "objects are released, which always runs.")
+      .RecordedWhen([](const T& options) {
+        return options.leak_check_interval != StressOptions{}.leak_check_interval;
+      })
       .String("json", &T::json,
               "Write the JSON report here (\"-\": stdout, the summary then\n"
               "goes to stderr).",

@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -191,6 +192,14 @@ namespace internal {
 void RegisterBuiltinFlows(const Registry<FlowRegistration>::Adder& add);
 void RegisterBuiltinBugFlows(const Registry<FlowRegistration>::Adder& add);
 
+// NETRIG_REGISTER_FLOW's registration, the source factory optional (an aggregate initializer
+// without it would warn under -Wextra in users' builds).
+inline FlowRegistration MakeFlowRegistration(std::string name, std::string description,
+                                             FlowFactory flow, FlowSourceFactory source = nullptr) {
+  return FlowRegistration{std::move(name), std::move(description), std::move(flow),
+                          std::move(source)};
+}
+
 // What Write() answers once the flow is closed: every one of `count` datagrams rejected with
 // FailedPrecondition.
 std::vector<WriteResult> ClosedFlowWriteResults(size_t count);
@@ -200,6 +209,7 @@ std::vector<WriteResult> ClosedFlowWriteResults(size_t count);
 
 // NETRIG_REGISTER_FLOW("name", "description", flow_factory [, source_factory])
 #define NETRIG_REGISTER_FLOW(name, description, ...) \
-  NETRIG_REGISTER(::netrig::FlowRegistry(), ::netrig::FlowRegistration{name, description, __VA_ARGS__})
+  NETRIG_REGISTER(::netrig::FlowRegistry(),          \
+                  ::netrig::internal::MakeFlowRegistration(name, description, __VA_ARGS__))
 
 #endif  // NETRIG_HARNESS_UDP_FLOW_H_

@@ -33,24 +33,11 @@
 #include "harness/workloads/http/http_tasks.h"
 #include "nlohmann/json.hpp"
 
-#if defined(NETRIG_ASAN)
-#include <sanitizer/lsan_interface.h>
-#endif
-
 namespace netrig {
 namespace {
 
 using internal::http_stress::HttpStressWorkload;
 using internal::http_stress::kOutcomeNames;
-
-// Runs a recoverable LeakSanitizer check (ASan builds); true if it found leaks.
-[[maybe_unused]] bool LeakCheckFoundLeaks() {
-#if defined(NETRIG_ASAN)
-  return __lsan_do_recoverable_leak_check() != 0;
-#else
-  return false;
-#endif
-}
 
 // --no_path_at_start: tasks started this long after the path appeared must not all fail (at
 // least kRecoveryMinimumTasks of them for a verdict). Long enough for a connect retry or a
@@ -64,7 +51,7 @@ std::string FormatMicros(int64_t us) {
 }
 
 // The workload RunStress drives: the embedded server (or a target), the client, the task side,
-// the watchdog and a monitor thread (stuck-task states, periodic leak checks).
+// the watchdog and a monitor thread (stuck-task states, the recovery check).
 class HttpStress : public StressWorkload {
  public:
   explicit HttpStress(const HttpStressOptions& options) : options_(options) {}
@@ -191,12 +178,6 @@ class HttpStress : public StressWorkload {
       server_json_["requests_by_fault"] = faults;
       server_.reset();
     }
-#if defined(NETRIG_ASAN)
-    if (violations_ != nullptr && LeakCheckFoundLeaks()) {
-      leak_reports_.fetch_add(1);
-      violations_->Report("leak", "LeakSanitizer found leaked objects at the end of the run");
-    }
-#endif
   }
 
   OperationTally Tally() const override {
@@ -239,7 +220,6 @@ class HttpStress : public StressWorkload {
         {"duplicate_completions", duplicates_},
         {"completions_after_invalidation", after_close_},
         {"stuck_tasks", stuck_},
-        {"leak_reports", leak_reports_.load()},
         {"tasks_per_sec", static_cast<double>(started_) / seconds},
         {"completions_per_sec", static_cast<double>(completed_) / seconds},
         {"latency_us", latency_},
@@ -318,7 +298,6 @@ class HttpStress : public StressWorkload {
 
   void MonitorLoop() {
     uint64_t stuck_printed = 0;
-    absl::Time next_leak_check = netrig::Now() + options_.leak_check_interval;
     MutexLock lock(&monitor_mu_);
     while (!monitor_stop_) {
       monitor_cv_.WaitWithTimeout(&monitor_mu_, absl::Milliseconds(100));
@@ -327,19 +306,6 @@ class HttpStress : public StressWorkload {
         tasks_->PrintStuckStates(options_.status_out);
       }
       CheckRecovery(/*interrupted=*/false);
-#if defined(NETRIG_ASAN)
-      if (netrig::Now() >= next_leak_check) {
-        next_leak_check = netrig::Now() + options_.leak_check_interval;
-        if (LeakCheckFoundLeaks()) {
-          leak_reports_.fetch_add(1);
-          violations_->Report("leak",
-                              "LeakSanitizer found leaked objects during the run (see its "
-                              "report above)");
-        }
-      }
-#else
-      (void)next_leak_check;
-#endif
     }
   }
 
@@ -356,7 +322,6 @@ class HttpStress : public StressWorkload {
   Mutex monitor_mu_;
   CondVar monitor_cv_;
   bool monitor_stop_ ABSL_GUARDED_BY(monitor_mu_) = false;
-  std::atomic<uint64_t> leak_reports_{0};
   bool finished_ = false;
 
   // What Finish() captured for the report.

@@ -65,7 +65,6 @@ struct HttpStressOptions : StressOptions {
   // A task open longer than this is stuck (a violation). At least request_timeout + 2 s: a
   // correct task may take its timeout plus the session's 1 s backstop.
   absl::Duration task_deadline = absl::Seconds(15);
-  absl::Duration leak_check_interval = absl::Seconds(2);  // ASan builds only.
 };
 
 // Every `netrig http` option, declared once: flags, `netrig help http`, ranges and the replay
