@@ -1,6 +1,10 @@
 // A user's own UDP flow, registered as "example-udp": plain blocking sockets (one per family),
 // poll() with a wake-up eventfd so Close() can interrupt a blocked Read(). Every netrig UDP driver
 // and fuzzer runs against it with `--flow example-udp`.
+//
+// Its flow source is a dual-stack listener, the way transparent proxies listen: one AF_INET6
+// socket with IPV6_V6ONLY off, so IPv4 peers arrive in the IPv4-mapped form
+// "[::ffff:127.0.0.1]:port" (netrig treats that as the same peer as "127.0.0.1:port").
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,11 +15,16 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "harness/base/mutex.h"
+#include "harness/sched/thread.h"
 #include "harness/udp/flow.h"
 
 namespace {
@@ -23,6 +32,39 @@ namespace {
 using netrig::Datagram;
 using netrig::Endpoint;
 using netrig::WriteResult;
+
+// Where to send: host names are resolved, and IPv4-mapped IPv6 addresses go out as IPv4 (the
+// "datagram too large" of docs/field-notes.md story 2 came from echoing an endpoint in another
+// encoding).
+absl::StatusOr<netrig::SocketAddress> Destination(const Endpoint& endpoint) {
+  if (endpoint.kind() == netrig::EndpointKind::kHost) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* results = nullptr;
+    const std::string port = std::to_string(endpoint.port());
+    if (getaddrinfo(endpoint.host().c_str(), port.c_str(), &hints, &results) != 0 ||
+        results == nullptr) {
+      return absl::NotFoundError(absl::StrCat("cannot resolve ", endpoint.ToString()));
+    }
+    netrig::SocketAddress address;
+    std::memcpy(&address.storage, results->ai_addr, results->ai_addrlen);
+    address.length = results->ai_addrlen;
+    freeaddrinfo(results);
+    return address;
+  }
+  absl::StatusOr<netrig::SocketAddress> address = endpoint.ToSockaddr();
+  if (!address.ok() || address->get()->sa_family != AF_INET6) return address;
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address->storage);
+  if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return address;
+  netrig::SocketAddress v4;
+  auto* sin = reinterpret_cast<sockaddr_in*>(&v4.storage);
+  sin->sin_family = AF_INET;
+  sin->sin_port = v6->sin6_port;
+  std::memcpy(&sin->sin_addr, &v6->sin6_addr.s6_addr[12], 4);
+  v4.length = sizeof(sockaddr_in);
+  return v4;
+}
 
 class ExampleUdpFlow final : public netrig::Flow {
  public:
@@ -142,38 +184,6 @@ class ExampleUdpFlow final : public netrig::Flow {
     return absl::OkStatus();
   }
 
-  // Where to send: host names are resolved, and IPv4-mapped IPv6 addresses go out as IPv4 (the
-  // "datagram too large" of docs/field-notes.md story 2 came from echoing an endpoint in another encoding).
-  static absl::StatusOr<netrig::SocketAddress> Destination(const Endpoint& endpoint) {
-    if (endpoint.kind() == netrig::EndpointKind::kHost) {
-      addrinfo hints{};
-      hints.ai_socktype = SOCK_DGRAM;
-      hints.ai_flags = AI_NUMERICSERV;
-      addrinfo* results = nullptr;
-      const std::string port = std::to_string(endpoint.port());
-      if (getaddrinfo(endpoint.host().c_str(), port.c_str(), &hints, &results) != 0 ||
-          results == nullptr) {
-        return absl::NotFoundError(absl::StrCat("cannot resolve ", endpoint.ToString()));
-      }
-      netrig::SocketAddress address;
-      std::memcpy(&address.storage, results->ai_addr, results->ai_addrlen);
-      address.length = results->ai_addrlen;
-      freeaddrinfo(results);
-      return address;
-    }
-    absl::StatusOr<netrig::SocketAddress> address = endpoint.ToSockaddr();
-    if (!address.ok() || address->get()->sa_family != AF_INET6) return address;
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address->storage);
-    if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return address;
-    netrig::SocketAddress v4;
-    auto* sin = reinterpret_cast<sockaddr_in*>(&v4.storage);
-    sin->sin_family = AF_INET;
-    sin->sin_port = v6->sin6_port;
-    std::memcpy(&sin->sin_addr, &v6->sin6_addr.s6_addr[12], 4);
-    v4.length = sizeof(sockaddr_in);
-    return v4;
-  }
-
   WriteResult SendOne(const Datagram& datagram) {
     absl::StatusOr<netrig::SocketAddress> to = Destination(datagram.endpoint);
     if (!to.ok()) return WriteResult::Rejected(to.status());
@@ -212,7 +222,225 @@ class ExampleUdpFlow final : public netrig::Flow {
   int users_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-NETRIG_REGISTER_FLOW("example-udp", "examples/: a user's blocking-socket UDP flow",
-                     ExampleUdpFlow::Create);
+// The dual-stack flow source: a dispatcher thread reads the one listening socket and queues each
+// datagram on its peer's flow, handing a new peer's flow to the handler (or parking it while the
+// source sleeps). Flows write from the listening socket, so replies come from where peers wrote.
+class DualStackSource final : public netrig::FlowSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<netrig::FlowSource>> Create(const netrig::FlowOptions&) {
+    auto source = std::unique_ptr<DualStackSource>(new DualStackSource());
+    if (absl::Status status = source->Open(); !status.ok()) return status;
+    return source;
+  }
+  ~DualStackSource() override {
+    Stop();
+    for (int fd : {core_->fd, core_->wake_fd}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+
+  absl::Status Start(Handler handler) override {
+    handler_ = std::move(handler);
+    dispatcher_ = netrig::Thread("example.source", [this] { Dispatch(); });
+    return absl::OkStatus();
+  }
+  void Sleep() override {
+    netrig::MutexLock lock(&core_->mu);
+    asleep_ = true;
+  }
+  void Wake() override {
+    std::vector<Parked> ready;
+    {
+      netrig::MutexLock lock(&core_->mu);
+      asleep_ = false;
+      ready.swap(parked_);
+    }
+    for (Parked& parked : ready) HandOut(std::move(parked));
+  }
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    const uint64_t one = 1;
+    (void)!write(core_->wake_fd, &one, sizeof(one));
+    if (dispatcher_.joinable()) dispatcher_.join();
+  }
+  std::vector<Endpoint> LocalEndpoints() const override { return {local_}; }
+
+ private:
+  // A peer's queue, shared by the dispatcher and the peer's flow.
+  struct PeerQueue {
+    std::deque<Datagram> datagrams;
+    bool closed = false;
+  };
+  // What the dispatcher and the flows share; it outlives the source while flows hold it.
+  struct Core {
+    int fd = -1;
+    int wake_fd = -1;
+    netrig::Mutex mu;
+    netrig::CondVar changed;
+    std::map<std::string, std::shared_ptr<PeerQueue>> peers ABSL_GUARDED_BY(mu);
+  };
+  struct Parked {
+    Endpoint peer;
+    std::shared_ptr<PeerQueue> queue;
+  };
+
+  class PeerFlow final : public netrig::Flow {
+   public:
+    PeerFlow(std::shared_ptr<Core> core, std::shared_ptr<PeerQueue> queue, std::string key)
+        : core_(std::move(core)), queue_(std::move(queue)), key_(std::move(key)) {}
+    ~PeerFlow() override { Close(); }
+
+    absl::StatusOr<std::vector<Datagram>> Read(size_t max_datagrams,
+                                               absl::Duration timeout) override {
+      const absl::Time deadline = absl::Now() + timeout;
+      netrig::MutexLock lock(&core_->mu);
+      while (queue_->datagrams.empty() && !queue_->closed) {
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration() || !core_->changed.WaitWithTimeout(&core_->mu, left)) {
+          break;
+        }
+      }
+      if (queue_->closed) return absl::CancelledError("flow closed");
+      std::vector<Datagram> out;
+      while (!queue_->datagrams.empty() && out.size() < max_datagrams) {
+        out.push_back(std::move(queue_->datagrams.front()));
+        queue_->datagrams.pop_front();
+      }
+      return out;
+    }
+
+    std::vector<WriteResult> Write(absl::Span<const Datagram> datagrams) override {
+      std::vector<WriteResult> results;
+      for (const Datagram& datagram : datagrams) {
+        if (closed_.load()) {
+          results.push_back(WriteResult::Rejected(absl::FailedPreconditionError("flow closed")));
+          continue;
+        }
+        absl::StatusOr<netrig::SocketAddress> to = Destination(datagram.endpoint);
+        if (!to.ok()) {
+          results.push_back(WriteResult::Rejected(to.status()));
+          continue;
+        }
+        const netrig::SocketAddress v6 = ToDualStack(*to);
+        results.push_back(sendto(core_->fd, datagram.payload.data(), datagram.payload.size(), 0,
+                                 v6.get(), v6.length) >= 0
+                              ? WriteResult::Accepted()
+                              : WriteResult::Rejected(absl::ErrnoToStatus(errno, "sendto")));
+      }
+      return results;
+    }
+
+    void Close() override {
+      if (closed_.exchange(true)) return;
+      netrig::MutexLock lock(&core_->mu);
+      queue_->closed = true;
+      // Forget the peer: its next datagram opens a new flow.
+      auto it = core_->peers.find(key_);
+      if (it != core_->peers.end() && it->second == queue_) core_->peers.erase(it);
+      core_->changed.SignalAll();
+    }
+    void OnPathEvent(netrig::PathEvent) override {}
+    netrig::FlowState state() const override {
+      return closed_.load() ? netrig::FlowState::kClosed : netrig::FlowState::kReady;
+    }
+
+   private:
+    // The listening socket is AF_INET6: IPv4 destinations go out IPv4-mapped.
+    static netrig::SocketAddress ToDualStack(const netrig::SocketAddress& address) {
+      if (address.get()->sa_family != AF_INET) return address;
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
+      netrig::SocketAddress mapped;
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&mapped.storage);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = v4->sin_port;
+      v6->sin6_addr.s6_addr[10] = 0xff;
+      v6->sin6_addr.s6_addr[11] = 0xff;
+      std::memcpy(&v6->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+      mapped.length = sizeof(sockaddr_in6);
+      return mapped;
+    }
+
+    const std::shared_ptr<Core> core_;
+    const std::shared_ptr<PeerQueue> queue_;
+    const std::string key_;
+    std::atomic<bool> closed_{false};
+    netrig::LiveToken live_{netrig::kLiveFlows};
+  };
+
+  DualStackSource() : core_(std::make_shared<Core>()) {}
+
+  // IPv4 loopback through the mapped address: binding "::" would listen on every interface.
+  absl::Status Open() {
+    core_->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    core_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (core_->fd < 0 || core_->wake_fd < 0) return absl::ErrnoToStatus(errno, "socket");
+    const int off = 0;
+    setsockopt(core_->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_addr.s6_addr[10] = 0xff;
+    address.sin6_addr.s6_addr[11] = 0xff;
+    address.sin6_addr.s6_addr[12] = 127;
+    address.sin6_addr.s6_addr[15] = 1;
+    if (bind(core_->fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      return absl::ErrnoToStatus(errno, "bind [::ffff:127.0.0.1]:0");
+    }
+    socklen_t length = sizeof(address);
+    getsockname(core_->fd, reinterpret_cast<sockaddr*>(&address), &length);
+    local_ = Endpoint::IPv4({127, 0, 0, 1}, ntohs(address.sin6_port));
+    return absl::OkStatus();
+  }
+
+  void Dispatch() {
+    char buffer[65536];
+    while (!stopped_.load()) {
+      pollfd fds[2] = {{core_->fd, POLLIN, 0}, {core_->wake_fd, POLLIN, 0}};
+      if (poll(fds, 2, 100) <= 0 || !(fds[0].revents & POLLIN)) continue;
+      sockaddr_storage from{};
+      socklen_t from_length = sizeof(from);
+      const ssize_t n = recvfrom(core_->fd, buffer, sizeof(buffer), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &from_length);
+      if (n < 0) continue;
+      absl::StatusOr<Endpoint> peer =
+          Endpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&from), from_length);
+      if (!peer.ok()) continue;
+      const std::string key = peer->ToString();
+      std::optional<Parked> fresh;
+      {
+        netrig::MutexLock lock(&core_->mu);
+        std::shared_ptr<PeerQueue>& queue = core_->peers[key];
+        const bool is_new = queue == nullptr;
+        if (is_new) queue = std::make_shared<PeerQueue>();
+        queue->datagrams.push_back({*peer, std::string(buffer, static_cast<size_t>(n))});
+        core_->changed.SignalAll();
+        if (is_new) {
+          if (asleep_) {
+            parked_.push_back({*peer, queue});
+          } else {
+            fresh = Parked{*peer, queue};
+          }
+        }
+      }
+      if (fresh.has_value()) HandOut(std::move(*fresh));
+    }
+  }
+
+  void HandOut(Parked parked) {
+    handler_(std::make_unique<PeerFlow>(core_, parked.queue, parked.peer.ToString()), parked.peer);
+  }
+
+  const std::shared_ptr<Core> core_;
+  Endpoint local_ = Endpoint::IPv4({127, 0, 0, 1}, 0);
+  Handler handler_;
+  netrig::Thread dispatcher_;
+  std::atomic<bool> stopped_{false};
+  bool asleep_ ABSL_GUARDED_BY(core_->mu) = false;
+  std::vector<Parked> parked_ ABSL_GUARDED_BY(core_->mu);
+  netrig::LiveToken live_{netrig::kLiveFlowSources};
+};
+
+NETRIG_REGISTER_FLOW("example-udp",
+                     "examples/: a user's blocking-socket UDP flow, with a dual-stack flow source",
+                     ExampleUdpFlow::Create, DualStackSource::Create);
 
 }  // namespace

@@ -142,6 +142,21 @@ class Endpoint {
   std::string scope_;
 };
 
+// Peer identity. One peer can come back in several spellings: a dual-stack socket (AF_INET6,
+// IPV6_V6ONLY off, the usual transparent-proxy listener) hands an IPv4 peer out as
+// "[::ffff:127.0.0.1]:5000", a plain one as "127.0.0.1:5000", and a scope may be added or dropped
+// on the way. netrig compares peers with SameAddress, never by text.
+
+// An IPv6 address endpoint holding an IPv4-mapped address (::ffff:a.b.c.d).
+bool IsMapped(const Endpoint& e);
+
+// The address bytes an endpoint reaches, IPv4-mapped unmapped (empty for host and redacted).
+absl::Span<const uint8_t> UnmappedAddress(const Endpoint& e);
+
+// Same address and port, mapped or not, any scope: the same peer. False for host names and
+// redacted endpoints (they name no address).
+bool SameAddress(const Endpoint& a, const Endpoint& b);
+
 namespace internal {
 
 // Drops the cached interface-name snapshot (tests that create or rename interfaces call this).

@@ -125,6 +125,10 @@ class Flow {
 // also from the destructor) returns once the handler will not be called again.
 class FlowSource {
  public:
+  // `peer` is the peer as the source's socket saw it, in any form a socket reports: plain IPv4
+  // or IPv6 ("127.0.0.1:5000", "[::1]:5000"), IPv4-mapped IPv6 from a dual-stack AF_INET6 socket
+  // ("[::ffff:127.0.0.1]:5000"), with or without a scope. These are one peer: netrig compares
+  // peers with SameAddress (net/endpoint.h), never by text.
   using Handler = std::function<void(std::unique_ptr<Flow> flow, const Endpoint& peer)>;
 
   virtual ~FlowSource() = default;

@@ -463,5 +463,24 @@ TEST(EndpointProperty, GeneratedEndpointsRoundTrip) {
   }
 }
 
+TEST(PeerIdentity, IsMappedOnlyForIPv4MappedIPv6) {
+  EXPECT_TRUE(IsMapped(MustParse("[::ffff:127.0.0.1]:53")));
+  EXPECT_FALSE(IsMapped(MustParse("127.0.0.1:53")));
+  EXPECT_FALSE(IsMapped(MustParse("[::1]:53")));
+  EXPECT_FALSE(IsMapped(MustParse("localhost:53")));
+}
+
+TEST(PeerIdentity, SameAddressIgnoresMappingAndScope) {
+  EXPECT_TRUE(SameAddress(MustParse("127.0.0.1:4000"), MustParse("[::ffff:127.0.0.1]:4000")));
+  EXPECT_TRUE(SameAddress(MustParse("[::1]:4000"), MustParse("[::1%lo]:4000")));
+  EXPECT_FALSE(SameAddress(MustParse("127.0.0.1:4000"), MustParse("127.0.0.1:4001")));
+  EXPECT_FALSE(SameAddress(MustParse("127.0.0.1:4000"), MustParse("127.0.0.2:4000")));
+  EXPECT_FALSE(SameAddress(MustParse("127.0.0.1:4000"), MustParse("[::1]:4000")));
+  // A host name reaches no address bytes of its own.
+  EXPECT_FALSE(SameAddress(MustParse("localhost:4000"), MustParse("localhost:4000")));
+  EXPECT_TRUE(UnmappedAddress(MustParse("localhost:4000")).empty());
+  EXPECT_EQ(UnmappedAddress(MustParse("[::ffff:10.1.2.3]:1")).size(), 4u);
+}
+
 }  // namespace
 }  // namespace netrig

@@ -1,6 +1,6 @@
 // `netrig http --target` against a real server: nginx (Debian's nginx-light,
-// installed by scripts/bootstrap) with the configuration in tests/workloads/nginx/nginx.conf.in on a
-// free loopback port, a temporary prefix for every path, in the foreground as the current user.
+// installed by scripts/bootstrap) with the configuration in tests/workloads/nginx/nginx.conf.in on
+// a free loopback port, a temporary prefix for every path, in the foreground as the current user.
 // netrig must run 3 s against it with no violation and complete tasks. nginx is stopped on every
 // path out of the test. Skipped when nginx is not installed.
 #include <netinet/in.h>
@@ -75,7 +75,8 @@ class NginxProcess {
 
   // Writes the configuration into `prefix` and starts nginx on `port`; true once it accepts.
   bool Start(const std::string& nginx, const std::string& prefix, int port) {
-    std::string config = testing::ReadFileForTest(testing::SourceDir() + "/tests/workloads/nginx/nginx.conf.in");
+    std::string config =
+        testing::ReadFileForTest(testing::SourceDir() + "/tests/workloads/nginx/nginx.conf.in");
     if (config.empty()) {
       error_ = "tests/workloads/nginx/nginx.conf.in is missing";
       return false;
@@ -191,7 +192,8 @@ TEST(NginxIntegrationTest, RemoteTargetIsRefusedWithUsageExit) {
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_TRUE(run->exited);
   EXPECT_EQ(run->exit_code, 2);
-  EXPECT_NE(testing::ReadFileForTest(options.output_path).find("--allow_remote"), std::string::npos);
+  EXPECT_NE(testing::ReadFileForTest(options.output_path).find("--allow_remote"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// The `netrig udp` driver's datagram format and per-datagram states (harness/workloads/udp/stress_datagram.h,
-// harness/workloads/udp/stress_ids.h): what the readers rely on to tell a datagram's origin and integrity.
+// The `netrig udp` driver's datagram format and per-datagram states
+// (harness/workloads/udp/stress_datagram.h, harness/workloads/udp/stress_ids.h): what the readers
+// rely on to tell a datagram's origin and integrity.
 #include "harness/workloads/udp/stress_datagram.h"
 
 #include <atomic>

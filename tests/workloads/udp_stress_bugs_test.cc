@@ -13,9 +13,9 @@
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "harness/base/sanitizers.h"
+#include "harness/check/seeded_bugs.h"
 #include "harness/check/violation.h"
 #include "harness/findings/child_process.h"
-#include "harness/check/seeded_bugs.h"
 #include "harness/udp/flow.h"
 #include "harness/workloads/udp/udp_stress.h"
 #include "tests/support/paths.h"
@@ -96,7 +96,8 @@ TEST_P(SeededBugFlow, FoundWithinSixtySeconds) {
     const auto counts = result->violation_counts;
     const bool found = std::any_of(counts.begin(), counts.end(),
                                    [&](const auto& kind) { return kind.first == expected; });
-    EXPECT_TRUE(found) << name << " should be found as " << expected << "; got:\n" << result->DescribeViolations();
+    EXPECT_TRUE(found) << name << " should be found as " << expected << "; got:\n"
+                       << result->DescribeViolations();
   }
   std::printf("[ figures  ] %s found in %.1fs: %s\n", name.c_str(), absl::ToDoubleSeconds(took),
               result->violations.empty() ? "" : result->violations[0].kind.c_str());

@@ -65,6 +65,7 @@ void SourceExerciser::OpenPeer(absl::Time now) {
   if (!local.ok() || !address.ok()) return;
   auto peer = std::make_unique<Peer>();
   peer->number = next_peer_++;
+  peer->local = *local;
   peer->key = local->ToString();
   peer->opened = now;
   const std::string hello = absl::StrCat("NRSRC ", context_.run_tag, " ", peer->number);
@@ -113,10 +114,9 @@ void SourceExerciser::Tick(absl::Time now, bool opening) {
     handed.swap(handed_);
   }
   for (auto& [flow, endpoint] : handed) {
-    const std::string key = endpoint.ToString();
     Peer* match = nullptr;
     for (auto& peer : peers_) {
-      if (peer->key == key && !peer->delivered) match = peer.get();
+      if (SameAddress(peer->local, endpoint) && !peer->delivered) match = peer.get();
     }
     if (match == nullptr) {
       flow->Close();  // a peer we no longer track (closed meanwhile)

@@ -78,7 +78,10 @@ class SourceExerciser {
   struct Peer {
     uint64_t number = 0;
     UniqueFd socket;
-    std::string key;  // canonical text of the client's local endpoint
+    // The peer's local endpoint, and its text for messages. A source may hand the peer out in
+    // another spelling (IPv4-mapped from a dual-stack socket): matched with SameAddress.
+    Endpoint local = Endpoint::IPv4({0, 0, 0, 0}, 0);
+    std::string key;
     absl::Time opened;
     // How long the source has been awake since this peer's first datagram: its flow must reach
     // the handler within wake_deadline of that (a source that never really wakes piles it up).

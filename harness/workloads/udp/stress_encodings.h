@@ -40,15 +40,6 @@ struct EncodedEndpoint {
   Endpoint endpoint;
 };
 
-// An IPv6 address endpoint holding an IPv4-mapped address (::ffff:a.b.c.d).
-bool IsMapped(const Endpoint& e);
-
-// The address bytes an endpoint reaches, IPv4-mapped unmapped (empty for host and redacted).
-absl::Span<const uint8_t> UnmappedAddress(const Endpoint& e);
-
-// Same address and port, mapped or not, any scope.
-bool SameAddress(const Endpoint& a, const Endpoint& b);
-
 }  // namespace netrig::internal::udp_stress
 
 #endif  // NETRIG_HARNESS_WORKLOADS_UDP_STRESS_ENCODINGS_H_
