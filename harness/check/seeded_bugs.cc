@@ -34,6 +34,10 @@ const std::vector<SeededBug>& SeededBugs() {
        "the first connection that fails marks the origin unreachable for good: every later task "
        "fails at once, also after the path is back",
        "not_recovered_after_path", "any", "--no_path_at_start=2s --faults=none"},
+      {"http", "bug-timeout-units", "8",
+       "passes the request timeout to libcurl in seconds where it wants milliseconds: tasks slower "
+       "than a few milliseconds fail as timeouts with nothing wrong on the wire",
+       "unexplained_failure", "any", "--faults=none --http=1.1"},
       {"domain", "bug-case-sensitive", "8",
        "compares an ASCII host with the patterns without folding its case (WWW.Example.com "
        "escapes *.example.com)",

@@ -9,6 +9,9 @@ const std::vector<ViolationKindInfo>& ViolationCatalogue() {
        "objects of the run (flows, sessions, tasks, connections, observers) still alive after "
        "every one of them was released"},
       {"leak", "any", "LeakSanitizer found memory no longer reachable (ASan builds)"},
+      {"unexplained_failure", "any",
+       "with --faults=none against netrig's own server or peers, an operation failed: no "
+       "injected fault explains it"},
       {"deadlock", "any",
        "under --schedule, every controlled thread was blocked (locks, condition variables, "
        "joins) and nothing outside the scheduler woke one"},

@@ -30,6 +30,13 @@
 namespace netrig {
 namespace {
 
+bool AlreadyReported(const ViolationLog& violations, absl::string_view kind) {
+  for (const auto& [reported, count] : violations.CountsByKind()) {
+    if (reported == kind && count > 0) return true;
+  }
+  return false;
+}
+
 // --leak_check_interval: quiet LeakSanitizer checks on a thread of their own while traffic runs.
 // Their suspicions are only counted: RunStress decides after the run's objects are released.
 class MidRunLeakChecks {
@@ -357,6 +364,20 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
         100.0 * static_cast<double>(tally.failed) / static_cast<double>(tally.ended),
         tally.faults_injected);
   }
+  // With no fault injected, against netrig's own peer or server, every operation must succeed.
+  const uint64_t unexplained =
+      tally.failed > tally.faults_injected ? tally.failed - tally.faults_injected : 0;
+  if (options.faults == "none" && tally.peer_is_embedded &&
+      options.no_path_at_start == absl::ZeroDuration() && !interrupted && tally.failed > 0 &&
+      !AlreadyReported(violations, "unexplained_failure")) {
+    violations.Report(
+        "unexplained_failure",
+        absl::StrFormat(
+            "%d of %d %s failed with no fault injected (--faults=none, netrig's own %s): "
+            "%s",
+            tally.failed, tally.ended, tally.unit, command == "udp" ? "echo peers" : "server",
+            tally.failures.empty() ? "see the summary" : tally.failures));
+  }
   std::string interrupted_by;
   if (interrupted) {
     const int signal_number = first_stop_signal.load();
@@ -385,6 +406,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                      {"ended", tally.ended},
                      {"failed", tally.failed},
                      {"faults_injected", tally.faults_injected}};
+  report["tally"]["unexplained_failures"] = unexplained;
   report["inconclusive"] =
       result.inconclusive.empty() ? nullptr : nlohmann::json(result.inconclusive);
   report["live_objects_at_end"] = live_at_end;
@@ -449,6 +471,18 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
       rows.emplace_back(
           "no path", absl::StrCat("for the first ", absl::FormatDuration(options.no_path_at_start),
                                   " of traffic, then the path appeared"));
+    }
+    // More than 1% failed beyond what injected faults explain: worth a look even when no check
+    // fired (a target that answers errors, a client that fails quietly).
+    if (tally.ended > 0 && unexplained * 100 > tally.ended) {
+      rows.emplace_back(
+          "WARNING",
+          absl::StrFormat(
+              "%.1f%% of %s failed beyond what injected faults explain (%d "
+              "of %d%s)",
+              100.0 * static_cast<double>(unexplained) / static_cast<double>(tally.ended),
+              tally.unit, unexplained, tally.ended,
+              tally.failures.empty() ? "" : absl::StrCat(": ", tally.failures)));
     }
     if (open_loop) {
       rows.emplace_back("rate", absl::StrFormat("%s of %s target%s, %d late starts",

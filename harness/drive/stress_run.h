@@ -172,6 +172,11 @@ struct OperationTally {
   uint64_t ended = 0;               // Ended on their own (harness cancels excluded).
   uint64_t failed = 0;              // Of which failed.
   uint64_t faults_injected = 0;     // An upper bound on the failures faults explain.
+  // The failures by kind, for messages ("timeout 126, reset 3"); empty when none.
+  std::string failures;
+  // False when the peer or server is not netrig's own (--target, --peer): then a failure may be
+  // the peer's, and --faults=none does not make every failure a finding.
+  bool peer_is_embedded = true;
 };
 
 class StressWorkload : public Workload {

@@ -31,13 +31,19 @@ CurlSessionBugs StickyUnreachable() {
   return bugs;
 }
 
+CurlSessionBugs TimeoutUnits() {
+  CurlSessionBugs bugs;
+  bugs.timeout_in_wrong_unit = true;
+  return bugs;
+}
+
 }  // namespace
 
 const std::vector<SeededHttpBug>& SeededHttpBugs() {
   static const auto* const bugs = new std::vector<SeededHttpBug>{
       {"bug-dequeue-uaf", DequeueUseAfterFree()},      {"bug-unlocked-share", UnlockedShare()},
       {"bug-double-completion", DoubleCompletion()},   {"bug-observer-leak", ObserverLeak()},
-      {"bug-sticky-unreachable", StickyUnreachable()},
+      {"bug-sticky-unreachable", StickyUnreachable()}, {"bug-timeout-units", TimeoutUnits()},
   };
   return *bugs;
 }

@@ -1,6 +1,6 @@
 // Seeded-bug HTTP clients: the reference libcurl session (session.h) with one deliberate bug
-// each, mirroring docs/field-notes.md. netrig must find every one of them, while the reference client
-// "curl" shows none of these findings in the same run.
+// each, mirroring docs/field-notes.md. netrig must find every one of them, while the reference
+// client "curl" shows none of these findings in the same run.
 //
 //   name                   story  the bug                                        found by
 //   bug-dequeue-uaf        1      a completing task dequeues itself from a       ASan (asan
@@ -39,8 +39,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "harness/http/http_client.h"
 #include "harness/http/curl/session.h"
+#include "harness/http/http_client.h"
 
 namespace netrig {
 

@@ -64,6 +64,10 @@ struct CurlSessionBugs {
   // unreachable, and every later task of every session fails at once without trying: a
   // reachability verdict that is never revisited once the path is back.
   bool remember_unreachable_forever = false;
+  // (f) HttpRequest::timeout is handed to CURLOPT_TIMEOUT_MS in seconds (a unit slip): a 5 s
+  // timeout becomes 5 ms, and every task slower than that fails as a timeout although nothing
+  // went wrong on the wire.
+  bool timeout_in_wrong_unit = false;
 };
 
 struct CurlClientOptions {

@@ -96,7 +96,9 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
   if (request.timeout != absl::InfiniteDuration()) {
     curl_easy_setopt(
         easy, CURLOPT_TIMEOUT_MS,
-        static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout))));
+        static_cast<long>(std::max<int64_t>(1, bugs_.timeout_in_wrong_unit
+                                                   ? absl::ToInt64Seconds(request.timeout)
+                                                   : absl::ToInt64Milliseconds(request.timeout))));
   }
   if (request.version == HttpVersion::kH2cPriorKnowledge) {
     // libcurl 7.88 fails a prior-knowledge transfer that reuses an HTTP/2 connection ("Error in

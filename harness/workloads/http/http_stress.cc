@@ -141,6 +141,12 @@ class HttpStress : public StressWorkload {
       CheckRecovery(interrupted);
       after_recovery_point_ = tasks_->tasks_after_recovery_point();
       ok_after_recovery_point_ = tasks_->ok_after_recovery_point();
+      for (int requested = 0; requested < 2; ++requested) {
+        for (int negotiated = 0; negotiated < 2; ++negotiated) {
+          ok_by_version_[requested][negotiated] = tasks_->ok_by_version(requested, negotiated);
+        }
+        failed_by_requested_[requested] = tasks_->failed_by_requested(requested);
+      }
       completed_ = tasks_->ledger().completed();
       duplicates_ = tasks_->ledger().duplicate_completions();
       after_close_ = tasks_->ledger().completions_after_close();
@@ -184,8 +190,14 @@ class HttpStress : public StressWorkload {
     OperationTally tally;
     tally.unit = "tasks";
     tally.ended = completed_ > cancelled_ ? completed_ - cancelled_ : 0;
-    for (const auto& [kind, n] : errors_by_kind_) tally.failed += n;
+    std::vector<std::string> parts;
+    for (const auto& [kind, n] : errors_by_kind_) {
+      tally.failed += n;
+      parts.push_back(absl::StrCat(kind, " ", n));
+    }
+    tally.failures = absl::StrJoin(parts, ", ");
     tally.faults_injected = faults_injected_;
+    tally.peer_is_embedded = options_.target.empty();
     return tally;
   }
 
@@ -193,6 +205,8 @@ class HttpStress : public StressWorkload {
                  std::vector<std::pair<std::string, std::string>>& summary) override {
     const double seconds = std::max(absl::ToDoubleSeconds(drive.elapsed), 1e-9);
     uint64_t failed = 0;
+    const uint64_t succeeded =
+        ok_by_version_[0][0] + ok_by_version_[0][1] + ok_by_version_[1][0] + ok_by_version_[1][1];
     nlohmann::json errors_json = nlohmann::json::object();
     std::vector<std::string> error_parts;
     for (const auto& [kind, n] : errors_by_kind_) {
@@ -221,6 +235,8 @@ class HttpStress : public StressWorkload {
         {"completions_after_invalidation", after_close_},
         {"stuck_tasks", stuck_},
         {"tasks_per_sec", static_cast<double>(started_) / seconds},
+        {"succeeded_per_sec", static_cast<double>(succeeded) / seconds},
+        {"by_version", VersionReport()},
         {"completions_per_sec", static_cast<double>(completed_) / seconds},
         {"latency_us", latency_},
         {"counters", counters_},
@@ -235,8 +251,10 @@ class HttpStress : public StressWorkload {
         {"http", options_.http},
         {"tasks", absl::StrFormat("%d started, %d completed, %d cancelled, %d failed", started_,
                                   completed_, cancelled_, failed)},
-        {"rate",
-         absl::StrFormat("%s tasks/s", HumanCount(static_cast<double>(started_) / seconds))},
+        {"rate", absl::StrFormat("%s tasks/s started, %s/s succeeded",
+                                 HumanCount(static_cast<double>(started_) / seconds),
+                                 HumanCount(static_cast<double>(succeeded) / seconds))},
+        {"versions", VersionSummary()},
         {"latency",
          absl::StrFormat("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s", FormatMicros(percentiles_[0]),
                          FormatMicros(percentiles_[1]), FormatMicros(percentiles_[2]),
@@ -254,6 +272,16 @@ class HttpStress : public StressWorkload {
           "observers",
           absl::StrFormat("%d added, %d removed", counters_["observers_added"].get<uint64_t>(),
                           counters_["observers_removed"].get<uint64_t>()));
+    }
+    // A target without HTTP/2 answers h2c tasks over HTTP/1.1: the run looks healthy while
+    // nothing it meant to test ran.
+    const uint64_t h2c_ok = ok_by_version_[1][0] + ok_by_version_[1][1];
+    if (h2c_ok > 0 && ok_by_version_[1][0] * 2 > h2c_ok) {
+      summary.emplace_back(
+          "WARNING",
+          absl::StrFormat("%d of the %d tasks that asked for h2c and succeeded ran over HTTP/1.1: "
+                          "the target does not speak HTTP/2 cleartext; h2c was not tested",
+                          ok_by_version_[1][0], h2c_ok));
     }
     summary.emplace_back(
         "invariants", absl::StrFormat("duplicates %d, after invalidation %d, stuck %d", duplicates_,
@@ -296,6 +324,27 @@ class HttpStress : public StressWorkload {
                         absl::FormatDuration(options_.no_path_at_start)));
   }
 
+  // --faults=none against the embedded server: the first failed task is a finding at once (the
+  // run core's end-of-run check would wait for the whole duration).
+  void CheckNoFailureWithoutFaults() {
+    if (options_.faults != "none" || !options_.target.empty() ||
+        options_.no_path_at_start > absl::ZeroDuration() || tasks_->errors() == 0 ||
+        unexplained_reported_.exchange(true)) {
+      return;
+    }
+    std::vector<std::string> parts;
+    for (int i = 2; i < kHttpErrorKindCount; ++i) {
+      if (tasks_->by_kind(i) != 0)
+        parts.push_back(absl::StrCat(kOutcomeNames[i], " ", tasks_->by_kind(i)));
+    }
+    violations_->Report(
+        "unexplained_failure",
+        absl::StrFormat(
+            "%d tasks failed so far with no fault injected (--faults=none, netrig's own "
+            "server): %s",
+            tasks_->errors(), absl::StrJoin(parts, ", ")));
+  }
+
   void MonitorLoop() {
     uint64_t stuck_printed = 0;
     MutexLock lock(&monitor_mu_);
@@ -306,7 +355,43 @@ class HttpStress : public StressWorkload {
         tasks_->PrintStuckStates(options_.status_out);
       }
       CheckRecovery(/*interrupted=*/false);
+      CheckNoFailureWithoutFaults();
     }
+  }
+
+  nlohmann::json VersionReport() const {
+    nlohmann::json out = nlohmann::json::object();
+    const char* names[2] = {"http1.1", "h2c"};
+    for (int requested = 0; requested < 2; ++requested) {
+      out[absl::StrCat("asked_", names[requested])] = {
+          {"ok_over_http1.1", ok_by_version_[requested][0]},
+          {"ok_over_h2c", ok_by_version_[requested][1]},
+          {"failed", failed_by_requested_[requested]}};
+    }
+    return out;
+  }
+
+  // "asked HTTP/1.1: 40.1k ok; asked h2c: 39.8k ok over h2c, 12 over HTTP/1.1, 3 failed"
+  std::string VersionSummary() const {
+    std::vector<std::string> parts;
+    for (int requested = 0; requested < 2; ++requested) {
+      const uint64_t ok = ok_by_version_[requested][0] + ok_by_version_[requested][1];
+      if (ok + failed_by_requested_[requested] == 0) continue;
+      std::string part = requested == 0 ? "asked HTTP/1.1: " : "asked h2c: ";
+      if (requested == 0) {
+        absl::StrAppend(&part, HumanCount(static_cast<double>(ok)), " ok");
+        if (ok_by_version_[0][1] > 0) {
+          absl::StrAppend(&part, " (", ok_by_version_[0][1], " over h2c)");
+        }
+      } else {
+        absl::StrAppend(&part, HumanCount(static_cast<double>(ok_by_version_[1][1])),
+                        " ok over h2c, ", HumanCount(static_cast<double>(ok_by_version_[1][0])),
+                        " over HTTP/1.1");
+      }
+      absl::StrAppend(&part, ", ", failed_by_requested_[requested], " failed");
+      parts.push_back(part);
+    }
+    return parts.empty() ? "no task ended" : absl::StrJoin(parts, "; ");
   }
 
   const HttpStressOptions& options_;
@@ -327,8 +412,12 @@ class HttpStress : public StressWorkload {
   // What Finish() captured for the report.
   uint64_t started_ = 0, completed_ = 0, duplicates_ = 0, after_close_ = 0, cancelled_ = 0;
   uint64_t stuck_ = 0, faults_injected_ = 0;
+  // [requested][negotiated] successes and [requested] failures; index 0 HTTP/1.1, 1 h2c.
+  std::array<std::array<uint64_t, 2>, 2> ok_by_version_{};
+  std::array<uint64_t, 2> failed_by_requested_{};
   absl::Time path_appears_;
   std::atomic<bool> recovery_reported_{false};
+  std::atomic<bool> unexplained_reported_{false};
   uint64_t after_recovery_point_ = 0, ok_after_recovery_point_ = 0;
   nlohmann::json counters_ = nlohmann::json::object();
   nlohmann::json latency_ = nlohmann::json::object();

@@ -97,6 +97,7 @@ void HttpStressWorkload::Operate(int worker, uint64_t /*index*/, absl::Time inte
   auto record = std::make_shared<TaskRecord>();
   record->start = start;
   record->cancel_after_completion = cancel && moment == CancelMoment::kAfterCompletion;
+  record->requested = request.version;
   record->ledger_id = tasks_.Open(slot.scope);
   absl::StatusOr<std::shared_ptr<HttpTask>> task = slot.session->MakeTask(
       std::move(request),
@@ -231,7 +232,14 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
   if (result.error == HttpErrorKind::kCancelled) {
     cancelled_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    if (result.error != HttpErrorKind::kNone) errors_.fetch_add(1, std::memory_order_relaxed);
+    const int requested = record.requested == HttpVersion::kHttp11 ? 0 : 1;
+    if (result.error != HttpErrorKind::kNone) {
+      errors_.fetch_add(1, std::memory_order_relaxed);
+      failed_by_requested_[requested].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      ok_by_version_[requested][result.version == HttpVersion::kHttp11 ? 0 : 1].fetch_add(
+          1, std::memory_order_relaxed);
+    }
     latency_.Record(netrig::Now() - record.start);
     if (record.start >= recovery_from_) {
       after_recovery_point_.fetch_add(1, std::memory_order_relaxed);

@@ -85,12 +85,20 @@ class HttpStressWorkload {
   uint64_t cancelled() const { return cancelled_.load(); }
   uint64_t errors() const { return errors_.load(); }
   uint64_t by_kind(int i) const { return by_kind_[i].load(); }
+  // Tasks that asked for `requested` and succeeded over `negotiated` (0: HTTP/1.1, 1: h2c).
+  uint64_t ok_by_version(int requested, int negotiated) const {
+    return ok_by_version_[requested][negotiated].load();
+  }
+  uint64_t failed_by_requested(int requested) const {
+    return failed_by_requested_[requested].load();
+  }
 
  private:
   struct TaskRecord {
     uint64_t ledger_id = 0;
     absl::Time start;
     bool cancel_after_completion = false;
+    HttpVersion requested = HttpVersion::kHttp11;
     std::atomic<int> completions{0};
     std::weak_ptr<HttpTask> task;  // Set before Resume(), read by the completion.
   };
@@ -142,6 +150,9 @@ class HttpStressWorkload {
   std::atomic<uint64_t> cancelled_{0};
   std::atomic<uint64_t> errors_{0};
   std::array<std::atomic<uint64_t>, kHttpErrorKindCount> by_kind_{};
+  // Outcomes by version: [requested][negotiated] for successes, [requested] for failures.
+  std::array<std::array<std::atomic<uint64_t>, 2>, 2> ok_by_version_{};
+  std::array<std::atomic<uint64_t>, 2> failed_by_requested_{};
   std::array<std::atomic<uint64_t>, kCancelMoments> cancels_by_moment_{};
   std::atomic<int> sessions_created_{0};
   std::atomic<uint64_t> sessions_finished_{0};

@@ -300,6 +300,8 @@ OperationTally UdpStress::Tally() const {
                              Get(counters_.abandoned);
   tally.failed = tally.ended > accounted ? tally.ended - accounted : 0;
   tally.faults_injected = Get(counters_.fault_dropped) + Get(counters_.fault_truncated);
+  if (tally.failed > 0) tally.failures = absl::StrCat("unaccounted ", tally.failed);
+  tally.peer_is_embedded = options_.peers.empty();
   return tally;
 }
 
