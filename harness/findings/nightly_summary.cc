@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/base/file_io.h"
+#include "harness/base/markup.h"
 #include "harness/findings/finding_file.h"
 #include "harness/findings/json_input.h"
 #include "harness/findings/stack_signature.h"
@@ -50,57 +51,6 @@ std::vector<fs::path> FilesUnder(const fs::path& dir, absl::string_view extensio
   }
   std::sort(files.begin(), files.end());
   return files;
-}
-
-// Text as XML character data: markup escaped, and bytes XML 1.0 cannot hold (control bytes
-// other than tab and newlines, bytes that are not UTF-8) replaced by '?', so that junit.xml stays
-// well-formed whatever the inputs held.
-std::string XmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out.push_back(c >= 0x20 || c == '\t' || c == '\n' || c == '\r' ? static_cast<char>(c) : '?');
-      }
-      ++i;
-      continue;
-    }
-    // A well-formed UTF-8 sequence of 2-4 bytes (no overlongs, no surrogates) is kept whole.
-    const int length = c >= 0xC2 && c <= 0xDF   ? 2
-                       : c >= 0xE0 && c <= 0xEF ? 3
-                       : c >= 0xF0 && c <= 0xF4 ? 4
-                                                : 0;
-    bool valid = length > 0 && i + length <= text.size();
-    for (int k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (valid && length == 3) {
-      const unsigned char second = static_cast<unsigned char>(text[i + 1]);
-      const unsigned char third = static_cast<unsigned char>(text[i + 2]);
-      // No overlong forms, no surrogates, and not U+FFFE or U+FFFF (not XML characters).
-      valid = !(c == 0xE0 && second < 0xA0) && !(c == 0xED && second >= 0xA0) &&
-              !(c == 0xEF && second == 0xBF && third >= 0xBE);
-    }
-    if (valid && length == 4) {
-      const unsigned char second = static_cast<unsigned char>(text[i + 1]);
-      valid = !(c == 0xF0 && second < 0x90) && !(c == 0xF4 && second >= 0x90);
-    }
-    if (valid) {
-      out.append(text.data() + i, static_cast<size_t>(length));
-      i += length;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
 }
 
 std::string XmlUnescape(absl::string_view text) {
@@ -329,13 +279,13 @@ std::string NightlyJunit(const NightlySummary& summary) {
     int suite_failures = 0;
     for (const JunitCase& test : suite.cases) suite_failures += test.status == "fail";
     absl::StrAppendFormat(&body, "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\">\n",
-                          XmlEscape(suite.name), suite.cases.size(), suite_failures);
+                          MarkupEscape(suite.name), suite.cases.size(), suite_failures);
     for (const JunitCase& test : suite.cases) {
       absl::StrAppendFormat(&body, "  <testcase name=\"%s\" classname=\"%s\" time=\"%.3f\"",
-                            XmlEscape(test.name), XmlEscape(suite.name), test.seconds);
+                            MarkupEscape(test.name), MarkupEscape(suite.name), test.seconds);
       if (test.status == "fail") {
         absl::StrAppend(&body, ">\n    <failure message=\"failed\"/>\n    <system-out>",
-                        XmlEscape(test.output), "</system-out>\n  </testcase>\n");
+                        MarkupEscape(test.output), "</system-out>\n  </testcase>\n");
       } else {
         absl::StrAppend(&body, "/>\n");
       }
@@ -347,12 +297,12 @@ std::string NightlyJunit(const NightlySummary& summary) {
   for (const NightlyStep& step : summary.steps) {
     absl::StrAppendFormat(&body,
                           "  <testcase name=\"%s\" classname=\"nightly.steps\" time=\"%.1f\"",
-                          XmlEscape(step.name), step.seconds);
+                          MarkupEscape(step.name), step.seconds);
     if (step.status == "fail" || step.status == "timeout") {
-      absl::StrAppend(&body, ">\n    <failure message=\"", XmlEscape(step.status), ": ",
-                      XmlEscape(step.log), "\"/>\n  </testcase>\n");
+      absl::StrAppend(&body, ">\n    <failure message=\"", MarkupEscape(step.status), ": ",
+                      MarkupEscape(step.log), "\"/>\n  </testcase>\n");
     } else if (step.status == "skipped") {
-      absl::StrAppend(&body, ">\n    <skipped message=\"", XmlEscape(step.note),
+      absl::StrAppend(&body, ">\n    <skipped message=\"", MarkupEscape(step.note),
                       "\"/>\n  </testcase>\n");
     } else {
       absl::StrAppend(&body, "/>\n");
@@ -363,10 +313,10 @@ std::string NightlyJunit(const NightlySummary& summary) {
                         "<testsuite name=\"nightly.findings\" tests=\"%d\" failures=\"%d\">\n",
                         summary.findings.size(), summary.findings.size());
   for (const NightlyFinding& finding : summary.findings) {
-    absl::StrAppend(&body, "  <testcase name=\"", XmlEscape(finding.signature),
-                    "\" classname=\"nightly.findings.", XmlEscape(finding.source),
-                    "\">\n    <failure message=\"", XmlEscape(absl::StrJoin(finding.where, "; ")),
-                    "\">", XmlEscape(finding.detail), "</failure>\n  </testcase>\n");
+    absl::StrAppend(&body, "  <testcase name=\"", MarkupEscape(finding.signature),
+                    "\" classname=\"nightly.findings.", MarkupEscape(finding.source),
+                    "\">\n    <failure message=\"", MarkupEscape(absl::StrJoin(finding.where, "; ")),
+                    "\">", MarkupEscape(finding.detail), "</failure>\n  </testcase>\n");
   }
   absl::StrAppend(&body, "</testsuite>\n");
   tests += static_cast<int>(summary.steps.size() + summary.findings.size());

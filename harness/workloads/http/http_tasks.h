@@ -85,6 +85,7 @@ class HttpStressWorkload {
   uint64_t cancelled() const { return cancelled_.load(); }
   uint64_t errors() const { return errors_.load(); }
   uint64_t by_kind(int i) const { return by_kind_[i].load(); }
+  int64_t in_flight() const { return in_flight_.in_flight(); }
 
  private:
   struct TaskRecord {
