@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cli/command.h"
 #include "harness/base/file_io.h"
 #include "harness/drive/html_report.h"
-#include "cli/command.h"
 
 namespace netrig::cli {
 namespace {
@@ -37,8 +37,9 @@ int RunReport(const std::vector<std::string>& args) {
       ParseCommandLine("report", ReportTable(), args, options);
   if (!positional) return kExitUsage;
   if (positional->size() != 1 || options.output.empty()) {
-    PrintError("report", "usage: netrig report RUN.json -o PAGE.html (RUN.json: a --json report "
-                         "or a finding file)");
+    PrintError("report",
+               "usage: netrig report RUN.json -o PAGE.html (RUN.json: a --json report "
+               "or a finding file)");
     return kExitUsage;
   }
   const std::string& input = (*positional)[0];

@@ -225,16 +225,15 @@ std::string SvgChart(const ChartSpec& spec, const std::vector<ChartLine>& lines)
     const ChartLine& line = lines[l];
     if (points[l].empty()) continue;
     if (line.style == ChartLine::Style::kBars) {
-      const double bar = std::max(1.0, static_cast<double>(columns) /
-                                           static_cast<double>(points[l].size()) * 0.8);
+      const double bar =
+          std::max(1.0, static_cast<double>(columns) / static_cast<double>(points[l].size()) * 0.8);
       absl::StrAppendFormat(&svg, "<g class=\"series bars\" fill=\"%s\"><title>%s</title>\n",
                             MarkupEscape(line.color), MarkupEscape(line.name));
       for (const auto& [x, y] : Reduced(points[l], x_axis, y_axis, columns)) {
         const double top = y_axis.Pixel(y);
-        absl::StrAppendFormat(&svg,
-                              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n",
-                              x_axis.Pixel(x) - bar / 2, top, bar,
-                              std::max(0.0, y_axis.pixel_low - top));
+        absl::StrAppendFormat(
+            &svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n",
+            x_axis.Pixel(x) - bar / 2, top, bar, std::max(0.0, y_axis.pixel_low - top));
       }
       absl::StrAppend(&svg, "</g>\n");
       continue;

@@ -62,8 +62,8 @@ struct ChartSpec {
   bool log_x = false;
   bool log_y = false;
   std::optional<double> x_min, x_max, y_min, y_max;  // Unset: from the data (y from 0 when linear).
-  std::vector<ChartTick> x_ticks;                     // Empty: chosen automatically.
-  std::function<std::string(double)> format_x;        // Tick labels; unset: compact numbers.
+  std::vector<ChartTick> x_ticks;                    // Empty: chosen automatically.
+  std::function<std::string(double)> format_x;       // Tick labels; unset: compact numbers.
   std::function<std::string(double)> format_y;
   std::vector<ChartBand> bands;
   std::vector<ChartMark> marks;

@@ -79,8 +79,8 @@ struct DriveResult {
 
 // Runs `workload` until the duration passes (in open loop too, when the workers cannot keep up
 // with the rate: the run still ends on time), max_operations are started, a violation is
-// reported (with stop_on_violation), or RequestStop() is called. Returns when every worker has returned
-// from its last Operate(); draining asynchronous completions is the workload's job.
+// reported (with stop_on_violation), or RequestStop() is called. Returns when every worker has
+// returned from its last Operate(); draining asynchronous completions is the workload's job.
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations);
 
 // Asks a running Drive() to stop (async-signal-safe: the netrig command calls it on SIGINT).

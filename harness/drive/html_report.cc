@@ -134,8 +134,8 @@ std::string Verdict(const Json& report) {
   const std::optional<double> exit_code = NumberField(report, "exit_code");
   const std::optional<double> violations = NumberField(report, "violation_count");
   std::string kinds;
-  if (const Json* counts = Field(report, "violation_counts"); counts != nullptr &&
-                                                              counts->is_object()) {
+  if (const Json* counts = Field(report, "violation_counts");
+      counts != nullptr && counts->is_object()) {
     std::vector<std::string> parts;
     for (auto it = counts->begin(); it != counts->end() && parts.size() < kMaxKindsDrawn; ++it) {
       parts.push_back(absl::StrCat(it.key(), " ", Scalar(&it.value())));
@@ -144,8 +144,8 @@ std::string Verdict(const Json& report) {
   }
   const int code = exit_code.has_value() ? static_cast<int>(*exit_code) : -1;
   const std::string css = code == 0 ? "ok" : code == 1 ? "finding" : "other";
-  std::string text =
-      exit_code.has_value() ? absl::StrCat("exit ", code, ": ", ExitMeaning(code)) : "exit status unknown";
+  std::string text = exit_code.has_value() ? absl::StrCat("exit ", code, ": ", ExitMeaning(code))
+                                           : "exit status unknown";
   if (violations.has_value() && *violations > 0) {
     absl::StrAppend(&text, absl::StrFormat(" (%.0f violation%s: %s)", *violations,
                                            *violations == 1 ? "" : "s", kinds));
@@ -300,11 +300,14 @@ std::string Timeline(const Json& report, const std::vector<ViolationRow>& violat
   rate_chart.title = absl::StrCat(unit, "/s");
   rate_chart.height = 230;
   absl::StrAppend(
-      &out, SvgChart(rate_chart,
-                     {{.name = "started", .color = "#1f77b4", .x = x,
-                       .y = rates(Field(*series, "started"))},
-                      {.name = "succeeded", .color = "#2ca02c", .x = x,
-                       .y = rates(Field(*series, "succeeded"))}}));
+      &out,
+      SvgChart(
+          rate_chart,
+          {{.name = "started", .color = "#1f77b4", .x = x, .y = rates(Field(*series, "started"))},
+           {.name = "succeeded",
+            .color = "#2ca02c",
+            .x = x,
+            .y = rates(Field(*series, "succeeded"))}}));
 
   auto by_kind = [&](const char* key, const std::string& title, const std::string& css) {
     ChartSpec spec = base;
@@ -335,9 +338,9 @@ std::string Timeline(const Json& report, const std::vector<ViolationRow>& violat
   std::string note = absl::StrFormat(
       "%d points, one per %s s; bands are sampled every 20 ms; marks are violations (hover for "
       "the message, click for its row).",
-      t.size(), Scalar(Field(*series, "interval_s")).empty()
-                    ? std::string("?")
-                    : Scalar(Field(*series, "interval_s")));
+      t.size(),
+      Scalar(Field(*series, "interval_s")).empty() ? std::string("?")
+                                                   : Scalar(Field(*series, "interval_s")));
   if (const auto dropped = NumberField(*series, "bands_dropped"); dropped && *dropped > 0) {
     absl::StrAppend(&note, absl::StrFormat(" %.0f band intervals past the first %d were not kept.",
                                            *dropped, kMaxBandIntervals));
@@ -353,8 +356,8 @@ class BucketPercentiles {
     if (buckets == nullptr || !buckets->is_array()) return;
     for (const Json& bucket : *buckets) {
       const std::vector<double> pair = Numbers(&bucket);
-      if (pair.size() != 2 || !std::isfinite(pair[0]) || !std::isfinite(pair[1]) ||
-          pair[1] <= 0 || pair[0] < 0) {
+      if (pair.size() != 2 || !std::isfinite(pair[0]) || !std::isfinite(pair[1]) || pair[1] <= 0 ||
+          pair[0] < 0) {
         continue;
       }
       buckets_.emplace_back(pair[0], pair[1]);
@@ -414,7 +417,8 @@ std::string Latency(const Json& report) {
   ChartLine line{.name = "latency", .color = "#d62728"};
   if (!buckets.empty()) {
     for (int step = 0; step <= 300; ++step) {
-      const double x = curve.x_min.value() + (curve.x_max.value() - curve.x_min.value()) * step / 300;
+      const double x =
+          curve.x_min.value() + (curve.x_max.value() - curve.x_min.value()) * step / 300;
       line.x.push_back(x);
       line.y.push_back(std::max(1.0, buckets.At(100 * (1 - std::pow(10.0, -x)))));
     }
@@ -447,16 +451,16 @@ std::string Latency(const Json& report) {
   }
   absl::StrAppend(&out, "<table class=\"percentiles\"><tr>");
   const std::vector<std::pair<const char*, const char*>> columns = {
-      {"count", "count"}, {"mean", "mean"}, {"p50", "p50"},   {"p90", "p90"},
+      {"count", "count"}, {"mean", "mean"},  {"p50", "p50"}, {"p90", "p90"},
       {"p99", "p99"},     {"p999", "p99.9"}, {"max", "max"}};
   for (const auto& [key, label] : columns) absl::StrAppend(&out, "<th>", label, "</th>");
   absl::StrAppend(&out, "</tr><tr>");
   for (const auto& [key, label] : columns) {
     const auto value = NumberField(*latency, key);
     absl::StrAppend(&out, "<td class=\"n\">",
-                    !value.has_value()                ? std::string()
+                    !value.has_value()                  ? std::string()
                     : absl::string_view(key) == "count" ? absl::StrFormat("%.0f", *value)
-                                                       : Micros(*value),
+                                                        : Micros(*value),
                     "</td>");
   }
   absl::StrAppend(&out, "</tr></table>\n</section>\n");
@@ -469,8 +473,9 @@ std::string ViolationsSection(const Json& report, const std::vector<ViolationRow
     absl::StrAppend(&out, "<p>no violations</p>\n</section>\n");
     return out;
   }
-  absl::StrAppend(&out, "<table class=\"violations\"><tr><th>#</th><th>kind</th><th>at</th>"
-                        "<th>message</th></tr>\n");
+  absl::StrAppend(&out,
+                  "<table class=\"violations\"><tr><th>#</th><th>kind</th><th>at</th>"
+                  "<th>message</th></tr>\n");
   for (size_t i = 0; i < violations.size(); ++i) {
     const ViolationRow& row = violations[i];
     absl::StrAppend(&out, "<tr id=\"violation-", i + 1, "\"><td class=\"n\">", i + 1,
@@ -545,21 +550,20 @@ std::string Accounting(const Json& report) {
         "</section>\n");
   }
   if (command == "http") {
-    std::vector<AccountingRow> rows = {{"tasks started", {"tasks_started"}},
-                                       {"tasks completed", {"tasks_completed"}},
-                                       {"tasks cancelled", {"tasks_cancelled"}},
-                                       {"tasks failed", {"tasks_failed"}},
-                                       {"duplicate completions", {"duplicate_completions"}},
-                                       {"completions after invalidation",
-                                        {"completions_after_invalidation"}},
-                                       {"stuck tasks", {"stuck_tasks"}},
-                                       {"server requests", {"server", "requests"}},
-                                       {"server connections reset while no path",
-                                        {"server", "connections_reset_no_path"}}};
+    std::vector<AccountingRow> rows = {
+        {"tasks started", {"tasks_started"}},
+        {"tasks completed", {"tasks_completed"}},
+        {"tasks cancelled", {"tasks_cancelled"}},
+        {"tasks failed", {"tasks_failed"}},
+        {"duplicate completions", {"duplicate_completions"}},
+        {"completions after invalidation", {"completions_after_invalidation"}},
+        {"stuck tasks", {"stuck_tasks"}},
+        {"server requests", {"server", "requests"}},
+        {"server connections reset while no path", {"server", "connections_reset_no_path"}}};
     std::string out = absl::StrCat("<section id=\"accounting\">\n<h2>Task accounting</h2>\n",
                                    AccountingTable(report, rows));
-    for (const auto& [key, title] : std::vector<std::pair<const char*, const char*>>{
-             {"errors_by_kind", "errors by kind"}}) {
+    for (const auto& [key, title] :
+         std::vector<std::pair<const char*, const char*>>{{"errors_by_kind", "errors by kind"}}) {
       const Json* kinds = Field(report, key);
       if (kinds == nullptr || !kinds->is_object() || kinds->empty()) continue;
       absl::StrAppend(&out, "<h3>", title, "</h3><table class=\"accounting\">\n");
@@ -600,10 +604,26 @@ std::string Configuration(const Json& report, const HtmlReportOptions& options) 
                     "<pre class=\"replay-finding\">netrig replay ", E(finding), "</pre>\n");
   }
   absl::StrAppend(&out, "<table class=\"config\">\n");
-  for (const char* key : {"command", "subject", "client", "flow", "http", "target", "mode",
-                          "rate_target", "threads", "concurrency", "faults", "duration_s",
-                          "no_path_at_start_s", "drain_s", "stop_reason", "seed", "perturb_seed",
-                          "exit_code", "path", "relay_used"}) {
+  for (const char* key : {"command",
+                          "subject",
+                          "client",
+                          "flow",
+                          "http",
+                          "target",
+                          "mode",
+                          "rate_target",
+                          "threads",
+                          "concurrency",
+                          "faults",
+                          "duration_s",
+                          "no_path_at_start_s",
+                          "drain_s",
+                          "stop_reason",
+                          "seed",
+                          "perturb_seed",
+                          "exit_code",
+                          "path",
+                          "relay_used"}) {
     const Json* value = Field(report, key);
     if (value == nullptr || value->is_null() || value->is_structured()) continue;
     absl::StrAppend(&out, "<tr><th>", key, "</th><td><code>", E(Scalar(value)),
@@ -663,13 +683,12 @@ std::string RenderHtmlReport(const Json& report, const HtmlReportOptions& option
       E(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n<h1>", E(title),
       "</h1>\n");
   absl::StrAppend(&page, Verdict(report), Facts(report));
-  absl::StrAppend(&page,
-                  "<nav><a href=\"#timeline\">timeline</a> · <a href=\"#latency\">latency</a> · "
-                  "<a href=\"#violations\">violations</a> · ",
-                  command == "udp" || command == "http"
-                      ? "<a href=\"#accounting\">accounting</a> · "
-                      : "",
-                  "<a href=\"#configuration\">configuration and replay</a></nav>\n");
+  absl::StrAppend(
+      &page,
+      "<nav><a href=\"#timeline\">timeline</a> · <a href=\"#latency\">latency</a> · "
+      "<a href=\"#violations\">violations</a> · ",
+      command == "udp" || command == "http" ? "<a href=\"#accounting\">accounting</a> · " : "",
+      "<a href=\"#configuration\">configuration and replay</a></nav>\n");
   absl::StrAppend(&page, Timeline(report, violations), Latency(report),
                   ViolationsSection(report, violations), Accounting(report),
                   Configuration(report, options));

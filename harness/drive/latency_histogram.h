@@ -13,8 +13,8 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 #include "harness/sched/clock.h"
+#include "nlohmann/json.hpp"
 
 namespace netrig {
 

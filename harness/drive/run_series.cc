@@ -63,7 +63,8 @@ void RunSeries::Sample(absl::Time now, const SeriesSample& sample) {
 void RunSeries::Halve() {
   // Keeps each pair's later end time; counts add up, the in-flight gauge keeps its maximum.
   std::vector<double> ends;
-  for (size_t i = 0; i < ends_.size(); i += 2) ends.push_back(ends_[std::min(i + 1, ends_.size() - 1)]);
+  for (size_t i = 0; i < ends_.size(); i += 2)
+    ends.push_back(ends_[std::min(i + 1, ends_.size() - 1)]);
   ends_ = std::move(ends);
   HalveVector(started_, true);
   HalveVector(succeeded_, true);

@@ -1,8 +1,8 @@
 #include "harness/findings/nightly_summary.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -133,8 +133,8 @@ void NightlyCollector::JunitText(const std::string& file, absl::string_view xml)
       if (out_start != absl::string_view::npos) {
         const size_t out_end = block.find("</system-out>", out_start);
         output = XmlUnescape(block.substr(
-            out_start + 12, (out_end == absl::string_view::npos ? block.size() : out_end) -
-                                out_start - 12));
+            out_start + 12,
+            (out_end == absl::string_view::npos ? block.size() : out_end) - out_start - 12));
       }
       const SanitizerReport report = ParseSanitizerReport(output);
       const std::string where = absl::StrCat(suite.name, ": ", test.name);
@@ -154,12 +154,12 @@ void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::stri
                                        const std::string& raw_dir) {
   absl::StatusOr<nlohmann::json> json = ParseJsonBounded(text);
   if (!json.ok() || !json->is_object()) return;
-  const std::string target =
-      Abbreviate(StringField(*json, "target").value_or(target_dir), 100);
+  const std::string target = Abbreviate(StringField(*json, "target").value_or(target_dir), 100);
   const auto crashes = json->find("crashes");
   if (crashes != json->end() && crashes->is_array()) {
     for (const nlohmann::json& crash : *crashes) {
-      const std::string signature = Abbreviate(StringField(crash, "signature").value_or("unknown"), 500);
+      const std::string signature =
+          Abbreviate(StringField(crash, "signature").value_or("unknown"), 500);
       const int64_t count = IntField(crash, "count", 0, int64_t{1} << 40).value_or(1);
       const std::string dir = Abbreviate(StringField(crash, "dir").value_or(""), 500);
       Add(signature, "fuzz", absl::StrCat("fuzz ", target, " (x", count, ")"),
@@ -167,16 +167,15 @@ void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::stri
     }
   }
   if (IntField(*json, "crashes_left_raw", 1, int64_t{1} << 40).has_value()) {
-    Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz",
-        absl::StrCat("fuzz ", target), raw_dir);
+    Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz", absl::StrCat("fuzz ", target),
+        raw_dir);
   }
 }
 
 void NightlyCollector::StressFindingText(const std::string& file, absl::string_view text) {
   absl::StatusOr<Finding> finding = ParseFindingText(text);
   if (!finding.ok()) return;
-  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(),
-      file);
+  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(), file);
 }
 
 void NightlyCollector::StressLogText(const std::string& file, absl::string_view text) {
@@ -196,8 +195,7 @@ namespace {
 void CollectFuzz(const fs::path& fuzz_dir, NightlyCollector& collector) {
   std::error_code error;
   if (!fs::is_directory(fuzz_dir, error)) return;
-  for (fs::directory_iterator it(fuzz_dir, error), end; !error && it != end;
-       it.increment(error)) {
+  for (fs::directory_iterator it(fuzz_dir, error), end; !error && it != end; it.increment(error)) {
     const fs::path session = it->path() / "last_session.json";
     if (!fs::is_regular_file(session, error)) continue;
     collector.FuzzSessionText(it->path().filename().string(), ReadAll(session),
@@ -229,7 +227,8 @@ absl::StatusOr<NightlySummary> CollectNightly(const std::string& out_dir) {
   }
   const fs::path dir(out_dir);
   NightlyCollector collector;
-  if (fs::is_regular_file(dir / "steps.tsv", error)) collector.StepsText(ReadAll(dir / "steps.tsv"));
+  if (fs::is_regular_file(dir / "steps.tsv", error))
+    collector.StepsText(ReadAll(dir / "steps.tsv"));
   for (const fs::path& file : FilesUnder(dir / "junit", ".xml", /*recursive=*/false)) {
     collector.JunitText(file.string(), ReadAll(file));
   }
@@ -250,12 +249,11 @@ std::string NightlyMarkdown(const NightlySummary& summary) {
     absl::StrAppend(&md, "## Findings (deduplicated by signature)\n\n");
     for (size_t i = 0; i < summary.findings.size(); ++i) {
       const NightlyFinding& finding = summary.findings[i];
-      absl::StrAppend(&md, i + 1, ". **", finding.source, "** `", finding.signature, "`\n",
-                      "   - seen in: ", absl::StrJoin(finding.where, "; "),
-                      finding.more_places > 0
-                          ? absl::StrCat(" and ", finding.more_places, " more places")
-                          : "",
-                      "\n", "   - details: ", finding.detail, "\n");
+      absl::StrAppend(
+          &md, i + 1, ". **", finding.source, "** `", finding.signature, "`\n",
+          "   - seen in: ", absl::StrJoin(finding.where, "; "),
+          finding.more_places > 0 ? absl::StrCat(" and ", finding.more_places, " more places") : "",
+          "\n", "   - details: ", finding.detail, "\n");
     }
     absl::StrAppend(&md, "\n");
   }
@@ -315,8 +313,9 @@ std::string NightlyJunit(const NightlySummary& summary) {
   for (const NightlyFinding& finding : summary.findings) {
     absl::StrAppend(&body, "  <testcase name=\"", MarkupEscape(finding.signature),
                     "\" classname=\"nightly.findings.", MarkupEscape(finding.source),
-                    "\">\n    <failure message=\"", MarkupEscape(absl::StrJoin(finding.where, "; ")),
-                    "\">", MarkupEscape(finding.detail), "</failure>\n  </testcase>\n");
+                    "\">\n    <failure message=\"",
+                    MarkupEscape(absl::StrJoin(finding.where, "; ")), "\">",
+                    MarkupEscape(finding.detail), "</failure>\n  </testcase>\n");
   }
   absl::StrAppend(&body, "</testsuite>\n");
   tests += static_cast<int>(summary.steps.size() + summary.findings.size());

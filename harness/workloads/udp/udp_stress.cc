@@ -271,8 +271,8 @@ void UdpStress::SampleSeries(SeriesSample& sample) {
   sample.started = Get(counters_.accepted) + Get(counters_.queued);
   sample.succeeded = Get(counters_.delivered);
   sample.errors = {
-      {"rejected_limit", Get(counters_.rejected_family_maximum) +
-                             Get(counters_.rejected_path_mtu) + Get(counters_.rejected_buffer)},
+      {"rejected_limit", Get(counters_.rejected_family_maximum) + Get(counters_.rejected_path_mtu) +
+                             Get(counters_.rejected_buffer)},
       {"rejected_waiting", Get(counters_.rejected_waiting)},
       {"rejected_closing", Get(counters_.rejected_closing)},
       {"wrongly_rejected", Get(counters_.wrongly_rejected)},
