@@ -59,6 +59,7 @@ std::string UdpFlagsHelp();
 std::string FuzzFlagsHelp();
 std::string ReplayFlagsHelp();
 std::string ReportFlagsHelp();
+std::string FindingsFlagsHelp();
 
 // Parses `args` into `options` with `table`. On an error prints one line naming the flag and the
 // expected form ("error: netrig udp: --threads='two': expected an integer in [1-64]") and a

@@ -114,12 +114,14 @@ const std::vector<Subcommand>& Subcommands() {
        "Exit 0 no crash, 1 crashes found, 2 usage error or fuzz binary not built.",
        &RunFuzz, &FuzzFlagsHelp},
       {"findings", "summarize a nightly run directory: summary.md, junit.xml, deduplicated",
-       "netrig findings DIR\n\n"
+       "netrig findings DIR [--previous OLD1,OLD2]\n\n"
        "Reads what scripts/nightly wrote into DIR (steps.tsv, junit/*.xml from ctest, fuzz/\n"
-       "session artifacts, stress/ finding files and logs), deduplicates the findings by\n"
-       "stack signature (or finding signature), and writes DIR/summary.md and DIR/junit.xml.\n"
-       "Exit 0 clean, 1 any finding or failed step, 2 usage.",
-       &RunFindings},
+       "session artifacts, stress/ finding files, reports and logs), deduplicates the\n"
+       "findings by stack signature (or finding signature), and writes DIR/summary.md,\n"
+       "DIR/junit.xml and DIR/summary.html (steps, findings with replay commands, fuzz corpus\n"
+       "sizes and coverage, stress runs with their pages; with --previous, trends across\n"
+       "those nights). Exit 0 clean, 1 any finding or failed step, 2 usage.",
+       &RunFindings, &FindingsFlagsHelp},
   };
   return *kSubcommands;
 }

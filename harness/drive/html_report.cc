@@ -265,9 +265,16 @@ std::string Timeline(const Json& report, const std::vector<ViolationRow>& violat
     }
     return values;
   };
+  // The axis runs to the end of traffic, or to the last violation when one came later (in the
+  // drain).
   double end = 0;
   for (double value : t) {
     if (std::isfinite(value)) end = std::max(end, value);
+  }
+  for (const ViolationRow& violation : violations) {
+    if (violation.at_s.has_value() && *violation.at_s < end + 3600) {
+      end = std::max(end, *violation.at_s);
+    }
   }
 
   ChartSpec base;

@@ -71,15 +71,17 @@ std::string Attribute(absl::string_view tag, absl::string_view name) {
 }  // namespace
 
 void NightlyCollector::Add(const std::string& signature, const std::string& source,
-                           const std::string& where, const std::string& detail) {
+                           const std::string& where, const std::string& detail,
+                           const std::string& replay) {
   auto [it, inserted] = index_.try_emplace(signature, summary_.findings.size());
   if (inserted) {
-    summary_.findings.push_back({signature, source, {where}, detail});
+    summary_.findings.push_back({signature, source, {where}, detail, 0, replay});
     where_seen_.emplace_back();
     where_seen_.back().insert(where);
     return;
   }
   NightlyFinding& finding = summary_.findings[it->second];
+  if (finding.replay.empty()) finding.replay = replay;
   if (!where_seen_[it->second].insert(where).second) return;
   if (finding.where.size() < kMaxPlacesShown) {
     finding.where.push_back(where);
@@ -138,10 +140,14 @@ void NightlyCollector::JunitText(const std::string& file, absl::string_view xml)
       }
       const SanitizerReport report = ParseSanitizerReport(output);
       const std::string where = absl::StrCat(suite.name, ": ", test.name);
+      // The suite is "<preset>-<label>": the test reruns alone in its preset's build.
+      const std::string replay =
+          absl::StrCat("ctest --preset ", suite.name.substr(0, suite.name.find('-')), " -R '^",
+                       absl::StrReplaceAll(test.name, {{"'", ""}, {".", "\\."}}), "$'");
       if (report.found()) {
-        Add(ComputeStackSignature(report).text, "sanitizer", where, file);
+        Add(ComputeStackSignature(report).text, "sanitizer", where, file, replay);
       } else {
-        Add(absl::StrCat("test failed: ", test.name), "test", where, file);
+        Add(absl::StrCat("test failed: ", test.name), "test", where, file, replay);
       }
       test.output = Abbreviate(output, 64 << 10);
     }
@@ -163,9 +169,24 @@ void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::stri
       const int64_t count = IntField(crash, "count", 0, int64_t{1} << 40).value_or(1);
       const std::string dir = Abbreviate(StringField(crash, "dir").value_or(""), 500);
       Add(signature, "fuzz", absl::StrCat("fuzz ", target, " (x", count, ")"),
-          absl::StrCat(dir, "/report.md"));
+          absl::StrCat(dir, "/report.md"),
+          Abbreviate(StringField(crash, "replay_command").value_or(""), 1000));
     }
   }
+  NightlyFuzzTarget fuzz;
+  fuzz.target = target;
+  fuzz.corpus_files = UnsignedField(*json, "corpus_files_after")
+                          .value_or(UnsignedField(*json, "corpus_files_before").value_or(0));
+  fuzz.new_inputs = UnsignedField(*json, "new_inputs").value_or(0);
+  fuzz.coverage = UnsignedField(*json, "coverage").value_or(0);
+  fuzz.features = UnsignedField(*json, "features").value_or(0);
+  fuzz.execs_per_second = UnsignedField(*json, "execs_per_second").value_or(0);
+  const auto seconds = json->find("fuzzing_seconds");
+  if (seconds != json->end() && seconds->is_number() && std::isfinite(seconds->get<double>())) {
+    fuzz.seconds = seconds->get<double>();
+  }
+  fuzz.crashes_unique = IntField(*json, "crashes_unique", 0, int64_t{1} << 40).value_or(0);
+  summary_.fuzz_targets.push_back(std::move(fuzz));
   if (IntField(*json, "crashes_left_raw", 1, int64_t{1} << 40).has_value()) {
     Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz", absl::StrCat("fuzz ", target),
         raw_dir);
@@ -174,8 +195,52 @@ void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::stri
 
 void NightlyCollector::StressFindingText(const std::string& file, absl::string_view text) {
   absl::StatusOr<Finding> finding = ParseFindingText(text);
-  if (!finding.ok()) return;
-  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(), file);
+  if (!finding.ok()) {
+    StressReportText(file, text);
+    return;
+  }
+  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(), file,
+      absl::StrCat("netrig replay ", file));
+}
+
+void NightlyCollector::StressReportText(const std::string& file, absl::string_view text) {
+  absl::StatusOr<nlohmann::json> json = ParseJsonBounded(text);
+  if (!json.ok() || !json->is_object() || !StringField(*json, "command").has_value() ||
+      json->contains("tool")) {
+    return;
+  }
+  NightlyStressRun run;
+  const fs::path path(file);
+  run.name = Abbreviate(path.stem().string(), 200);
+  run.report = file;
+  fs::path page = path;
+  page.replace_extension(".html");
+  std::error_code error;
+  if (fs::is_regular_file(page, error)) run.page = page.string();
+  run.subject = Abbreviate(StringField(*json, "subject").value_or(""), 200);
+  const auto tally = json->find("tally");
+  if (tally != json->end()) run.unit = Abbreviate(StringField(*tally, "unit").value_or(""), 50);
+  const auto rate = json->find("operations_per_sec");
+  if (rate != json->end() && rate->is_number() && std::isfinite(rate->get<double>())) {
+    run.operations_per_sec = rate->get<double>();
+  }
+  // Per second of the unit the page shows (datagrams, tasks), from the series when it has one.
+  const auto series = json->find("series");
+  if (series != json->end() && series->is_object()) {
+    const auto started = series->find("started");
+    const auto duration = json->find("duration_s");
+    if (started != series->end() && started->is_array() && duration != json->end() &&
+        duration->is_number() && duration->get<double>() > 0) {
+      double total = 0;
+      for (const nlohmann::json& n : *started) {
+        if (n.is_number()) total += n.get<double>();
+      }
+      if (std::isfinite(total)) run.operations_per_sec = total / duration->get<double>();
+    }
+  }
+  run.violations = UnsignedField(*json, "violation_count").value_or(0);
+  run.exit_code = IntField(*json, "exit_code", -1, 255).value_or(-1);
+  summary_.stress_runs.push_back(std::move(run));
 }
 
 void NightlyCollector::StressLogText(const std::string& file, absl::string_view text) {
@@ -253,7 +318,8 @@ std::string NightlyMarkdown(const NightlySummary& summary) {
           &md, i + 1, ". **", finding.source, "** `", finding.signature, "`\n",
           "   - seen in: ", absl::StrJoin(finding.where, "; "),
           finding.more_places > 0 ? absl::StrCat(" and ", finding.more_places, " more places") : "",
-          "\n", "   - details: ", finding.detail, "\n");
+          "\n", "   - details: ", finding.detail, "\n",
+          finding.replay.empty() ? "" : absl::StrCat("   - replay: `", finding.replay, "`\n"));
     }
     absl::StrAppend(&md, "\n");
   }
