@@ -175,7 +175,12 @@ std::string Facts(const Json& report) {
   } else if (mode == "closed_loop") {
     facts.push_back("closed loop");
   }
-  if (const auto rate = NumberField(report, "operations_per_sec")) {
+  // In the workload's own unit where it reports one (a UDP operation is a batch of datagrams).
+  if (const auto datagrams = NumberField(report, "datagrams_per_sec")) {
+    facts.push_back(absl::StrFormat("%.6g datagrams/s achieved", *datagrams));
+  } else if (const auto tasks = NumberField(report, "tasks_per_sec")) {
+    facts.push_back(absl::StrFormat("%.6g tasks/s achieved", *tasks));
+  } else if (const auto rate = NumberField(report, "operations_per_sec")) {
     facts.push_back(absl::StrFormat("%.6g operations/s achieved", *rate));
   }
   if (const std::string seed = Scalar(Field(report, "seed")); !seed.empty()) {
