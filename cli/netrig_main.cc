@@ -113,7 +113,7 @@ const std::vector<Subcommand>& Subcommands() {
        "replay.sh, deduplicated by stack signature. A second Ctrl-C skips merge and triage.\n"
        "Exit 0 no crash, 1 crashes found, 2 usage error or fuzz binary not built.",
        &RunFuzz, &FuzzFlagsHelp},
-      {"findings", "summarize a nightly run directory: summary.md, junit.xml, deduplicated",
+      {"findings", "summarize a nightly run directory: summary.md, junit.xml, summary.html",
        "netrig findings DIR [--previous OLD1,OLD2]\n\n"
        "Reads what scripts/nightly wrote into DIR (steps.tsv, junit/*.xml from ctest, fuzz/\n"
        "session artifacts, stress/ finding files, reports and logs), deduplicates the\n"
