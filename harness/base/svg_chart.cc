@@ -101,13 +101,57 @@ std::vector<std::pair<double, double>> Reduced(const std::vector<std::pair<doubl
 
 std::string SvgChart(const ChartSpec& spec, const std::vector<ChartLine>& lines) {
   const int width = std::clamp(spec.width, 200, 4000);
-  const int height = std::clamp(spec.height, 80, 2000);
+  const int requested_height = std::clamp(spec.height, 80, 2000);
+  // The legend: right-aligned on the title row, then on rows of its own under it when it does not
+  // fit there; the plot starts below the last row.
+  struct LegendItem {
+    std::string name, color;
+    double x = 0;
+    int row = 0;
+  };
+  std::vector<LegendItem> legend;
+  for (const ChartLine& line : lines) {
+    if (!line.name.empty()) legend.push_back({line.name.substr(0, 40), line.color});
+  }
+  for (const ChartBand& band : spec.bands) {
+    if (!band.label.empty() &&
+        std::none_of(legend.begin(), legend.end(), [&](const LegendItem& item) {
+          return item.name == band.label.substr(0, 40);
+        })) {
+      legend.push_back({band.label.substr(0, 40), band.color});
+    }
+  }
+  constexpr size_t kMaxLegendItems = 24;  // A chart's callers bound their lines; this, the rest.
+  if (legend.size() > kMaxLegendItems) legend.resize(kMaxLegendItems);
+  int legend_rows = 1;
+  {
+    double right = width - kRight;
+    int row = 0;
+    const double title_end =
+        kLeft + 8 * static_cast<double>(std::min<size_t>(spec.title.size(), 80));
+    for (auto it = legend.rbegin(); it != legend.rend(); ++it) {
+      const double item_width = 6.5 * static_cast<double>(it->name.size()) + 22;
+      const double row_start = row == 0 ? title_end : kLeft;
+      if (right - item_width < row_start && right < width - kRight) {
+        ++row;
+        right = width - kRight;
+      }
+      right -= item_width;
+      it->x = right;
+      it->row = row;
+    }
+    legend_rows = row + 1;
+  }
+  const int top = kTop + 14 * (legend_rows - 1);
+
   Axis x_axis{.log = spec.log_x,
               .pixel_low = static_cast<double>(kLeft),
               .pixel_high = static_cast<double>(width - kRight)};
+  // Legend rows add to the height, so the plot keeps the height asked for.
+  const int height = requested_height + (top - kTop);
   Axis y_axis{.log = spec.log_y,
               .pixel_low = static_cast<double>(height - kBottom),
-              .pixel_high = static_cast<double>(kTop)};
+              .pixel_high = static_cast<double>(top)};
 
   // The drawable points of every line, and the data's extent.
   std::vector<std::vector<std::pair<double, double>>> points(lines.size());
@@ -158,11 +202,11 @@ std::string SvgChart(const ChartSpec& spec, const std::vector<ChartLine>& lines)
       MarkupEscape(spec.css_class), width, height, width, height, MarkupEscape(spec.title));
   absl::StrAppendFormat(&svg, "<text class=\"title\" x=\"%d\" y=\"16\">%s</text>\n", kLeft,
                         MarkupEscape(spec.title));
-  const double plot_top = kTop, plot_bottom = height - kBottom;
+  const double plot_top = top, plot_bottom = height - kBottom;
   absl::StrAppendFormat(&svg,
                         "<rect class=\"plot\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                         "fill=\"#fff\" stroke=\"#999\"/>\n",
-                        kLeft, kTop, width - kLeft - kRight, height - kTop - kBottom);
+                        kLeft, top, width - kLeft - kRight, height - top - kBottom);
 
   // Bands first, under everything.
   for (const ChartBand& band : spec.bands) {
@@ -272,26 +316,13 @@ std::string SvgChart(const ChartSpec& spec, const std::vector<ChartLine>& lines)
     }
   }
 
-  // The legend, right-aligned on the title row.
-  std::vector<std::pair<std::string, std::string>> legend;
-  for (const ChartLine& line : lines) legend.emplace_back(line.name, line.color);
-  for (const ChartBand& band : spec.bands) {
-    if (std::none_of(legend.begin(), legend.end(),
-                     [&](const auto& item) { return item.first == band.label; })) {
-      legend.emplace_back(band.label, band.color);
-    }
-  }
-  double legend_x = width - kRight;
-  for (auto it = legend.rbegin(); it != legend.rend(); ++it) {
-    if (it->first.empty()) continue;
-    const double text_width = 6.5 * static_cast<double>(std::min<size_t>(it->first.size(), 40));
-    legend_x -= text_width + 22;
-    if (legend_x < kLeft + 8 * static_cast<double>(spec.title.size())) break;
+  for (const LegendItem& item : legend) {
+    const double y = 7 + 14.0 * item.row;
     absl::StrAppendFormat(&svg,
-                          "<g class=\"legend\"><rect x=\"%.1f\" y=\"7\" width=\"12\" "
-                          "height=\"10\" fill=\"%s\"/><text x=\"%.1f\" y=\"16\">%s</text></g>\n",
-                          legend_x, MarkupEscape(it->second), legend_x + 16,
-                          MarkupEscape(it->first.substr(0, 40)));
+                          "<g class=\"legend\"><rect x=\"%.1f\" y=\"%.1f\" width=\"12\" "
+                          "height=\"10\" fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">%s</text></g>\n",
+                          item.x, y, MarkupEscape(item.color), item.x + 16, y + 9,
+                          MarkupEscape(item.name));
   }
   absl::StrAppend(&svg, "</svg>\n");
   return svg;

@@ -24,13 +24,14 @@ namespace {
 using Json = nlohmann::json;
 
 // Bounds on what one page shows of a report (a finding file may be someone else's).
-constexpr size_t kMaxKindsDrawn = 10;
+constexpr size_t kMaxKindsDrawn = 16;
 constexpr size_t kMaxViolationRows = 1000;
 constexpr size_t kMaxArgsShown = 300;
 constexpr size_t kMaxTextShown = 2000;
 
-constexpr const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                                    "#17becf", "#bcbd22", "#7f7f7f", "#2ca02c", "#d62728"};
+constexpr const char* kPalette[] = {
+    "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    "#2ca02c", "#d62728", "#393b79", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#637939"};
 
 std::string E(absl::string_view text) {
   if (text.size() > kMaxTextShown) {
@@ -288,8 +289,10 @@ std::string Timeline(const Json& report, const std::vector<ViolationRow>& violat
   base.x_max = std::max(end, 1.0);
   base.height = 190;
   if (const Json* bands = Field(*series, "bands"); bands != nullptr && bands->is_object()) {
-    for (auto it = bands->begin(); it != bands->end(); ++it) {
+    size_t names = 0;
+    for (auto it = bands->begin(); it != bands->end() && names < kMaxKindsDrawn; ++it) {
       if (!it.value().is_array()) continue;
+      ++names;
       size_t drawn = 0;
       for (const Json& interval : it.value()) {
         if (++drawn > kMaxBandIntervals) break;
@@ -335,6 +338,10 @@ std::string Timeline(const Json& report, const std::vector<ViolationRow>& violat
       }
     }
     if (lines.empty()) spec.title += " (none)";
+    if (const Json* kinds = Field(*series, key);
+        kinds != nullptr && kinds->is_object() && kinds->size() > lines.size()) {
+      spec.title += absl::StrCat(" (the first ", lines.size(), " of ", kinds->size(), " kinds)");
+    }
     return SvgChart(spec, lines);
   };
   absl::StrAppend(&out, by_kind("errors", "errors/s by kind", "chart timeline errors"));

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/markup.h"
@@ -60,6 +61,25 @@ TEST(SvgChartTest, EscapesEveryTextAndLeavesOutValuesItCannotDraw) {
   EXPECT_THAT(svg, HasSubstr("&lt;b&gt;t&lt;/b&gt;"));
   EXPECT_THAT(svg, Not(HasSubstr("nan")));
   EXPECT_THAT(svg, Not(HasSubstr("inf")));
+}
+
+TEST(SvgChartTest, ALegendThatDoesNotFitTheTitleRowGetsRowsOfItsOwn) {
+  ChartSpec spec;
+  spec.title = "injected faults/s by kind";
+  spec.height = 200;
+  std::vector<ChartLine> lines;
+  for (int i = 0; i < 14; ++i) {
+    lines.push_back({.name = "fault_kind_" + std::to_string(i), .x = {1, 2}, .y = {1, 2}});
+  }
+  const std::string svg = SvgChart(spec, lines);
+  EXPECT_EQ(Count(svg, "<g class=\"legend\">"), 14u);  // every line named, none dropped
+  // The plot moved down by the extra rows, and the chart grew by as much.
+  const std::string prefix = "<rect class=\"plot\" x=\"64\" y=\"";
+  const size_t plot = svg.find(prefix);
+  ASSERT_NE(plot, std::string::npos);
+  const int top = std::stoi(svg.substr(plot + prefix.size()));
+  EXPECT_GT(top, 30);
+  EXPECT_THAT(svg, HasSubstr(absl::StrCat("height=\"", 200 + (top - 30), "\"")));
 }
 
 TEST(SvgChartTest, AnEmptyChartSaysNoData) {
