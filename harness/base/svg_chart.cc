@@ -31,7 +31,9 @@ struct Axis {
   double Pixel(double value) const {
     const double from = Scaled(low), to = Scaled(high);
     const double span = to - from;
-    const double fraction = span > 0 ? (Scaled(value) - from) / span : 0.5;
+    double fraction = span > 0 ? (Scaled(value) - from) / span : 0.5;
+    // An axis from -1e308 to 1e308 has an infinite span: no NaN may reach a coordinate.
+    if (!std::isfinite(fraction)) fraction = 0.5;
     return pixel_low + std::clamp(fraction, -0.05, 1.05) * (pixel_high - pixel_low);
   }
   bool Drawable(double value) const { return std::isfinite(value) && (!log || value > 0); }
@@ -166,8 +168,7 @@ std::string SvgChart(const ChartSpec& spec, const std::vector<ChartLine>& lines)
       x_low = std::min(x_low, x), x_high = std::max(x_high, x);
       y_low = std::min(y_low, y), y_high = std::max(y_high, y);
     }
-    std::stable_sort(points[l].begin(), points[l].end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(points[l].begin(), points[l].end());
   }
   const bool empty = !std::isfinite(x_low);
   for (const ChartBand& band : spec.bands) {

@@ -143,10 +143,13 @@ std::string Verdict(const Json& report) {
     }
     kinds = absl::StrJoin(parts, ", ");
   }
-  const int code = exit_code.has_value() ? static_cast<int>(*exit_code) : -1;
+  // Cast only what fits (a hostile 1e300 is no exit status).
+  const int code = exit_code.has_value() && *exit_code >= 0 && *exit_code <= 255
+                       ? static_cast<int>(*exit_code)
+                       : -1;
   const std::string css = code == 0 ? "ok" : code == 1 ? "finding" : "other";
-  std::string text = exit_code.has_value() ? absl::StrCat("exit ", code, ": ", ExitMeaning(code))
-                                           : "exit status unknown";
+  std::string text =
+      code >= 0 ? absl::StrCat("exit ", code, ": ", ExitMeaning(code)) : "exit status unknown";
   if (violations.has_value() && *violations > 0) {
     absl::StrAppend(&text, absl::StrFormat(" (%.0f violation%s: %s)", *violations,
                                            *violations == 1 ? "" : "s", kinds));

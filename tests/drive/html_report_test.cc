@@ -177,6 +177,10 @@ TEST(HtmlReportTest, FieldsOfTheWrongTypeAreAbsentNotFatal) {
                "latency_us": {"buckets": [[1], ["a", 2], [-1, 5], [1e300, 1e300]]}})",
            R"({"command": "udp", "series": {"t_s": [], "bands": {"path_down": [[2, 1], 3]}}})",
            R"({"command": 7})",
+           R"({"command": "udp", "exit_code": 1e300, "violation_count": -1e300,
+               "series": {"t_s": [-1e308, 1e308], "started": [1e308, -1e308],
+                          "in_flight": [1e308, -1e308], "bands": {"x": [[-1e308, 1e308]]}},
+               "violations": [{"kind": "k", "at": "2023-01-01T00:00:00Z"}]})",
            R"([])",
        }) {
     const std::string page = RenderHtmlReport(nlohmann::json::parse(text));
