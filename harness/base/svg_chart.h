@@ -24,10 +24,12 @@ namespace netrig {
 
 struct ChartLine {
   enum class Style { kLine, kBars };
-  std::string name;  // In the legend.
+  std::string name = "";  // In the legend.
   std::string color = "#1f77b4";
-  std::vector<double> x;
-  std::vector<double> y;  // Points are (x[i], y[i]) for i < min(x.size(), y.size()).
+  // Initialized, so that designated initializers may leave them out (clang's
+  // -Wmissing-designated-field-initializers).
+  std::vector<double> x = {};
+  std::vector<double> y = {};  // Points are (x[i], y[i]) for i < min(x.size(), y.size()).
   Style style = Style::kLine;
 };
 

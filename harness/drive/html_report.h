@@ -34,8 +34,8 @@
 namespace netrig {
 
 struct HtmlReportOptions {
-  std::string source;        // Where the report came from, for the footer: "this run", a path.
-  std::string finding_path;  // Drawn from a finding file: `netrig replay PATH` reruns it.
+  std::string source = "";        // Where the report came from, for the footer: "this run", a path.
+  std::string finding_path = "";  // Drawn from a finding file: `netrig replay PATH` reruns it.
 };
 
 // The page for `report` (a stress run's JSON report, any version).

@@ -176,7 +176,7 @@ LibFuzzerStats ParseLibFuzzerStats(absl::string_view log) {
         if (key_at == absl::string_view::npos) continue;
         absl::string_view number = value.substr(key_at + std::strlen(key));
         number = number.substr(0, number.find_first_not_of("0123456789"));
-        absl::SimpleAtoi(number, field);
+        if (!absl::SimpleAtoi(number, field)) *field = 0;
       }
       const size_t at = value.find("exec/s: ");
       if (at == absl::string_view::npos) continue;
