@@ -50,6 +50,7 @@ int RunUdp(const std::vector<std::string>& args);
 int RunFuzz(const std::vector<std::string>& args);
 int RunFindings(const std::vector<std::string>& args);
 int RunReplay(const std::vector<std::string>& args);
+int RunReport(const std::vector<std::string>& args);
 
 std::string EndpointFlagsHelp();
 std::string DomainsFlagsHelp();
@@ -57,6 +58,8 @@ std::string HttpFlagsHelp();
 std::string UdpFlagsHelp();
 std::string FuzzFlagsHelp();
 std::string ReplayFlagsHelp();
+std::string ReportFlagsHelp();
+std::string FindingsFlagsHelp();
 
 // Parses `args` into `options` with `table`. On an error prints one line naming the flag and the
 // expected form ("error: netrig udp: --threads='two': expected an integer in [1-64]") and a

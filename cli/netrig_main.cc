@@ -55,7 +55,8 @@ const std::vector<Subcommand>& Subcommands() {
        "Cancels at every moment, replaces sessions every --tasks_per_session tasks, adds and\n"
        "removes connection observers, perturbs schedule points. Checks exactly-once completion,\n"
        "nothing after invalidation, no stuck task, live objects back to zero (and LSan in ASan\n"
-       "builds). Prints a status line each second and a summary; --json FILE writes a report.\n"
+       "builds). Prints a status line each second and a summary; --json FILE writes a report,\n"
+       "--html FILE the run's page (see netrig help report).\n"
        "--faults kinds: delay, status, chunked, truncate, reset, drip, close_after,\n"
        "big_headers, rst_stream, goaway, tiny_window (e.g. --faults=reset=0.05,delay=0.1).\n"
        "Ctrl-C cancels what is in flight. Exit 0 no violation, 1 violations (a finding file in\n"
@@ -74,10 +75,10 @@ const std::vector<Subcommand>& Subcommands() {
        "points perturbed. Checks: no datagram that fits is rejected, every rejection names\n"
        "a true limit and its value, no silent loss, flows leave \"waiting\" when the path is\n"
        "back, flows after a wake reach the handler, no flow object leaks. A status line each\n"
-       "second, a summary, --json FILE a report. --faults kinds: drop, duplicate, reorder,\n"
-       "delay, truncate, and max_delay=DURATION. Exit 0 no violation, 1 violations (a\n"
-       "finding file in --finding_dir), 2 usage error, 130 interrupted (a second Ctrl-C ends\n"
-       "the drain at once).",
+       "second, a summary, --json FILE a report, --html FILE its page. --faults kinds: drop,\n"
+       "duplicate, reorder, delay, truncate, and max_delay=DURATION. Exit 0 no violation, 1\n"
+       "violations (a finding file in --finding_dir), 2 usage error, 130 interrupted (a\n"
+       "second Ctrl-C ends the drain at once).",
        &RunUdp, &UdpFlagsHelp},
       {"replay", "rerun a stress finding file with its seeds: did it reproduce?",
        "netrig replay FILE [--times 3] [--expect reproduce|clean]\n"
@@ -92,6 +93,15 @@ const std::vector<Subcommand>& Subcommands() {
        "Exit: reproduce 0 reproduced / 1 not; clean 0 no violation in any run / 1 any;\n"
        "2 bad file or usage.",
        &RunReplay, &ReplayFlagsHelp},
+      {"report", "draw a run's HTML page from its JSON report or finding file",
+       "netrig report RUN.json -o PAGE.html\n\n"
+       "Draws the page `netrig udp|http --html` writes (one self-contained HTML file: a\n"
+       "timeline per second with errors, in-flight work, path and sleep bands, injected\n"
+       "faults and violation marks; latency histogram and percentile curve; violations;\n"
+       "accounting; configuration and the replay command) from a --json report or a finding\n"
+       "file. A report from before the per-second series still renders, without the\n"
+       "timeline. Exit 0 written, 2 unreadable or not a netrig report, or -o not writable.",
+       &RunReport, &ReportFlagsHelp},
       {"fuzz", "run a fuzz target locally: merge new coverage, triage and dedup crashes",
        "netrig fuzz TARGET [--time 10m] [--jobs N] [-- LIBFUZZER_FLAGS...]\n"
        "netrig fuzz --list\n\n"
@@ -103,13 +113,15 @@ const std::vector<Subcommand>& Subcommands() {
        "replay.sh, deduplicated by stack signature. A second Ctrl-C skips merge and triage.\n"
        "Exit 0 no crash, 1 crashes found, 2 usage error or fuzz binary not built.",
        &RunFuzz, &FuzzFlagsHelp},
-      {"findings", "summarize a nightly run directory: summary.md, junit.xml, deduplicated",
-       "netrig findings DIR\n\n"
+      {"findings", "summarize a nightly run directory: summary.md, junit.xml, summary.html",
+       "netrig findings DIR [--previous OLD1,OLD2]\n\n"
        "Reads what scripts/nightly wrote into DIR (steps.tsv, junit/*.xml from ctest, fuzz/\n"
-       "session artifacts, stress/ finding files and logs), deduplicates the findings by\n"
-       "stack signature (or finding signature), and writes DIR/summary.md and DIR/junit.xml.\n"
-       "Exit 0 clean, 1 any finding or failed step, 2 usage.",
-       &RunFindings},
+       "session artifacts, stress/ finding files, reports and logs), deduplicates the\n"
+       "findings by stack signature (or finding signature), and writes DIR/summary.md,\n"
+       "DIR/junit.xml and DIR/summary.html (steps, findings with replay commands, fuzz corpus\n"
+       "sizes and coverage, stress runs with their pages; with --previous, trends across\n"
+       "those nights). Exit 0 clean, 1 any finding or failed step, 2 usage.",
+       &RunFindings, &FindingsFlagsHelp},
   };
   return *kSubcommands;
 }

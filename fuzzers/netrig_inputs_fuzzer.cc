@@ -4,7 +4,8 @@
 //
 // Input: the first byte picks the reader (modulo 6), the rest is the file's text:
 //   0  a finding file (ParseFindingText), then its recorded arguments through the workload's
-//      option table as `netrig replay` reads them (OptionTable::ParseRecorded)
+//      option table as `netrig replay` reads them (OptionTable::ParseRecorded); and the same text
+//      as a run report or finding file drawn into the run's HTML page (`netrig report`)
 //   1  a nightly steps.tsv
 //   2  a ctest JUnit XML file
 //   3  a fuzz session's last_session.json
@@ -14,7 +15,8 @@
 // Properties: nothing crashes, throws or reads out of bounds (ASan, UBSan); a finding file that
 // parses turns back into JSON that parses to the same Finding; recorded arguments that pass the
 // allow-list render to arguments that hold no output path and no --allow_remote, that the table
-// reads back to the same rendering, and that carry no NUL byte; every summary line is bounded.
+// reads back to the same rendering, and that carry no NUL byte; every summary line is bounded;
+// no HTML page (the run's, summary.html) carries markup from its input (no "<script").
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -25,8 +27,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "harness/base/no_coverage.h"
+#include "harness/drive/html_report.h"
 #include "harness/findings/finding_file.h"
 #include "harness/findings/fuzz_session.h"
+#include "harness/findings/json_input.h"
 #include "harness/findings/nightly_summary.h"
 #include "harness/workloads/http/http_stress.h"
 #include "harness/workloads/udp/udp_stress.h"
@@ -59,15 +63,35 @@ NETRIG_NO_COVERAGE void CheckRecorded(const netrig::OptionTable<T>& table,
   if (table.Render(again) != rendered) Fail("rendering is not a fixed point", "");
 }
 
+// The pages netrig writes put no markup from their inputs into the page.
+NETRIG_NO_COVERAGE void CheckPage(const std::string& page, const char* what) {
+  if (absl::StrContains(page, "<script") || absl::StrContains(page, "<img")) {
+    Fail("markup from the input reached the page", what);
+  }
+}
+
 NETRIG_NO_COVERAGE void CheckSummary(const netrig::NightlySummary& summary) {
   for (const netrig::NightlyFinding& finding : summary.findings) {
     if (finding.where.size() > netrig::kMaxPlacesShown) Fail("unbounded places", finding.signature);
   }
   // Rendering must not throw or crash either.
   (void)netrig::NightlyMarkdown(summary);
+  CheckPage(netrig::NightlyHtml(summary, "night", "/out", {{"before", summary}}), "summary.html");
+}
+
+// The text as `netrig report` reads a run report or a finding file, drawn into the run's page.
+void RunPage(absl::string_view text) {
+  absl::StatusOr<nlohmann::json> json = netrig::ParseJsonBounded(text);
+  if (!json.ok()) return;
+  CheckPage(netrig::RenderHtmlReport(*json, {.source = "input"}), "the run's page");
+  if (json->is_object() && json->contains("report")) {
+    CheckPage(netrig::RenderHtmlReport((*json)["report"], {.finding_path = "finding.json"}),
+              "a finding's page");
+  }
 }
 
 void FindingFile(absl::string_view text) {
+  RunPage(text);
   absl::StatusOr<netrig::Finding> finding = netrig::ParseFindingText(text);
   if (!finding.ok()) return;
   const std::string json = netrig::FindingToJson(*finding).dump(

@@ -100,7 +100,25 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
                          [&worker_main, worker] { worker_main(worker); });
   }
 
-  // The status line, from this thread, until the workers are done.
+  // The status line and the series, from this thread, until the workers are done.
+  RunSeries* const series = options.series;
+  absl::Time next_sample = start + absl::Seconds(1);
+  std::vector<std::pair<std::string, bool>> band_states;
+  auto sample_series = [&](absl::Time now) {
+    SeriesSample sample;
+    sample.started = started.load(std::memory_order_relaxed);
+    workload.SampleSeries(sample);
+    series->Sample(now, sample);
+  };
+  auto sample_bands = [&](absl::Time now) {
+    band_states.clear();
+    workload.SampleBands(band_states);
+    series->Bands(now, band_states);
+  };
+  if (series != nullptr) {
+    series->Start(start);
+    sample_bands(start);
+  }
   absl::Time next_status = start + options.status_interval;
   uint64_t last_count = 0;
   absl::Time last_time = start;
@@ -112,6 +130,13 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
       finish("violation");
     }
     if (now >= end) finish("duration");  // Also ends workers that wait inside Operate().
+    if (series != nullptr) {
+      sample_bands(now);
+      if (now >= next_sample) {
+        sample_series(now);
+        next_sample += absl::Seconds(1);
+      }
+    }
     if (options.status_out != nullptr && now >= next_status) {
       const uint64_t count = started.load(std::memory_order_relaxed);
       const double rate =
@@ -127,6 +152,13 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
     }
   }
   for (auto& worker : workers) worker.join();
+  if (series != nullptr) {
+    // The last, partial second, then every band still open ends here.
+    const absl::Time now = netrig::Now();
+    sample_bands(now);
+    sample_series(now);
+    series->Finish(now);
+  }
 
   DriveResult result;
   result.operations = started.load();

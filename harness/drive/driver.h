@@ -24,9 +24,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "harness/check/violation.h"
+#include "harness/drive/run_series.h"
 #include "harness/sched/clock.h"
 
 namespace netrig {
@@ -41,6 +44,8 @@ struct DriveOptions {
   absl::Duration status_interval = absl::Seconds(1);
   FILE* status_out = stderr;  // nullptr: no status lines.
   bool stop_on_violation = false;
+  // When set, the per-second series is recorded into it (run_series.h).
+  RunSeries* series = nullptr;
 };
 
 class Workload {
@@ -52,6 +57,12 @@ class Workload {
   virtual void WorkerFinished(int /*worker*/) {}
   // A short fragment for the status line, e.g. "delivered 1.2M dropped 31 waiting 0".
   virtual std::string StatusFragment() { return ""; }
+  // For the per-second series (run_series.h), once a second from the driver's monitoring
+  // thread: cumulative counters. `sample.started` holds the driver's count of started
+  // operations; a workload whose unit differs (UDP: datagrams, not batches) replaces it.
+  virtual void SampleSeries(SeriesSample& /*sample*/) {}
+  // Band states now ({kBandPathDown, true}), every tick (20 ms) from the same thread: cheap.
+  virtual void SampleBands(std::vector<std::pair<std::string, bool>>& /*states*/) {}
 };
 
 struct DriveResult {
@@ -68,8 +79,8 @@ struct DriveResult {
 
 // Runs `workload` until the duration passes (in open loop too, when the workers cannot keep up
 // with the rate: the run still ends on time), max_operations are started, a violation is
-// reported (with stop_on_violation), or RequestStop() is called. Returns when every worker has returned
-// from its last Operate(); draining asynchronous completions is the workload's job.
+// reported (with stop_on_violation), or RequestStop() is called. Returns when every worker has
+// returned from its last Operate(); draining asynchronous completions is the workload's job.
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations);
 
 // Asks a running Drive() to stop (async-signal-safe: the netrig command calls it on SIGINT).

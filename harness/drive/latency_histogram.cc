@@ -64,9 +64,14 @@ double LatencyHistogram::MeanMicros() const {
 }
 
 nlohmann::json LatencyHistogram::ToJson() const {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (int bucket = 0; bucket < kBuckets; ++bucket) {
+    const uint64_t n = buckets_[bucket].load(std::memory_order_relaxed);
+    if (n != 0) buckets.push_back({UpperBoundOf(bucket), n});
+  }
   return {{"count", count()},      {"p50", Percentile(50)},    {"p90", Percentile(90)},
           {"p99", Percentile(99)}, {"p999", Percentile(99.9)}, {"max", max_us()},
-          {"mean", MeanMicros()}};
+          {"mean", MeanMicros()},  {"buckets", buckets}};
 }
 
 }  // namespace netrig

@@ -13,8 +13,8 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 #include "harness/sched/clock.h"
+#include "nlohmann/json.hpp"
 
 namespace netrig {
 
@@ -34,7 +34,9 @@ class LatencyHistogram {
   int64_t Percentile(double percent) const;
   double MeanMicros() const;
 
-  // {"count", "p50", "p90", "p99", "p999", "max", "mean"} in microseconds.
+  // {"count", "p50", "p90", "p99", "p999", "max", "mean"} in microseconds, and "buckets": every
+  // non-empty bucket as [upper bound in us, count], lowest first (the page draws the histogram
+  // and the percentile curve from them).
   nlohmann::json ToJson() const;
 
  private:

@@ -19,7 +19,9 @@
 #include "harness/base/leak_check.h"
 #include "harness/base/mutex.h"
 #include "harness/check/live_objects.h"
+#include "harness/drive/html_report.h"
 #include "harness/drive/report.h"
+#include "harness/drive/run_series.h"
 #include "harness/drive/seeds.h"
 #include "harness/findings/finding_file.h"
 #include "harness/sched/clock.h"
@@ -168,6 +170,25 @@ nlohmann::json TraceReport(const StressOptions& options, const ScheduleTrace& tr
           {"trace_hash", absl::StrFormat("%016x", trace.Hash())}};
 }
 
+// --json and --html must not name one file (the page would replace the report), nor both
+// stdout.
+absl::Status CheckDistinctOutputs(absl::string_view json, absl::string_view html) {
+  if (json.empty() || html.empty()) return absl::OkStatus();
+  bool same = json == html;
+  if (!same && json != kStdoutPath && html != kStdoutPath) {
+    std::error_code error_json, error_html;
+    const std::filesystem::path a =
+        std::filesystem::weakly_canonical(std::string(json), error_json);
+    const std::filesystem::path b =
+        std::filesystem::weakly_canonical(std::string(html), error_html);
+    same = !error_json && !error_html && a == b;
+  }
+  if (!same) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      json == kStdoutPath ? "--json and --html cannot both go to stdout"
+                          : "--json and --html name the same file; give the page its own name");
+}
+
 }  // namespace
 
 void ResolveSeeds(StressOptions& options) {
@@ -230,14 +251,24 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
       return absl::Status(writable.code(), absl::StrCat("--json: ", writable.message()));
     }
   }
+  if (!options.html.empty()) {
+    if (absl::Status distinct = CheckDistinctOutputs(options.json, options.html); !distinct.ok()) {
+      return distinct;
+    }
+    if (absl::Status writable = CheckWritable(options.html); !writable.ok()) {
+      return absl::Status(writable.code(), absl::StrCat("--html: ", writable.message()));
+    }
+  }
   if (!options.finding_dir.empty()) {
     if (absl::Status ready = PrepareOutputDirectory(options.finding_dir); !ready.ok()) {
       return absl::Status(ready.code(), absl::StrCat("--finding_dir: ", ready.message()));
     }
   }
-  // With the JSON on stdout, stdout carries nothing else.
+  // With the JSON or the page on stdout, stdout carries nothing else.
   FILE* const summary_out =
-      options.json == kStdoutPath && options.summary_out == stdout ? stderr : options.summary_out;
+      (options.json == kStdoutPath || options.html == kStdoutPath) && options.summary_out == stdout
+          ? stderr
+          : options.summary_out;
   const uint64_t seed = *options.seed;
   const bool controlled = options.schedule != "off";
   const std::optional<uint64_t> perturb_seed =
@@ -304,6 +335,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   drive.status_interval = options.status_interval;
   drive.status_out = options.status_out;
   drive.stop_on_violation = options.stop_on_violation;
+  RunSeries series;
+  drive.series = &series;
   workload.AdjustDrive(drive);
   LeakCheckLog leak_checks;
   // Under controlled scheduling a checking thread would be one more thread to schedule, and a
@@ -415,6 +448,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                                                {"suspected", leak_checks.suspected()},
                                                {"confirmed", leak_checks.confirmed()}}
                               : nlohmann::json(nullptr);
+  series.set_units(tally.unit, workload.InFlightUnit());
+  report["series"] = series.ToJson();
 
   result.violation_total = violations.total();
   result.violations = violations.Kept();
@@ -520,6 +555,14 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     if (absl::Status written = WriteJsonReport(options.json, report); !written.ok()) {
       // The run's verdict stands (a finding stays exit 1); the lost report is said loudly.
       std::fprintf(stderr, "netrig %s: error: the JSON report was not written: %s\n",
+                   std::string(command).c_str(), std::string(written.message()).c_str());
+      if (result.exit_code == kExitOk) result.exit_code = kExitUsage;
+    }
+  }
+  if (!options.html.empty()) {
+    const std::string page = RenderHtmlReport(report, {.source = "this run"});
+    if (absl::Status written = WriteFileAtomically(options.html, page); !written.ok()) {
+      std::fprintf(stderr, "netrig %s: error: the HTML page was not written: %s\n",
                    std::string(command).c_str(), std::string(written.message()).c_str());
       if (result.exit_code == kExitOk) result.exit_code = kExitUsage;
     }

@@ -11,9 +11,11 @@
 //      workload drains as after an interruption (HTTP cancels what is in flight), a second ends
 //      the drain at once;
 //   5. Setup -> Drive -> Finish, then the live-object check (violation `live_objects`);
-//   6. the human summary (stdout, or stderr when the JSON goes to stdout), the JSON report, the
-//      finding file (one naming rule, never overwriting; written before the report, so a report
-//      that cannot be written never loses the finding) and the exit status (exit_codes.h).
+//   6. the per-second series (run_series.h, sampled by Drive()), the human summary (stdout, or
+//      stderr when the JSON or the page goes to stdout), the JSON report, the HTML page (--html,
+//      html_report.h), the finding file (one naming rule, never overwriting; written before the
+//      report, so a report that cannot be written never loses the finding) and the exit status
+//      (exit_codes.h).
 //
 // Example (what `netrig udp` does, see harness/workloads/udp/udp_stress.cc):
 //   UdpStressOptions options = ...;                  // parsed from its OptionTable
@@ -76,6 +78,7 @@ struct StressOptions {
   // Outputs (never recorded in replay arguments): the JSON report ("-": stdout), and where a
   // finding file goes ("": none).
   std::string json;
+  std::string html;  // The run's HTML page (html_report.h); "": none.
   std::string finding_dir = "artifacts/findings";
 
   // Not options: how the run talks.
@@ -146,6 +149,11 @@ void AddStressOptions(OptionTable<T>& table) {
               "goes to stderr).",
               "FILE", OptionRole::kOutput)
       .Alias("json_file")
+      .String("html", &T::html,
+              "Write the run's page here: one self-contained HTML file (timeline per second,\n"
+              "latency, violations, configuration and replay command; `netrig report` draws\n"
+              "it again from the JSON report).",
+              "FILE", OptionRole::kOutput)
       .String("finding_dir", &T::finding_dir,
               "On a violation, write a finding file here (`netrig replay FILE` reruns it);\n"
               "empty: none.",
@@ -197,6 +205,8 @@ class StressWorkload : public Workload {
   virtual void AddReport(const DriveResult& drive, nlohmann::json& report,
                          std::vector<std::pair<std::string, std::string>>& summary) = 0;
   virtual OperationTally Tally() const = 0;
+  // What the series' in-flight gauge counts (Workload::SampleSeries): "tasks", "bytes".
+  virtual std::string InFlightUnit() const { return "operations"; }
   // Live-object counter names this workload answers for (live_objects.h); empty: all.
   virtual std::vector<std::string> LiveObjectPrefixes() const { return {}; }
 };

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -134,6 +135,8 @@ absl::Status Session::Fuzz() {
       ParseLibFuzzerStats(ReadFileOrEmpty((fs::path(base_dir_) / "fuzz.log").string()));
   summary_.execs = stats.execs;
   summary_.execs_per_second = stats.execs_per_second;
+  summary_.coverage = stats.coverage;
+  summary_.features = stats.features;
   if (summary_.execs_per_second == 0 && summary_.execs > 0) {
     summary_.execs_per_second = static_cast<uint64_t>(
         summary_.execs / std::max(1.0, absl::ToDoubleSeconds(result->elapsed)));
@@ -166,6 +169,15 @@ LibFuzzerStats ParseLibFuzzerStats(absl::string_view log) {
       const size_t end = value.find_first_not_of("0123456789");
       uint64_t execs = 0;
       if (end == 0 || !absl::SimpleAtoi(value.substr(0, end), &execs)) continue;
+      // Coverage as libFuzzer counts it: "cov:" edges and "ft:" features, the last line's.
+      for (auto [key, field] :
+           {std::pair{"cov: ", &stats.coverage}, std::pair{"ft: ", &stats.features}}) {
+        const size_t key_at = value.find(key);
+        if (key_at == absl::string_view::npos) continue;
+        absl::string_view number = value.substr(key_at + std::strlen(key));
+        number = number.substr(0, number.find_first_not_of("0123456789"));
+        if (!absl::SimpleAtoi(number, field)) *field = 0;
+      }
       const size_t at = value.find("exec/s: ");
       if (at == absl::string_view::npos) continue;
       absl::string_view rate = value.substr(at + 8);

@@ -67,7 +67,7 @@ absl::StatusOr<FuzzTarget> FindFuzzTarget(const FuzzPaths& paths, absl::string_v
 // options; `path` only names the file in errors and anchors a relative dict.
 absl::StatusOr<std::vector<std::string>> ReadLibFuzzerOptions(const std::string& path);
 absl::StatusOr<std::vector<std::string>> ParseLibFuzzerOptions(absl::string_view contents,
-                                                                absl::string_view path);
+                                                               absl::string_view path);
 
 struct FuzzSessionOptions {
   FuzzPaths paths;
@@ -101,6 +101,8 @@ struct FuzzSessionSummary {
   absl::Duration fuzzing_time;
   uint64_t execs = 0;
   uint64_t execs_per_second = 0;
+  uint64_t coverage = 0;  // libFuzzer's "cov:" (edges) at the end of the session; 0: unknown.
+  uint64_t features = 0;  // libFuzzer's "ft:".
   size_t corpus_files_before = 0;  // corpora/<target> at the start.
   size_t new_inputs = 0;           // Files libFuzzer added to the working copy.
   size_t merged_files = 0;         // Of those, added to corpora/<target> by the merge.
@@ -124,6 +126,8 @@ struct LibFuzzerStats {
   uint64_t execs = 0;
   uint64_t execs_per_second = 0;
   uint64_t new_units = 0;
+  uint64_t coverage = 0;  // "cov: N" of the last status line.
+  uint64_t features = 0;  // "ft: N" of the last status line.
 };
 // From -print_final_stats (stat::...) or, in fork mode, the last "#N ... exec/s: M" line.
 LibFuzzerStats ParseLibFuzzerStats(absl::string_view log);

@@ -1,8 +1,8 @@
 #include "harness/findings/nightly_summary.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/base/file_io.h"
+#include "harness/base/markup.h"
 #include "harness/findings/finding_file.h"
 #include "harness/findings/json_input.h"
 #include "harness/findings/stack_signature.h"
@@ -52,57 +53,6 @@ std::vector<fs::path> FilesUnder(const fs::path& dir, absl::string_view extensio
   return files;
 }
 
-// Text as XML character data: markup escaped, and bytes XML 1.0 cannot hold (control bytes
-// other than tab and newlines, bytes that are not UTF-8) replaced by '?', so that junit.xml stays
-// well-formed whatever the inputs held.
-std::string XmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out.push_back(c >= 0x20 || c == '\t' || c == '\n' || c == '\r' ? static_cast<char>(c) : '?');
-      }
-      ++i;
-      continue;
-    }
-    // A well-formed UTF-8 sequence of 2-4 bytes (no overlongs, no surrogates) is kept whole.
-    const int length = c >= 0xC2 && c <= 0xDF   ? 2
-                       : c >= 0xE0 && c <= 0xEF ? 3
-                       : c >= 0xF0 && c <= 0xF4 ? 4
-                                                : 0;
-    bool valid = length > 0 && i + length <= text.size();
-    for (int k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (valid && length == 3) {
-      const unsigned char second = static_cast<unsigned char>(text[i + 1]);
-      const unsigned char third = static_cast<unsigned char>(text[i + 2]);
-      // No overlong forms, no surrogates, and not U+FFFE or U+FFFF (not XML characters).
-      valid = !(c == 0xE0 && second < 0xA0) && !(c == 0xED && second >= 0xA0) &&
-              !(c == 0xEF && second == 0xBF && third >= 0xBE);
-    }
-    if (valid && length == 4) {
-      const unsigned char second = static_cast<unsigned char>(text[i + 1]);
-      valid = !(c == 0xF0 && second < 0x90) && !(c == 0xF4 && second >= 0x90);
-    }
-    if (valid) {
-      out.append(text.data() + i, static_cast<size_t>(length));
-      i += length;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
-}
-
 std::string XmlUnescape(absl::string_view text) {
   return absl::StrReplaceAll(
       text, {{"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}});
@@ -121,15 +71,17 @@ std::string Attribute(absl::string_view tag, absl::string_view name) {
 }  // namespace
 
 void NightlyCollector::Add(const std::string& signature, const std::string& source,
-                           const std::string& where, const std::string& detail) {
+                           const std::string& where, const std::string& detail,
+                           const std::string& replay) {
   auto [it, inserted] = index_.try_emplace(signature, summary_.findings.size());
   if (inserted) {
-    summary_.findings.push_back({signature, source, {where}, detail});
+    summary_.findings.push_back({signature, source, {where}, detail, 0, replay});
     where_seen_.emplace_back();
     where_seen_.back().insert(where);
     return;
   }
   NightlyFinding& finding = summary_.findings[it->second];
+  if (finding.replay.empty()) finding.replay = replay;
   if (!where_seen_[it->second].insert(where).second) return;
   if (finding.where.size() < kMaxPlacesShown) {
     finding.where.push_back(where);
@@ -183,15 +135,19 @@ void NightlyCollector::JunitText(const std::string& file, absl::string_view xml)
       if (out_start != absl::string_view::npos) {
         const size_t out_end = block.find("</system-out>", out_start);
         output = XmlUnescape(block.substr(
-            out_start + 12, (out_end == absl::string_view::npos ? block.size() : out_end) -
-                                out_start - 12));
+            out_start + 12,
+            (out_end == absl::string_view::npos ? block.size() : out_end) - out_start - 12));
       }
       const SanitizerReport report = ParseSanitizerReport(output);
       const std::string where = absl::StrCat(suite.name, ": ", test.name);
+      // The suite is "<preset>-<label>": the test reruns alone in its preset's build.
+      const std::string replay =
+          absl::StrCat("ctest --preset ", suite.name.substr(0, suite.name.find('-')), " -R '^",
+                       absl::StrReplaceAll(test.name, {{"'", ""}, {".", "\\."}}), "$'");
       if (report.found()) {
-        Add(ComputeStackSignature(report).text, "sanitizer", where, file);
+        Add(ComputeStackSignature(report).text, "sanitizer", where, file, replay);
       } else {
-        Add(absl::StrCat("test failed: ", test.name), "test", where, file);
+        Add(absl::StrCat("test failed: ", test.name), "test", where, file, replay);
       }
       test.output = Abbreviate(output, 64 << 10);
     }
@@ -204,29 +160,87 @@ void NightlyCollector::FuzzSessionText(const std::string& target_dir, absl::stri
                                        const std::string& raw_dir) {
   absl::StatusOr<nlohmann::json> json = ParseJsonBounded(text);
   if (!json.ok() || !json->is_object()) return;
-  const std::string target =
-      Abbreviate(StringField(*json, "target").value_or(target_dir), 100);
+  const std::string target = Abbreviate(StringField(*json, "target").value_or(target_dir), 100);
   const auto crashes = json->find("crashes");
   if (crashes != json->end() && crashes->is_array()) {
     for (const nlohmann::json& crash : *crashes) {
-      const std::string signature = Abbreviate(StringField(crash, "signature").value_or("unknown"), 500);
+      const std::string signature =
+          Abbreviate(StringField(crash, "signature").value_or("unknown"), 500);
       const int64_t count = IntField(crash, "count", 0, int64_t{1} << 40).value_or(1);
       const std::string dir = Abbreviate(StringField(crash, "dir").value_or(""), 500);
       Add(signature, "fuzz", absl::StrCat("fuzz ", target, " (x", count, ")"),
-          absl::StrCat(dir, "/report.md"));
+          absl::StrCat(dir, "/report.md"),
+          Abbreviate(StringField(crash, "replay_command").value_or(""), 1000));
     }
   }
+  NightlyFuzzTarget fuzz;
+  fuzz.target = target;
+  fuzz.corpus_files = UnsignedField(*json, "corpus_files_after")
+                          .value_or(UnsignedField(*json, "corpus_files_before").value_or(0));
+  fuzz.new_inputs = UnsignedField(*json, "new_inputs").value_or(0);
+  fuzz.coverage = UnsignedField(*json, "coverage").value_or(0);
+  fuzz.features = UnsignedField(*json, "features").value_or(0);
+  fuzz.execs_per_second = UnsignedField(*json, "execs_per_second").value_or(0);
+  const auto seconds = json->find("fuzzing_seconds");
+  if (seconds != json->end() && seconds->is_number() && std::isfinite(seconds->get<double>())) {
+    fuzz.seconds = seconds->get<double>();
+  }
+  fuzz.crashes_unique = IntField(*json, "crashes_unique", 0, int64_t{1} << 40).value_or(0);
+  summary_.fuzz_targets.push_back(std::move(fuzz));
   if (IntField(*json, "crashes_left_raw", 1, int64_t{1} << 40).has_value()) {
-    Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz",
-        absl::StrCat("fuzz ", target), raw_dir);
+    Add(absl::StrCat("fuzz ", target, ": untriaged crashes"), "fuzz", absl::StrCat("fuzz ", target),
+        raw_dir);
   }
 }
 
 void NightlyCollector::StressFindingText(const std::string& file, absl::string_view text) {
   absl::StatusOr<Finding> finding = ParseFindingText(text);
-  if (!finding.ok()) return;
-  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(),
-      file);
+  if (!finding.ok()) {
+    StressReportText(file, text);
+    return;
+  }
+  Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(), file,
+      absl::StrCat("netrig replay ", file));
+}
+
+void NightlyCollector::StressReportText(const std::string& file, absl::string_view text) {
+  absl::StatusOr<nlohmann::json> json = ParseJsonBounded(text);
+  if (!json.ok() || !json->is_object() || !StringField(*json, "command").has_value() ||
+      json->contains("tool")) {
+    return;
+  }
+  NightlyStressRun run;
+  const fs::path path(file);
+  run.name = Abbreviate(path.stem().string(), 200);
+  run.report = file;
+  fs::path page = path;
+  page.replace_extension(".html");
+  std::error_code error;
+  if (fs::is_regular_file(page, error)) run.page = page.string();
+  run.subject = Abbreviate(StringField(*json, "subject").value_or(""), 200);
+  const auto tally = json->find("tally");
+  if (tally != json->end()) run.unit = Abbreviate(StringField(*tally, "unit").value_or(""), 50);
+  const auto rate = json->find("operations_per_sec");
+  if (rate != json->end() && rate->is_number() && std::isfinite(rate->get<double>())) {
+    run.operations_per_sec = rate->get<double>();
+  }
+  // Per second of the unit the page shows (datagrams, tasks), from the series when it has one.
+  const auto series = json->find("series");
+  if (series != json->end() && series->is_object()) {
+    const auto started = series->find("started");
+    const auto duration = json->find("duration_s");
+    if (started != series->end() && started->is_array() && duration != json->end() &&
+        duration->is_number() && duration->get<double>() > 0) {
+      double total = 0;
+      for (const nlohmann::json& n : *started) {
+        if (n.is_number()) total += n.get<double>();
+      }
+      if (std::isfinite(total)) run.operations_per_sec = total / duration->get<double>();
+    }
+  }
+  run.violations = UnsignedField(*json, "violation_count").value_or(0);
+  run.exit_code = IntField(*json, "exit_code", -1, 255).value_or(-1);
+  summary_.stress_runs.push_back(std::move(run));
 }
 
 void NightlyCollector::StressLogText(const std::string& file, absl::string_view text) {
@@ -246,8 +260,7 @@ namespace {
 void CollectFuzz(const fs::path& fuzz_dir, NightlyCollector& collector) {
   std::error_code error;
   if (!fs::is_directory(fuzz_dir, error)) return;
-  for (fs::directory_iterator it(fuzz_dir, error), end; !error && it != end;
-       it.increment(error)) {
+  for (fs::directory_iterator it(fuzz_dir, error), end; !error && it != end; it.increment(error)) {
     const fs::path session = it->path() / "last_session.json";
     if (!fs::is_regular_file(session, error)) continue;
     collector.FuzzSessionText(it->path().filename().string(), ReadAll(session),
@@ -279,7 +292,8 @@ absl::StatusOr<NightlySummary> CollectNightly(const std::string& out_dir) {
   }
   const fs::path dir(out_dir);
   NightlyCollector collector;
-  if (fs::is_regular_file(dir / "steps.tsv", error)) collector.StepsText(ReadAll(dir / "steps.tsv"));
+  if (fs::is_regular_file(dir / "steps.tsv", error))
+    collector.StepsText(ReadAll(dir / "steps.tsv"));
   for (const fs::path& file : FilesUnder(dir / "junit", ".xml", /*recursive=*/false)) {
     collector.JunitText(file.string(), ReadAll(file));
   }
@@ -300,12 +314,12 @@ std::string NightlyMarkdown(const NightlySummary& summary) {
     absl::StrAppend(&md, "## Findings (deduplicated by signature)\n\n");
     for (size_t i = 0; i < summary.findings.size(); ++i) {
       const NightlyFinding& finding = summary.findings[i];
-      absl::StrAppend(&md, i + 1, ". **", finding.source, "** `", finding.signature, "`\n",
-                      "   - seen in: ", absl::StrJoin(finding.where, "; "),
-                      finding.more_places > 0
-                          ? absl::StrCat(" and ", finding.more_places, " more places")
-                          : "",
-                      "\n", "   - details: ", finding.detail, "\n");
+      absl::StrAppend(
+          &md, i + 1, ". **", finding.source, "** `", finding.signature, "`\n",
+          "   - seen in: ", absl::StrJoin(finding.where, "; "),
+          finding.more_places > 0 ? absl::StrCat(" and ", finding.more_places, " more places") : "",
+          "\n", "   - details: ", finding.detail, "\n",
+          finding.replay.empty() ? "" : absl::StrCat("   - replay: `", finding.replay, "`\n"));
     }
     absl::StrAppend(&md, "\n");
   }
@@ -329,13 +343,13 @@ std::string NightlyJunit(const NightlySummary& summary) {
     int suite_failures = 0;
     for (const JunitCase& test : suite.cases) suite_failures += test.status == "fail";
     absl::StrAppendFormat(&body, "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\">\n",
-                          XmlEscape(suite.name), suite.cases.size(), suite_failures);
+                          MarkupEscape(suite.name), suite.cases.size(), suite_failures);
     for (const JunitCase& test : suite.cases) {
       absl::StrAppendFormat(&body, "  <testcase name=\"%s\" classname=\"%s\" time=\"%.3f\"",
-                            XmlEscape(test.name), XmlEscape(suite.name), test.seconds);
+                            MarkupEscape(test.name), MarkupEscape(suite.name), test.seconds);
       if (test.status == "fail") {
         absl::StrAppend(&body, ">\n    <failure message=\"failed\"/>\n    <system-out>",
-                        XmlEscape(test.output), "</system-out>\n  </testcase>\n");
+                        MarkupEscape(test.output), "</system-out>\n  </testcase>\n");
       } else {
         absl::StrAppend(&body, "/>\n");
       }
@@ -347,12 +361,12 @@ std::string NightlyJunit(const NightlySummary& summary) {
   for (const NightlyStep& step : summary.steps) {
     absl::StrAppendFormat(&body,
                           "  <testcase name=\"%s\" classname=\"nightly.steps\" time=\"%.1f\"",
-                          XmlEscape(step.name), step.seconds);
+                          MarkupEscape(step.name), step.seconds);
     if (step.status == "fail" || step.status == "timeout") {
-      absl::StrAppend(&body, ">\n    <failure message=\"", XmlEscape(step.status), ": ",
-                      XmlEscape(step.log), "\"/>\n  </testcase>\n");
+      absl::StrAppend(&body, ">\n    <failure message=\"", MarkupEscape(step.status), ": ",
+                      MarkupEscape(step.log), "\"/>\n  </testcase>\n");
     } else if (step.status == "skipped") {
-      absl::StrAppend(&body, ">\n    <skipped message=\"", XmlEscape(step.note),
+      absl::StrAppend(&body, ">\n    <skipped message=\"", MarkupEscape(step.note),
                       "\"/>\n  </testcase>\n");
     } else {
       absl::StrAppend(&body, "/>\n");
@@ -363,10 +377,11 @@ std::string NightlyJunit(const NightlySummary& summary) {
                         "<testsuite name=\"nightly.findings\" tests=\"%d\" failures=\"%d\">\n",
                         summary.findings.size(), summary.findings.size());
   for (const NightlyFinding& finding : summary.findings) {
-    absl::StrAppend(&body, "  <testcase name=\"", XmlEscape(finding.signature),
-                    "\" classname=\"nightly.findings.", XmlEscape(finding.source),
-                    "\">\n    <failure message=\"", XmlEscape(absl::StrJoin(finding.where, "; ")),
-                    "\">", XmlEscape(finding.detail), "</failure>\n  </testcase>\n");
+    absl::StrAppend(&body, "  <testcase name=\"", MarkupEscape(finding.signature),
+                    "\" classname=\"nightly.findings.", MarkupEscape(finding.source),
+                    "\">\n    <failure message=\"",
+                    MarkupEscape(absl::StrJoin(finding.where, "; ")), "\">",
+                    MarkupEscape(finding.detail), "</failure>\n  </testcase>\n");
   }
   absl::StrAppend(&body, "</testsuite>\n");
   tests += static_cast<int>(summary.steps.size() + summary.findings.size());

@@ -115,6 +115,30 @@ class HttpStress : public StressWorkload {
     tasks_->Operate(worker, index, intended_start);
   }
   std::string StatusFragment() override { return tasks_->StatusFragment(); }
+  void SampleSeries(SeriesSample& sample) override {
+    sample.started = tasks_->tasks_started();
+    sample.succeeded = tasks_->by_kind(static_cast<int>(HttpErrorKind::kNone));
+    // Cancellations are the workload's own doing, not errors.
+    for (int i = 2; i < kHttpErrorKindCount; ++i) {
+      sample.errors.emplace_back(kOutcomeNames[i], tasks_->by_kind(i));
+    }
+    sample.in_flight = tasks_->in_flight();
+    if (server_ != nullptr) {
+      const HttpServerStats stats = server_->Stats();
+      for (int i = 1; i < kFaultKindCount; ++i) {
+        sample.faults.emplace_back(std::string(FaultKindName(static_cast<FaultKind>(i))),
+                                   stats.requests_by_fault[i]);
+      }
+      sample.faults.emplace_back("reset_no_path", stats.connections_reset_no_path);
+    }
+  }
+  void SampleBands(std::vector<std::pair<std::string, bool>>& states) override {
+    // The embedded server resets every connection until the path appears.
+    if (options_.no_path_at_start > absl::ZeroDuration() && server_ != nullptr) {
+      states.emplace_back(kBandPathDown, netrig::Now() < path_appears_);
+    }
+  }
+  std::string InFlightUnit() const override { return "tasks"; }
 
   void Finish(const DriveResult& /*drive*/, bool interrupted) override {
     if (finished_) return;

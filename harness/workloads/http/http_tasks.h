@@ -92,6 +92,7 @@ class HttpStressWorkload {
   uint64_t failed_by_requested(int requested) const {
     return failed_by_requested_[requested].load();
   }
+  int64_t in_flight() const { return in_flight_.in_flight(); }
 
  private:
   struct TaskRecord {

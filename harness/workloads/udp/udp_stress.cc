@@ -267,6 +267,40 @@ std::string UdpStress::StatusFragment() {
   return fragment;
 }
 
+void UdpStress::SampleSeries(SeriesSample& sample) {
+  sample.started = Get(counters_.accepted) + Get(counters_.queued);
+  sample.succeeded = Get(counters_.delivered);
+  sample.errors = {
+      {"rejected_limit", Get(counters_.rejected_family_maximum) + Get(counters_.rejected_path_mtu) +
+                             Get(counters_.rejected_buffer)},
+      {"rejected_waiting", Get(counters_.rejected_waiting)},
+      {"rejected_closing", Get(counters_.rejected_closing)},
+      {"wrongly_rejected", Get(counters_.wrongly_rejected)},
+      {"silent_loss", Get(counters_.lost)},
+      {"read_errors", Get(counters_.read_errors)},
+  };
+  uint64_t duplicated = 0, delayed = 0, reordered = 0;
+  for (const auto& relay : relays_) {
+    for (RelayDirection direction : {RelayDirection::kToPeer, RelayDirection::kToClient}) {
+      const RelayCounters c = relay->counters(direction);
+      duplicated += c.duplicates;
+      delayed += c.delayed;
+      reordered += c.reordered;
+    }
+  }
+  sample.faults = {{"drop", Get(counters_.fault_dropped)},
+                   {"truncate", Get(counters_.fault_truncated)},
+                   {"duplicate", duplicated},
+                   {"delay", delayed},
+                   {"reorder", reordered}};
+  sample.in_flight = std::max<int64_t>(0, ledger_.budget().in_flight());
+}
+
+void UdpStress::SampleBands(std::vector<std::pair<std::string, bool>>& states) {
+  if (path_ != nullptr) states.emplace_back(kBandPathDown, path_->down());
+  if (source_ != nullptr) states.emplace_back(kBandSourceAsleep, source_->asleep());
+}
+
 std::string UdpStress::Describe() const {
   return absl::StrCat("flow ", options_.flow, ", ",
                       options_.peers.empty() ? "loopback echo peer" : "external peer",

@@ -186,6 +186,9 @@ class UdpStress : public StressWorkload {
 
   void Operate(int worker, uint64_t index, absl::Time intended_start) override;
   std::string StatusFragment() override;
+  void SampleSeries(SeriesSample& sample) override;
+  void SampleBands(std::vector<std::pair<std::string, bool>>& states) override;
+  std::string InFlightUnit() const override { return "bytes"; }
 
  private:
   absl::Status SetupWorkload();
