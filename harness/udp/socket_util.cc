@@ -8,12 +8,19 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 
@@ -196,6 +203,71 @@ uint64_t KernelDrops(int fd) {
     return 0;
   }
   return meminfo[SK_MEMINFO_DROPS];
+}
+
+namespace {
+
+// A /proc/net/udp{,6} address ("0100007F:3039"): the address words as the kernel prints them
+// (each 32-bit word of the network-order bytes, in host order), then the port in hex.
+bool ParseProcAddress(absl::string_view text, std::vector<uint8_t>& bytes, uint16_t& port) {
+  const size_t colon = text.find(':');
+  if (colon == absl::string_view::npos || (colon != 8 && colon != 32)) return false;
+  bytes.clear();
+  for (size_t word = 0; word < colon; word += 8) {
+    uint32_t value = 0;
+    if (!absl::SimpleHexAtoi(text.substr(word, 8), &value)) return false;
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<uint8_t>(value >> (8 * i)));
+  }
+  uint32_t parsed_port = 0;
+  if (!absl::SimpleHexAtoi(text.substr(colon + 1), &parsed_port) || parsed_port > 0xffff) {
+    return false;
+  }
+  port = static_cast<uint16_t>(parsed_port);
+  return true;
+}
+
+bool AllZero(const std::vector<uint8_t>& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+}
+
+}  // namespace
+
+std::optional<uint64_t> PeerSocketDrops(const Endpoint& peer) {
+  if (peer.kind() != EndpointKind::kAddress) return std::nullopt;
+  const absl::Span<const uint8_t> unmapped = UnmappedAddress(peer);
+  const bool ipv4 = unmapped.size() == 4;
+  std::optional<uint64_t> drops;
+  for (const char* path : {"/proc/net/udp", "/proc/net/udp6"}) {
+    const bool file_is_v6 = std::string_view(path).back() == '6';
+    std::ifstream file(path);
+    std::string line;
+    std::getline(file, line);  // The header.
+    while (std::getline(file, line)) {
+      const std::vector<absl::string_view> fields =
+          absl::StrSplit(line, ' ', absl::SkipWhitespace());
+      if (fields.size() < 13) continue;
+      std::vector<uint8_t> bytes;
+      uint16_t port = 0;
+      if (!ParseProcAddress(fields[1], bytes, port) || port != peer.port()) continue;
+      bool receives = AllZero(bytes);
+      if (!file_is_v6) {
+        receives = receives || (ipv4 && std::equal(bytes.begin(), bytes.end(), unmapped.begin()));
+      } else if (ipv4) {
+        // A dual-stack socket receives IPv4 as ::ffff:a.b.c.d (bound there or to ::).
+        const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        receives = receives || (std::equal(mapped_prefix, mapped_prefix + 12, bytes.begin()) &&
+                                std::equal(bytes.begin() + 12, bytes.end(), unmapped.begin()));
+      } else {
+        receives =
+            receives || std::equal(bytes.begin(), bytes.end(), unmapped.begin(), unmapped.end());
+      }
+      if (!receives || (!file_is_v6 && !ipv4)) continue;
+      uint64_t count = 0;
+      if (!absl::SimpleAtoi(fields.back(), &count)) continue;
+      drops = drops.value_or(0) + count;
+    }
+  }
+  return drops;
 }
 
 int PollTimeoutMs(absl::Duration remaining) {

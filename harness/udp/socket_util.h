@@ -85,6 +85,13 @@ void SignalWakeFd(int fd);
 // blamed on the flow under test.
 uint64_t KernelDrops(int fd);
 
+// The same drop count for a socket netrig does not own: the UDP socket(s) of this network
+// namespace that receive what is sent to `peer` (bound to its address, the wildcard, or for an
+// IPv4 peer a dual-stack IPv6 socket, on its port), summed, from /proc/net/udp and
+// /proc/net/udp6. nullopt when no such socket is visible (a peer on another host or in another
+// network namespace) or the files cannot be read: then the peer's drops are unknown, not 0.
+std::optional<uint64_t> PeerSocketDrops(const Endpoint& peer);
+
 // poll() timeout in milliseconds for `remaining` (rounded up, 0 when <= 0, capped at 1 s so that
 // every wait re-checks its stop condition).
 int PollTimeoutMs(absl::Duration remaining);

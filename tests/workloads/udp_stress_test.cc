@@ -3,8 +3,17 @@
 // caught.
 #include "harness/workloads/udp/udp_stress.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,6 +24,7 @@
 #include "harness/check/live_objects.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/peers/echo_server.h"
+#include "harness/udp/socket_util.h"
 
 namespace netrig {
 namespace {
@@ -460,6 +470,59 @@ TEST(UdpStressPeers, ALoopbackPeerIsJudgedByItsRouteMtu) {
   const nlohmann::json& r = result->report;
   EXPECT_GT(U(r, "datagrams_delivered"), 100u);
   EXPECT_GT(U(r, "datagrams_rejected"), 0u);  // Sizes past 65507 / 65527 are still sent.
+}
+
+// A --peer that cannot keep up (a small receive buffer, an echo thread that sleeps between
+// reads): its own socket drops datagrams. netrig reads its drop count from /proc/net/udp and does
+// not call those losses the flow's (socat's 1,690 drops were once 1,690 silent_loss findings).
+TEST(UdpStressPeers, ASlowLoopbackPeersOwnDropsAreNotBlamedOnTheFlow) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  const int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  socklen_t length = sizeof(address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  std::atomic<bool> stop{false};
+  std::thread slow_echo([&] {
+    char buffer[65536];
+    while (!stop.load()) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      sockaddr_storage from{};
+      socklen_t from_length = sizeof(from);
+      const ssize_t n = ::recvfrom(fd, buffer, sizeof(buffer), MSG_DONTWAIT,
+                                   reinterpret_cast<sockaddr*>(&from), &from_length);
+      if (n >= 0) {
+        ::sendto(fd, buffer, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from),
+                 from_length);
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+  UdpStressOptions options = Short("socket");
+  options.peers = {Endpoint::IPv4({127, 0, 0, 1}, ntohs(address.sin_port))};
+  options.family = FamilyChoice::kIPv4;
+  options.faults = "none";
+  options.path_events = absl::ZeroDuration();
+  options.sleep_wake = false;
+  options.duration = absl::Seconds(2);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
+  stop.store(true);
+  slow_echo.join();
+  const uint64_t peer_drops = internal::KernelDrops(fd);
+  ::close(fd);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const nlohmann::json& r = result->report;
+  for (const auto& [kind, count] : result->violation_counts) {
+    EXPECT_NE(kind, "silent_loss") << result->DescribeViolations();
+  }
+  ASSERT_GT(peer_drops, 0u) << "the slow peer dropped nothing: the test provoked nothing";
+  EXPECT_EQ(r.at("harness_losses").at("external_peer_drops").get<uint64_t>(), peer_drops);
+  EXPECT_GT(U(r, "silent_loss_not_blamed"), 0u);
 }
 
 }  // namespace

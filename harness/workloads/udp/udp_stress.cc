@@ -394,7 +394,12 @@ void UdpStress::AddReport(const DriveResult& drive, nlohmann::json& report,
       {"harness_losses",
        {{"relay_kernel_drops", harness.relay_kernel_drops},
         {"echo_kernel_drops", harness.echo_kernel_drops},
-        {"echo_send_errors", harness.echo_send_errors}}},
+        {"echo_send_errors", harness.echo_send_errors},
+        {"external_peer_drops", !harness.external_peers ? nlohmann::json(nullptr)
+                                : harness.external_peer_drops.has_value()
+                                    ? nlohmann::json(*harness.external_peer_drops)
+                                    : nlohmann::json("unknown")}}},
+      {"silent_loss_not_blamed", Get(counters_.lost_not_blamed)},
       {"abandoned_at_close", Get(counters_.abandoned)},
       {"strays", Get(counters_.strays)},
       {"bounces", Get(counters_.bounces)},
@@ -437,11 +442,15 @@ void UdpStress::AddReport(const DriveResult& drive, nlohmann::json& report,
                        Get(counters_.rejected_family_maximum), Get(counters_.rejected_path_mtu),
                        Get(counters_.rejected_waiting), Get(counters_.rejected_closing))},
       {"wrongly rejected", absl::StrCat(Get(counters_.wrongly_rejected))},
-      {"silent loss", absl::StrCat(Get(counters_.lost))},
-      {"harness losses", absl::StrFormat("%d (kernel drops: relay %d, echo peer %d; echo send "
-                                         "errors %d)",
-                                         harness.total(), harness.relay_kernel_drops,
-                                         harness.echo_kernel_drops, harness.echo_send_errors)},
+      {"silent loss", Get(counters_.lost_not_blamed) == 0
+                          ? absl::StrCat(Get(counters_.lost))
+                          : absl::StrFormat("%d, of which %d not blamed on the flow: %s",
+                                            Get(counters_.lost), Get(counters_.lost_not_blamed),
+                                            harness.external_peer_drops.has_value()
+                                                ? "the peers' own sockets dropped at least as many"
+                                                : "the peers' drops cannot be read here")},
+      {"harness losses",
+       absl::StrFormat("%d (kernel drops: %s)", harness.total(), harness.Describe())},
       {"flows",
        absl::StrFormat("%d opened, %d reopened, %d path events", Get(counters_.flows_opened),
                        Get(counters_.reopens), Get(counters_.path_events))},
@@ -517,7 +526,44 @@ UdpStress::HarnessLosses UdpStress::HarnessLossesNow() const {
     losses.echo_kernel_drops = echo_->kernel_drops();
     losses.echo_send_errors = echo_->echo_errors();
   }
+  if (!options_.peers.empty()) {
+    losses.external_peers = true;
+    uint64_t drops = 0;
+    bool known = !external_peer_drops_at_start_.empty();
+    size_t i = 0;
+    for (const Endpoint& peer : options_.peers) {
+      const AddressFamily family = IsMapped(peer) ? AddressFamily::kIPv4 : peer.family();
+      if ((family == AddressFamily::kIPv4 && options_.family == FamilyChoice::kIPv6) ||
+          (family == AddressFamily::kIPv6 && options_.family == FamilyChoice::kIPv4)) {
+        continue;  // Not driven (SetupPeers skipped it too).
+      }
+      const std::optional<uint64_t> start = i < external_peer_drops_at_start_.size()
+                                                ? external_peer_drops_at_start_[i]
+                                                : std::nullopt;
+      ++i;
+      const std::optional<uint64_t> now = start.has_value() ? PeerSocketDrops(peer) : std::nullopt;
+      if (!now.has_value()) {
+        known = false;
+        continue;
+      }
+      drops += *now >= *start ? *now - *start : 0;
+    }
+    if (known) losses.external_peer_drops = drops;
+  }
   return losses;
+}
+
+std::string UdpStress::HarnessLosses::Describe() const {
+  if (external_peers) {
+    return absl::StrFormat(
+        "relay %d, peer %s", relay_kernel_drops,
+        external_peer_drops.has_value()
+            ? absl::StrCat(*external_peer_drops)
+            : std::string("unknown (its socket is not visible here: another host or network "
+                          "namespace)"));
+  }
+  return absl::StrFormat("relay %d, echo peer %d; echo send errors %d", relay_kernel_drops,
+                         echo_kernel_drops, echo_send_errors);
 }
 
 }  // namespace internal::udp_stress

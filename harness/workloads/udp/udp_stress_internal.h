@@ -98,6 +98,9 @@ struct Counters {
   std::atomic<uint64_t> wrong_limit{0};
   std::atomic<uint64_t> unnamed_limit{0};
   std::atomic<uint64_t> lost{0};
+  // Of `lost`, with --peer: not blamed on the flow, because the peers' own sockets dropped at
+  // least as many or their drops cannot be read.
+  std::atomic<uint64_t> lost_not_blamed{0};
   std::atomic<uint64_t> abandoned{0};
   std::atomic<uint64_t> strays{0};
   std::atomic<uint64_t> bounces{0};
@@ -226,11 +229,20 @@ class UdpStress : public StressWorkload {
   // Datagrams the harness itself lost: kernel drops at the relays' and the echo peer's full
   // receive buffers, and echo sends that failed. None can be tied to one datagram, so nothing is
   // excused by them; a silent_loss report names them, and the report counts them.
+  // With --peer, the peers' own sockets' drops (read from /proc/net/udp{,6}) when every peer's is
+  // visible; otherwise they are unknown, and losses cannot be called the flow's.
   struct HarnessLosses {
     uint64_t relay_kernel_drops = 0;
     uint64_t echo_kernel_drops = 0;
     uint64_t echo_send_errors = 0;
-    uint64_t total() const { return relay_kernel_drops + echo_kernel_drops + echo_send_errors; }
+    bool external_peers = false;
+    std::optional<uint64_t> external_peer_drops;  // nullopt: unknown (or no --peer).
+    uint64_t total() const {
+      return relay_kernel_drops + echo_kernel_drops + echo_send_errors +
+             external_peer_drops.value_or(0);
+    }
+    // "relay 0, echo peer 0; echo send errors 0" or "relay 0, peer 1690" / "peer unknown".
+    std::string Describe() const;
   };
   HarnessLosses HarnessLossesNow() const;
 
@@ -251,6 +263,8 @@ class UdpStress : public StressWorkload {
   int op_batch_ = 1;
 
   std::unique_ptr<EchoServer> echo_;
+  // --peer: each peer's socket drop count at setup (nullopt where it cannot be seen).
+  std::vector<std::optional<uint64_t>> external_peer_drops_at_start_;
   std::unique_ptr<DnsUpstream> upstream_;
   std::vector<std::unique_ptr<FaultRelay>> relays_;
   std::vector<Endpoint> targets_;  // where flows send: relay fronts, echo, or --peer

@@ -51,6 +51,8 @@ absl::Status UdpStress::SetupPeers() {
       const AddressFamily family = IsMapped(peer) ? AddressFamily::kIPv4 : peer.family();
       if ((family == AddressFamily::kIPv4 && want4) || (family == AddressFamily::kIPv6 && want6)) {
         peers.push_back(peer);
+        // Its socket's drop count now, where this namespace can see it (loopback peers).
+        external_peer_drops_at_start_.push_back(PeerSocketDrops(peer));
       }
     }
     if (peers.empty()) {
