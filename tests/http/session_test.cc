@@ -822,10 +822,11 @@ INSTANTIATE_TEST_SUITE_P(Versions, SessionTest,
 TEST(HttpClientRegistryTest, BuiltinsAndUserClientsAreListed) {
   std::vector<std::string> names;
   for (const HttpClientEntry& entry : HttpClientNames()) names.push_back(entry.name);
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"curl", "bug-dequeue-uaf", "bug-unlocked-share",
-                                              "bug-double-completion", "bug-observer-leak",
-                                              "bug-sticky-unreachable", "test-null"}));
-  EXPECT_EQ(SeededHttpBugs().size(), 5u);
+  EXPECT_THAT(
+      names, ::testing::IsSupersetOf({"curl", "bug-dequeue-uaf", "bug-unlocked-share",
+                                      "bug-double-completion", "bug-observer-leak",
+                                      "bug-sticky-unreachable", "bug-timeout-units", "test-null"}));
+  EXPECT_EQ(SeededHttpBugs().size(), 6u);
 }
 
 TEST(HttpClientRegistryTest, MakesClientsByName) {

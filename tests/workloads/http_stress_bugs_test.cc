@@ -187,13 +187,17 @@ TEST(ReferenceHttpClientTest, GivesNoFindingWithTheBugTestOptions) {
 }
 
 // --faults=none: every task must succeed (unexplained_failure otherwise), and the tasks that asked
-// for h2c ran over it. --http mixed is left out: libcurl 7.88 times out about 1 in 2,000 of its
-// h2c tasks there with no fault injected (README, "Known limits").
+// for h2c ran over it. h2c runs without cancels: cancelling the task whose transfer opened an h2c
+// connection fails the transfers queued on it (libcurl 7.88; 4 of 9 loaded 10 s runs, 0 of 6
+// without cancels). --http mixed is left out: it times out about 1 in 2,000 of its h2c tasks with
+// no fault injected. Both are in the README's "Known limits".
 class ReferenceWithoutFaultsTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ReferenceWithoutFaultsTest, EveryTaskSucceeds) {
-  const NetrigRun run =
-      RunNetrigHttp("curl", absl::Seconds(10), absl::StrCat("--faults=none --http=", GetParam()));
+  const NetrigRun run = RunNetrigHttp(
+      "curl", absl::Seconds(10),
+      absl::StrCat("--faults=none --http=", GetParam(),
+                   GetParam() == std::string("h2c") ? " --cancel_probability=0" : ""));
   SCOPED_TRACE(Tail(run.output));
   ASSERT_TRUE(run.child.exited) << run.child.Describe();
   EXPECT_EQ(run.child.exit_code, 0) << run.child.Describe();

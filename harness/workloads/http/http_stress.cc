@@ -365,8 +365,8 @@ class HttpStress : public StressWorkload {
         "unexplained_failure",
         absl::StrFormat(
             "%d tasks failed so far with no fault injected (--faults=none, netrig's own "
-            "server): %s",
-            tasks_->errors(), absl::StrJoin(parts, ", ")));
+            "server): %s; the first: %s",
+            tasks_->errors(), absl::StrJoin(parts, ", "), tasks_->first_failure()));
   }
 
   void MonitorLoop() {

@@ -221,6 +221,11 @@ nlohmann::json HttpStressWorkload::Counters() const {
           {"stuck_sessions", stuck_sessions_.load()}};
 }
 
+std::string HttpStressWorkload::first_failure() const {
+  MutexLock lock(&first_failure_mu_);
+  return first_failure_;
+}
+
 void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result) {
   SchedulePoint("stress.complete");
   const bool first = record.completions.fetch_add(1, std::memory_order_acq_rel) == 0;
@@ -236,6 +241,13 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
     if (result.error != HttpErrorKind::kNone) {
       errors_.fetch_add(1, std::memory_order_relaxed);
       failed_by_requested_[requested].fetch_add(1, std::memory_order_relaxed);
+      MutexLock lock(&first_failure_mu_);
+      if (first_failure_.empty()) {
+        first_failure_ = absl::StrFormat("task %d (asked %s, came as %s, connection %d): %s: %s",
+                                         record.ledger_id, HttpVersionName(record.requested),
+                                         HttpVersionName(result.version), result.connection_id,
+                                         OutcomeName(result.error), result.error_message);
+      }
     } else {
       ok_by_version_[requested][result.version == HttpVersion::kHttp11 ? 0 : 1].fetch_add(
           1, std::memory_order_relaxed);

@@ -89,6 +89,9 @@ class HttpStressWorkload {
   uint64_t ok_by_version(int requested, int negotiated) const {
     return ok_by_version_[requested][negotiated].load();
   }
+  // The first failed task, for messages: "task 812 (asked h2c, came as http1.1, connection 3):
+  // truncated: transfer closed with 1024 bytes remaining to read"; empty before any.
+  std::string first_failure() const;
   uint64_t failed_by_requested(int requested) const {
     return failed_by_requested_[requested].load();
   }
@@ -154,6 +157,8 @@ class HttpStressWorkload {
   // Outcomes by version: [requested][negotiated] for successes, [requested] for failures.
   std::array<std::array<std::atomic<uint64_t>, 2>, 2> ok_by_version_{};
   std::array<std::atomic<uint64_t>, 2> failed_by_requested_{};
+  mutable Mutex first_failure_mu_;
+  std::string first_failure_ ABSL_GUARDED_BY(first_failure_mu_);
   std::array<std::atomic<uint64_t>, kCancelMoments> cancels_by_moment_{};
   std::atomic<int> sessions_created_{0};
   std::atomic<uint64_t> sessions_finished_{0};
