@@ -129,9 +129,19 @@ TEST_P(SeededHttpBugTest, NetrigFindsItWithinSixtySeconds) {
   ASSERT_TRUE(listed) << client << " is not in the client registry";
 
   // Sanitizer findings and the ledger stop the run at once (60 s is the budget); the live
-  // counters are compared when the run ends, so that run is short.
-  const NetrigRun run = RunNetrigHttp(
-      client, detector == "live_objects" ? absl::Seconds(10) : absl::Seconds(60), bug.provoke);
+  // counters are compared when the run ends, so that run is short. A data race shows only when a
+  // run's seeds put two sessions' event threads on the racy state at once, and some seeds never
+  // do (2 of 9 loaded tsan runs found nothing in 60 s, the others within a second): three fresh
+  // seeds of 20 s each share the budget.
+  const bool race = detector == "tsan";
+  const absl::Duration each = detector == "live_objects" ? absl::Seconds(10)
+                              : race                     ? absl::Seconds(20)
+                                                         : absl::Seconds(60);
+  NetrigRun run;
+  for (int attempt = 0; attempt < (race ? 3 : 1); ++attempt) {
+    run = RunNetrigHttp(client, each, bug.provoke);
+    if (!race || run.child.exit_code == kTsanExit) break;
+  }
   SCOPED_TRACE(Tail(run.output));
   ASSERT_TRUE(run.child.exited) << run.child.Describe();
   EXPECT_FALSE(run.child.timed_out);

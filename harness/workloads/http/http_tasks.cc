@@ -222,8 +222,7 @@ nlohmann::json HttpStressWorkload::Counters() const {
 }
 
 std::string HttpStressWorkload::first_failure() const {
-  MutexLock lock(&first_failure_mu_);
-  return first_failure_;
+  return first_failure_ready_.load(std::memory_order_acquire) ? first_failure_ : std::string();
 }
 
 void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result) {
@@ -241,12 +240,16 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
     if (result.error != HttpErrorKind::kNone) {
       errors_.fetch_add(1, std::memory_order_relaxed);
       failed_by_requested_[requested].fetch_add(1, std::memory_order_relaxed);
-      MutexLock lock(&first_failure_mu_);
-      if (first_failure_.empty()) {
+      // Only the first failure synchronizes (a relaxed load first, then one exchange): a lock
+      // or an acquire on every failed completion would order the event threads of different
+      // sessions and hide their data races from TSan (bug-unlocked-share went unfound).
+      if (!first_failure_claimed_.load(std::memory_order_relaxed) &&
+          !first_failure_claimed_.exchange(true, std::memory_order_relaxed)) {
         first_failure_ = absl::StrFormat("task %d (asked %s, came as %s, connection %d): %s: %s",
                                          record.ledger_id, HttpVersionName(record.requested),
                                          HttpVersionName(result.version), result.connection_id,
                                          OutcomeName(result.error), result.error_message);
+        first_failure_ready_.store(true, std::memory_order_release);
       }
     } else {
       ok_by_version_[requested][result.version == HttpVersion::kHttp11 ? 0 : 1].fetch_add(

@@ -157,8 +157,10 @@ class HttpStressWorkload {
   // Outcomes by version: [requested][negotiated] for successes, [requested] for failures.
   std::array<std::array<std::atomic<uint64_t>, 2>, 2> ok_by_version_{};
   std::array<std::atomic<uint64_t>, 2> failed_by_requested_{};
-  mutable Mutex first_failure_mu_;
-  std::string first_failure_ ABSL_GUARDED_BY(first_failure_mu_);
+  // Written once by the completion that claims it, read after `first_failure_ready_`.
+  std::atomic<bool> first_failure_claimed_{false};
+  std::atomic<bool> first_failure_ready_{false};
+  std::string first_failure_;
   std::array<std::atomic<uint64_t>, kCancelMoments> cancels_by_moment_{};
   std::atomic<int> sessions_created_{0};
   std::atomic<uint64_t> sessions_finished_{0};
