@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/markup.h"
+#include "tests/support/run_netrig.h"
 
 namespace netrig {
 namespace {
@@ -16,9 +17,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
+  return testing::CountOccurrences(text, needle);
 }
 
 TEST(MarkupEscapeTest, EscapesMarkupAndReplacesBytesThatAreNotText) {

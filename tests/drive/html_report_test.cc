@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/run_netrig.h"
 #include "tests/support/scratch_dir.h"
 
 namespace netrig {
@@ -18,9 +19,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
+  return testing::CountOccurrences(text, needle);
 }
 
 // The <svg> element whose class attribute is `css_class`.

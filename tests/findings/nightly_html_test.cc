@@ -22,9 +22,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
+  return testing::CountOccurrences(text, needle);
 }
 
 void Write(const fs::path& path, const std::string& text) {

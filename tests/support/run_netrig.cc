@@ -25,6 +25,12 @@ std::string ShellQuote(const std::string& arg) {
   return quoted + "'";
 }
 
+size_t CountOccurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 std::string ReadFileForTest(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -39,8 +45,7 @@ CommandRun RunNetrig(const std::vector<std::string>& args, absl::Duration timeou
   const std::string err_path = stem + ".err";
   std::string command = absl::StrCat("exec ", ShellQuote(NetrigBinary()));
   for (const std::string& arg : args) absl::StrAppend(&command, " ", ShellQuote(arg));
-  absl::StrAppend(&command, " >", ShellQuote(out_path), " 2>", ShellQuote(err_path),
-                  " </dev/null");
+  absl::StrAppend(&command, " >", ShellQuote(out_path), " 2>", ShellQuote(err_path), " </dev/null");
   ChildOptions options;
   options.argv = {"/bin/sh", "-c", command};
   options.timeout = timeout;

@@ -8,6 +8,7 @@
 #ifndef NETRIG_TESTS_SUPPORT_RUN_NETRIG_H_
 #define NETRIG_TESTS_SUPPORT_RUN_NETRIG_H_
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,10 @@ std::string ShellQuote(const std::string& arg);
 
 // The contents of a file ("" when it cannot be read).
 std::string ReadFileForTest(const std::string& path);
+
+// How many times `needle` occurs in `text`, overlapping occurrences included (a page's marks,
+// rows, SVG elements).
+size_t CountOccurrences(const std::string& text, const std::string& needle);
 
 }  // namespace netrig::testing
 
