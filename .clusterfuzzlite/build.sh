@@ -14,6 +14,7 @@
 #   CC=clang-19 CXX=clang++-19 CFLAGS="-fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
 #   CXXFLAGS="$CFLAGS" LIB_FUZZING_ENGINE=-fsanitize=fuzzer SRC=.. OUT=/tmp/out WORK=/tmp/work \
 #   .clusterfuzzlite/build.sh
+# NETRIG_FUZZ_TARGETS="a b" builds and packages only those targets (the CTest does, to stay short).
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [[ -f "${script_dir}/../CMakeLists.txt" && -d "${script_dir}/../fuzzers" ]]; then
@@ -38,10 +39,13 @@ cmake -S "${source_dir}" -B "${build_dir}" -G Ninja \
   -DNETRIG_SANITIZER=none \
   -DNETRIG_FUZZING_ENGINE="${LIB_FUZZING_ENGINE}" \
   -DNETRIG_BUILD_TESTS=OFF
-cmake --build "${build_dir}" --target netrig_fuzzers -j "${NETRIG_BUILD_JOBS:-$(nproc)}"
+wanted="${NETRIG_FUZZ_TARGETS:-$(sed -n 's/.*"name": "\([a-z0-9_]*\)".*/\1/p' "${build_dir}/fuzzers/targets.json")}"
+build_targets=()
+for target in ${wanted}; do build_targets+=("${target}_fuzzer"); done
+cmake --build "${build_dir}" --target "${build_targets[@]}" -j "${NETRIG_BUILD_JOBS:-$(nproc)}"
 
 targets=()
-for target in $(sed -n 's/.*"name": "\([a-z0-9_]*\)".*/\1/p' "${build_dir}/fuzzers/targets.json"); do
+for target in ${wanted}; do
   targets+=("${target}")
   cp "${build_dir}/fuzzers/${target}_fuzzer" "${OUT}/${target}"
   corpus="${source_dir}/corpora/${target}"

@@ -9,6 +9,7 @@
 #include "harness/check/seeded_bugs.h"
 #include "harness/http/curl/buggy_clients.h"
 #include "harness/http/curl/session.h"
+#include "harness/http/null_client.h"
 
 namespace netrig {
 Registry<HttpClientRegistration>& HttpClientRegistry() {
@@ -19,6 +20,10 @@ Registry<HttpClientRegistration>& HttpClientRegistry() {
       "HTTP client", [](const Registry<HttpClientRegistration>::Adder& add) {
         (void)add({"curl", "netrig's reference libcurl task session (multi interface)",
                    [] { return NewCurlClient(); }});
+        (void)add({"null",
+                   "completes every task at once in process, status 200, no I/O: the harness's "
+                   "own ceiling (null_client.h)",
+                   [] { return NewNullHttpClient(); }});
         for (const SeededHttpBug& bug : SeededHttpBugs()) {
           const std::string name = bug.client_name;
           const SeededBug* seeded = FindSeededBug(name);

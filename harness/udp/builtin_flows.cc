@@ -6,6 +6,7 @@
 
 #include "harness/udp/dns_proxy.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/null_flow.h"
 #include "harness/udp/socket_flow.h"
 
 namespace netrig::internal {
@@ -40,6 +41,10 @@ void RegisterBuiltinFlows(const Registry<FlowRegistration>::Adder& add) {
             "FlowOptions::dns_upstream; responses come back tagged with the endpoint exactly as "
             "written",
             &MakeDnsProxyFlow, nullptr}));
+  must(add({"null",
+            "echoes every datagram back in process, no socket: the harness's own ceiling "
+            "(null_flow.h)",
+            &NewNullFlow, nullptr}));
 }
 
 }  // namespace netrig::internal
