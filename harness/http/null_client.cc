@@ -181,7 +181,7 @@ class NullSession : public HttpSession {
   NullSession() : state_(std::make_shared<SessionState>()) {}
   ~NullSession() override {
     state_->Invalidate(nullptr);
-    if (running_callback_of != state_.get()) WaitUntilInvalidated();
+    if (running_callback_of != state_.get()) WaitUntilInvalidated(absl::InfiniteDuration());
   }
 
   absl::StatusOr<std::shared_ptr<HttpTask>> MakeTask(HttpRequest request,
