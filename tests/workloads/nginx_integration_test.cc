@@ -1,8 +1,9 @@
 // `netrig http --target` against a real server: nginx (Debian's nginx-light,
 // installed by scripts/bootstrap) with the configuration in tests/workloads/nginx/nginx.conf.in on
 // a free loopback port, a temporary prefix for every path, in the foreground as the current user.
-// netrig must run 3 s against it with no violation and complete tasks. nginx is stopped on every
-// path out of the test. Skipped when nginx is not installed.
+// netrig (HTTP/1.1 and h2c tasks, session churn) must run 3 s against it with no violation and
+// no failed task. nginx is stopped on every path out of the test (tests/support/server_process.h).
+// Skipped when nginx is not installed.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -57,10 +58,12 @@ TEST(NginxIntegrationTest, NetrigHttpTargetRunsCleanAgainstNginx) {
   const int port = server.port();
 
   ChildOptions options;
-  options.argv = {testing::NetrigBinary(),
-                  "http",
+  options.argv = {testing::NetrigBinary(), "http",
                   absl::StrCat("--target=http://127.0.0.1:", port, "/"),
-                  "--duration=3s",
+                  // Both versions, and a new session every 200 tasks: with h2c opened by prior
+                  // knowledge every session's first h2c connection failed against this
+                  // HTTP/1.1-only nginx, and tasks with it (README, "Real servers").
+                  "--http=mixed", "--tasks_per_session=200", "--duration=3s",
                   absl::StrCat("--json=", prefix, "/report.json"),
                   absl::StrCat("--finding_dir=", prefix, "/findings")};
   options.output_path = prefix + "/netrig.txt";
@@ -80,6 +83,8 @@ TEST(NginxIntegrationTest, NetrigHttpTargetRunsCleanAgainstNginx) {
   EXPECT_EQ(report["violations"].size(), 0u) << report["violations"].dump();
   EXPECT_EQ(report["target"], absl::StrCat("http://127.0.0.1:", port, "/"));
   EXPECT_TRUE(report["server"].is_null());  // The embedded server was not used.
+  // The probe found no HTTP/2: h2c tasks ask with an Upgrade, which nginx answers in HTTP/1.1.
+  EXPECT_EQ(report["h2c_mode"]["used"], "upgrade") << report["h2c_mode"].dump();
   // nginx answers every request: nothing but cancellations may fail.
   EXPECT_EQ(report["tasks_failed"].get<uint64_t>(), 0u) << report["errors_by_kind"].dump();
   std::filesystem::remove_all(prefix);
