@@ -72,6 +72,26 @@ absl::StatusOr<HttpVersion> ParseHttpVersion(absl::string_view name) {
       absl::StrCat("unknown HTTP version '", name, "' (expected http1.1 or h2c)"));
 }
 
+absl::string_view H2cModeName(H2cMode mode) {
+  switch (mode) {
+    case H2cMode::kPriorKnowledge:
+      return "prior";
+    case H2cMode::kUpgrade:
+      return "upgrade";
+    case H2cMode::kEither:
+      return "both";
+  }
+  return "both";
+}
+
+absl::StatusOr<H2cMode> ParseH2cMode(absl::string_view name) {
+  if (name == "prior") return H2cMode::kPriorKnowledge;
+  if (name == "upgrade") return H2cMode::kUpgrade;
+  if (name == "both") return H2cMode::kEither;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown h2c mode '", name, "' (expected prior, upgrade or both)"));
+}
+
 absl::string_view HttpErrorKindName(HttpErrorKind kind) {
   switch (kind) {
     case HttpErrorKind::kNone:

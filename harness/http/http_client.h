@@ -43,19 +43,33 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "harness/base/registry.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "harness/base/registry.h"
 
 namespace netrig {
 
 enum class HttpVersion {
-  kHttp11,             // HTTP/1.1 with keep-alive.
-  kH2cPriorKnowledge,  // HTTP/2 over cleartext TCP, no upgrade (RFC 9113 section 3.3).
+  kHttp11,  // HTTP/1.1 with keep-alive.
+  // HTTP/2 over cleartext TCP (h2c), the connection opened as HttpSessionOptions::h2c_mode
+  // allows: by prior knowledge (RFC 9113 section 3.3) or an Upgrade.
+  kH2cPriorKnowledge,
 };
 absl::string_view HttpVersionName(HttpVersion version);  // "http1.1", "h2c"
 absl::StatusOr<HttpVersion> ParseHttpVersion(absl::string_view name);
+
+// How the server behind a session accepts HTTP/2 over cleartext TCP, i.e. how a session may open
+// an h2c connection (HttpSessionOptions::h2c_mode). A property of the server, not of the request:
+// nghttpd and nginx's h2c listener speak h2c only by prior knowledge (RFC 9113 deprecates the
+// Upgrade), a server without HTTP/2 answers an Upgrade in HTTP/1.1 and fails prior knowledge.
+enum class H2cMode {
+  kPriorKnowledge,  // Only prior knowledge (RFC 9113 section 3.3); an Upgrade would fail.
+  kUpgrade,         // Only an HTTP/1.1 Upgrade: h2c (RFC 7540 section 3.2), or no h2c at all.
+  kEither,          // Both (netrig's embedded server): the client chooses per connection.
+};
+absl::string_view H2cModeName(H2cMode mode);  // "prior", "upgrade", "both"
+absl::StatusOr<H2cMode> ParseH2cMode(absl::string_view name);
 
 struct HttpRequest {
   std::string method = "GET";
@@ -175,6 +189,8 @@ struct HttpSessionOptions {
   // Per session: 0 lets the implementation choose.
   int max_connections_per_host = 0;
   int max_concurrent_streams = 100;  // HTTP/2 streams per connection.
+  // How the origin accepts h2c (for requests with HttpVersion::kH2cPriorKnowledge).
+  H2cMode h2c_mode = H2cMode::kEither;
 };
 
 class HttpClient {

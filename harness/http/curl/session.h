@@ -14,16 +14,24 @@
 // "http.connection", "http.observer", "http.observer_registration"; all are zero once every
 // session is invalidated and destroyed and the caller dropped its task handles.
 //
-// h2c: libcurl 7.88 (Debian 12) fails a prior-knowledge transfer that reuses an HTTP/2
-// connection (curl PR #10643). So only the transfer that opens a session's first connection to an
-// origin asks for prior knowledge; the others ask for HTTP/2, which multiplexes them onto it once
-// it is up. If libcurl opens another connection meanwhile (the first one is still connecting,
-// closing, or has no stream left), that one starts as HTTP/1.1 with an h2c Upgrade, which the
-// embedded server accepts (servers without Upgrade, e.g. nginx, answer those in HTTP/1.1). No
-// CURLOPT_PIPEWAIT: libcurl 7.88 keeps waiting transfers in a pending queue where their timeout
-// does not apply. As a backstop the session itself ends any transfer still running one second
-// past its HttpRequest::timeout (libcurl also leaves transfers waiting for a free connection
-// under max_connections_per_host untimed).
+// h2c, as HttpSessionOptions::h2c_mode says the origin accepts it:
+//   - kPriorKnowledge (nghttpd, nginx's h2c listener): libcurl 7.88 (Debian 12) fails a
+//     prior-knowledge transfer that reuses a connection, also to multiplex onto it (curl PR
+//     #10643), and such servers fail an Upgrade; so every h2c transfer asks for prior knowledge
+//     on a connection of its own (CURLOPT_FRESH_CONNECT and CURLOPT_FORBID_REUSE): no
+//     multiplexing.
+//   - kUpgrade (servers with h2c by Upgrade only, or without HTTP/2): every h2c transfer asks for
+//     HTTP/2 without prior knowledge: new connections start with an h2c Upgrade, later transfers
+//     multiplex onto upgraded ones; a server without HTTP/2 answers in HTTP/1.1.
+//   - kEither (the embedded server, the default): only the transfer that opens a session's first
+//     connection to an origin asks for prior knowledge; the others ask for HTTP/2, which
+//     multiplexes them onto it once it is up. If libcurl opens another connection meanwhile (the
+//     first one is still connecting, closing, or has no stream left), that one starts as
+//     HTTP/1.1 with an h2c Upgrade.
+// No CURLOPT_PIPEWAIT: libcurl 7.88 keeps waiting transfers in a pending queue where their
+// timeout does not apply. As a backstop the session itself ends any transfer still running one
+// second past its HttpRequest::timeout (libcurl also leaves transfers waiting for a free
+// connection under max_connections_per_host untimed).
 //
 // CurlClientOptions::bugs turns on the seeded bugs of buggy_clients.h; all off is the reference
 // client, registered as "curl".

@@ -100,18 +100,34 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
                                                    ? absl::ToInt64Seconds(request.timeout)
                                                    : absl::ToInt64Milliseconds(request.timeout))));
   }
-  if (request.version == HttpVersion::kH2cPriorKnowledge) {
-    // libcurl 7.88 fails a prior-knowledge transfer that reuses an HTTP/2 connection ("Error in
-    // the HTTP2 framing layer", curl PR #10643, fixed in 8.0). So only a transfer that will open
-    // the origin's first h2c connection asks for prior knowledge; the others ask for HTTP/2,
-    // which multiplexes them onto an open h2c connection or opens one with an h2c Upgrade.
-    // No CURLOPT_PIPEWAIT: a transfer waiting to multiplex sits in libcurl 7.88's pending queue,
-    // where CURLOPT_TIMEOUT does not apply and only another transfer's progress moves it on.
-    // When the connection it waited for died (GOAWAY, RST, reset, close) before multiplexing,
-    // or an HTTP/1.1 connection to the origin left its multiplexing unknown, it waited forever.
-    // The prior-knowledge transfer takes a fresh connection: libcurl 7.88 would otherwise reuse
-    // an idle HTTP/1.1 connection to the origin and send the HTTP/2 preface in the middle of it
-    // (the server answers 400 and closes; the task fails or runs into its timeout).
+  if (request.version == HttpVersion::kH2cPriorKnowledge &&
+      options_.h2c_mode == H2cMode::kPriorKnowledge) {
+    // A server that speaks h2c only by prior knowledge (nghttpd, nginx's h2c listener) fails an
+    // Upgrade, and libcurl 7.88 fails a prior-knowledge transfer that reuses a connection, also
+    // when it multiplexes onto one (a bare multi loop against nghttpd: 1,999 of 2,000 failed
+    // "Error in the HTTP2 framing layer", sequential or 32 at once). So every such transfer
+    // opens a connection of its own and leaves it for no one: fresh and never reused.
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                     static_cast<long>(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+  } else if (request.version == HttpVersion::kH2cPriorKnowledge &&
+             options_.h2c_mode == H2cMode::kUpgrade) {
+    // Never the preface unasked: new connections start as HTTP/1.1 with an h2c Upgrade (a server
+    // without HTTP/2 answers them in HTTP/1.1), later transfers multiplex onto upgraded ones.
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2_0));
+  } else if (request.version == HttpVersion::kH2cPriorKnowledge) {
+    // H2cMode::kEither. libcurl 7.88 fails a prior-knowledge transfer that reuses an HTTP/2
+    // connection ("Error in the HTTP2 framing layer", curl PR #10643, fixed in 8.0). So only a
+    // transfer that will open the origin's first h2c connection asks for prior knowledge; the
+    // others ask for HTTP/2, which multiplexes them onto an open h2c connection or opens one with
+    // an h2c Upgrade. No CURLOPT_PIPEWAIT: a transfer waiting to multiplex sits in libcurl 7.88's
+    // pending queue, where CURLOPT_TIMEOUT does not apply and only another transfer's progress
+    // moves it on. When the connection it waited for died (GOAWAY, RST, reset, close) before
+    // multiplexing, or an HTTP/1.1 connection to the origin left its multiplexing unknown, it
+    // waited forever. The prior-knowledge transfer takes a fresh connection: libcurl 7.88 would
+    // otherwise reuse an idle HTTP/1.1 connection to the origin and send the HTTP/2 preface in the
+    // middle of it (the server answers 400 and closes; the task fails or runs into its timeout).
     std::string origin = OriginOf(request.url);
     int& h2c_connections = h2c_connections_by_origin_[origin];
     long version = CURL_HTTP_VERSION_2_0;

@@ -25,6 +25,7 @@
 #include "harness/drive/latency_histogram.h"
 #include "harness/drive/seeds.h"
 #include "harness/drive/stress_run.h"
+#include "harness/http/curl/h2c_probe.h"
 #include "harness/http/http_client.h"
 #include "harness/http/server/fault_plan.h"
 #include "harness/http/server/server.h"
@@ -44,6 +45,9 @@ using internal::http_stress::kOutcomeNames;
 // session replacement; a client that needs longer is slow to recover, which is worth a look.
 constexpr absl::Duration kRecoveryGrace = absl::Seconds(2);
 constexpr uint64_t kRecoveryMinimumTasks = 20;
+
+// Each of the two requests of the h2c probe of a --target (--h2c_mode=probe).
+constexpr absl::Duration kH2cProbeTimeout = absl::Seconds(2);
 
 std::string FormatMicros(int64_t us) {
   if (us >= 10000) return absl::StrFormat("%.1f ms", us / 1000.0);
@@ -93,10 +97,12 @@ class HttpStress : public StressWorkload {
       }
       url_ = server_->url() + "/";
     }
+    HttpSessionOptions session_options;
+    if (absl::Status chosen = ChooseH2cMode(session_options); !chosen.ok()) return chosen;
     absl::StatusOr<std::unique_ptr<HttpClient>> client = MakeHttpClient(options_.client);
     if (!client.ok()) return client.status();
     tasks_ = std::make_unique<HttpStressWorkload>(options_, seed_, url_, *std::move(client),
-                                                  violations_, planner_.get());
+                                                  violations_, planner_.get(), session_options);
     watchdog_ =
         std::make_unique<Watchdog>(std::vector<const Ledger*>{&tasks_->ledger()}, violations_,
                                    absl::Milliseconds(200), options_.status_out);
@@ -241,6 +247,11 @@ class HttpStress : public StressWorkload {
     report.update({
         {"client", options_.client},
         {"http", options_.http},
+        {"h2c_mode", h2c_mode_used_.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json{{"asked", options_.h2c_mode},
+                                                             {"used", h2c_mode_used_},
+                                                             {"why", h2c_mode_reason_},
+                                                             {"probe", h2c_probe_json_}}},
         {"target", url_},
         {"concurrency", options_.concurrency},
         {"threads", options_.threads},
@@ -272,7 +283,9 @@ class HttpStress : public StressWorkload {
                          : nlohmann::json(nullptr)},
     });
     summary = {
-        {"http", options_.http},
+        {"http", h2c_mode_used_.empty() ? options_.http
+                                        : absl::StrCat(options_.http, ", h2c mode ", h2c_mode_used_,
+                                                       " (", h2c_mode_reason_, ")")},
         {"tasks", absl::StrFormat("%d started, %d completed, %d cancelled, %d failed", started_,
                                   completed_, cancelled_, failed)},
         {"rate", absl::StrFormat("%s tasks/s started, %s/s succeeded",
@@ -330,6 +343,31 @@ class HttpStress : public StressWorkload {
   }
 
  private:
+  // --h2c_mode: the mode every session uses (none needed for --http 1.1), and why.
+  absl::Status ChooseH2cMode(HttpSessionOptions& session_options) {
+    if (options_.http == "1.1") return absl::OkStatus();
+    if (options_.h2c_mode != "probe") {
+      absl::StatusOr<H2cMode> mode = ParseH2cMode(options_.h2c_mode);
+      if (!mode.ok()) return mode.status();
+      session_options.h2c_mode = *mode;
+      h2c_mode_reason_ = "--h2c_mode";
+    } else if (options_.target.empty()) {
+      session_options.h2c_mode = H2cMode::kEither;
+      h2c_mode_reason_ = "the embedded server accepts prior knowledge and Upgrade";
+    } else {
+      const H2cProbe probe = ProbeH2c(url_, kH2cProbeTimeout);
+      session_options.h2c_mode = probe.mode;
+      h2c_mode_reason_ = absl::StrCat("probed: ", probe.Describe());
+      h2c_probe_json_ = {{"prior_knowledge", probe.prior_knowledge},
+                         {"upgrade", probe.upgrade},
+                         {"upgrade_declined", probe.upgrade_declined},
+                         {"prior_knowledge_answer", probe.prior_knowledge_answer},
+                         {"upgrade_answer", probe.upgrade_answer}};
+    }
+    h2c_mode_used_ = std::string(H2cModeName(session_options.h2c_mode));
+    return absl::OkStatus();
+  }
+
   // --no_path_at_start: once kRecoveryMinimumTasks tasks started kRecoveryGrace after the path
   // appeared have ended and none succeeded, the client did not recover (reported once).
   void CheckRecovery(bool interrupted) {
@@ -448,6 +486,10 @@ class HttpStress : public StressWorkload {
   std::array<int64_t, 5> percentiles_{};
   std::vector<std::pair<std::string, uint64_t>> errors_by_kind_;
   nlohmann::json server_json_ = nullptr;
+  // --h2c_mode: what the sessions used ("" for --http 1.1), why, and the probe's answers.
+  std::string h2c_mode_used_;
+  std::string h2c_mode_reason_;
+  nlohmann::json h2c_probe_json_ = nullptr;
 };
 
 }  // namespace

@@ -52,6 +52,9 @@ struct HttpStressOptions : StressOptions {
   std::string client = "curl";  // A name from HttpClientNames(); "list" lists them.
   bool list_clients = false;    // `netrig http --list`
   std::string http = "1.1";     // "1.1", "h2c" or "mixed" (each task draws one).
+  // How the server accepts h2c (HttpSessionOptions::h2c_mode): "prior", "upgrade", "both", or
+  // "probe": asked once at start (ProbeH2c) for a --target; "both" for the embedded server.
+  std::string h2c_mode = "probe";
   // Empty: the embedded loopback server. Otherwise an http:// URL; a host that is not loopback
   // is refused unless allow_remote.
   std::string target;

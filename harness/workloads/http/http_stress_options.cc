@@ -60,7 +60,14 @@ OptionTable<HttpStressOptions> MakeHttpOptionTable() {
               "NAME")
       .Bool("list", &O::list_clients, "List the registered HTTP clients and exit.",
             OptionRole::kAction)
-      .Choice("http", &O::http, {"1.1", "h2c", "mixed"}, "HTTP version per task.");
+      .Choice("http", &O::http, {"1.1", "h2c", "mixed"}, "HTTP version per task.")
+      .Choice("h2c_mode", &O::h2c_mode, {"probe", "prior", "upgrade", "both"},
+              "How the server accepts h2c (with --http h2c or mixed): prior = by prior knowledge\n"
+              "only (nghttpd, nginx's h2c listener; each h2c task then opens a connection of its\n"
+              "own: libcurl 7.88 fails reused ones), upgrade = by an HTTP/1.1 Upgrade only (or\n"
+              "no HTTP/2), both = either (the embedded server), probe = ask a --target once at\n"
+              "start (the embedded server is known: both). The summary says what was used.")
+      .RecordedWhen([](const O& options) { return options.http != "1.1"; });
   AddStressOptions(table);
   table
       .String("target", &O::target,
@@ -191,6 +198,13 @@ absl::Status ValidateHttpStressOptions(const HttpStressOptions& options) {
   if (options.http != "1.1" && options.http != "h2c" && options.http != "mixed") {
     return absl::InvalidArgumentError(absl::StrCat("--http ", option_internal::Quote(options.http),
                                                    ": expected 1.1, h2c or mixed"));
+  }
+  if (options.h2c_mode != "probe") {
+    if (absl::StatusOr<H2cMode> mode = ParseH2cMode(options.h2c_mode); !mode.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--h2c_mode ",
+                                                     option_internal::Quote(options.h2c_mode),
+                                                     ": expected probe, prior, upgrade or both"));
+    }
   }
   if (!options.target.empty()) {
     if (absl::Status target = CheckHttpTarget(options.target, options.allow_remote); !target.ok()) {

@@ -35,10 +35,12 @@ const char* OutcomeName(HttpErrorKind kind) {
 
 HttpStressWorkload::HttpStressWorkload(const HttpStressOptions& options, uint64_t seed,
                                        std::string url, std::unique_ptr<HttpClient> client,
-                                       ViolationLog* violations, const FaultPlanner* planner)
+                                       ViolationLog* violations, const FaultPlanner* planner,
+                                       const HttpSessionOptions& session_options)
     : options_(options),
       url_(std::move(url)),
       planner_(planner),
+      session_options_(session_options),
       client_(std::move(client)),
       violations_(violations),
       tasks_(violations, "task", options.task_deadline),
@@ -282,8 +284,7 @@ HttpVersion HttpStressWorkload::PickVersion(OperationRandom& rng) {
 bool HttpStressWorkload::EnsureSession(Slot& slot) {
   if (slot.session != nullptr && slot.tasks_in_session < options_.tasks_per_session) return true;
   if (slot.session != nullptr) Retire(slot, /*cancel=*/slot.sessions % 2 == 0);
-  HttpSessionOptions session_options;
-  absl::StatusOr<std::unique_ptr<HttpSession>> session = client_->NewSession(session_options);
+  absl::StatusOr<std::unique_ptr<HttpSession>> session = client_->NewSession(session_options_);
   if (!session.ok()) {
     violations_->Report("new_session_failed",
                         absl::StrCat("NewSession failed: ", session.status().ToString()));

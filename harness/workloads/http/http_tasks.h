@@ -51,10 +51,11 @@ inline constexpr std::array<const char*, kCancelMoments> kCancelMomentNames = {
 // The task side of the workload: spawning, cancelling, sessions, observers, completions.
 class HttpStressWorkload {
  public:
-  // `planner` (null: none) draws each task's server fault plan, sent as X-Netrig-Fault.
+  // `planner` (null: none) draws each task's server fault plan, sent as X-Netrig-Fault. Every
+  // session is made with `session_options` (the target's h2c mode).
   HttpStressWorkload(const HttpStressOptions& options, uint64_t seed, std::string url,
                      std::unique_ptr<HttpClient> client, ViolationLog* violations,
-                     const FaultPlanner* planner);
+                     const FaultPlanner* planner, const HttpSessionOptions& session_options);
   ~HttpStressWorkload();
 
   void set_end(absl::Time end) { end_ = end; }
@@ -137,6 +138,7 @@ class HttpStressWorkload {
   const HttpStressOptions& options_;
   const std::string url_;
   const FaultPlanner* const planner_;
+  const HttpSessionOptions session_options_;
   std::unique_ptr<HttpClient> client_;
   ViolationLog* const violations_;
   Ledger tasks_;
