@@ -27,7 +27,7 @@ using internal::BoundedThreads;
 
 // How long a reply may take on loopback before it counts as lost: generous, since sanitizer
 // builds on a loaded machine are slow; a correct flow answers in microseconds.
-constexpr absl::Duration kReplyWait = absl::Seconds(5);
+constexpr absl::Duration kReplyWait = absl::Seconds(3);
 // How long to watch for something that must not arrive (a rejected datagram's reply).
 constexpr absl::Duration kQuietWait = absl::Milliseconds(300);
 
