@@ -17,14 +17,18 @@ namespace {
 using netrig::HttpErrorKind;
 using netrig::HttpResult;
 
-class ExampleSession;
+class SessionCore;
+
+// The session whose completion callback runs on this thread (nullptr outside callbacks): such a
+// callback may destroy its session, or wait for its invalidation, and must not deadlock.
+thread_local const SessionCore* callback_session = nullptr;
 
 class ExampleTask final : public netrig::HttpTask,
                           public std::enable_shared_from_this<ExampleTask> {
  public:
-  ExampleTask(ExampleSession* session, uint64_t id, netrig::HttpRequest request,
+  ExampleTask(std::shared_ptr<SessionCore> session, uint64_t id, netrig::HttpRequest request,
               netrig::HttpCompletion on_complete)
-      : session_(session),
+      : session_(std::move(session)),
         id_(id),
         request_(std::move(request)),
         on_complete_(std::move(on_complete)),
@@ -56,7 +60,9 @@ class ExampleTask final : public netrig::HttpTask,
     return static_cast<ExampleTask*>(user)->cancelled_.load() ? 1 : 0;  // 1 aborts the transfer.
   }
 
-  ExampleSession* const session_;
+  // Shared: a task finishing after its session object was destroyed (from one of its own
+  // callbacks) still reports to the session's state.
+  const std::shared_ptr<SessionCore> session_;
   const uint64_t id_;
   const netrig::HttpRequest request_;
   netrig::HttpCompletion on_complete_;
@@ -67,38 +73,48 @@ class ExampleTask final : public netrig::HttpTask,
   std::atomic<const char*> state_{"created"};
 };
 
-class ExampleSession final : public netrig::HttpSession {
+// A session's state, shared by the session object and its tasks.
+class SessionCore final : public std::enable_shared_from_this<SessionCore> {
  public:
-  ~ExampleSession() override {
-    InvalidateAndCancel(nullptr);
-    WaitUntilInvalidated(absl::InfiniteDuration());
+  // Called by the session's destructor once invalidation began: joins the task threads, or, when
+  // the session is destroyed from one of its own callbacks, detaches them (the callback's own
+  // thread cannot be joined; the threads hold this core until they end).
+  void ReleaseThreads() {
     std::vector<std::thread> threads;
     {
       netrig::MutexLock lock(&mu_);
       threads.swap(threads_);
     }
-    for (auto& thread : threads) thread.join();
+    const bool in_own_callback = callback_session == this;
+    for (auto& thread : threads) {
+      if (in_own_callback) {
+        thread.detach();
+      } else {
+        thread.join();
+      }
+    }
   }
 
-  absl::StatusOr<std::shared_ptr<netrig::HttpTask>> MakeTask(
-      netrig::HttpRequest request, netrig::HttpCompletion on_complete) override {
+  absl::StatusOr<std::shared_ptr<netrig::HttpTask>> MakeTask(netrig::HttpRequest request,
+                                                             netrig::HttpCompletion on_complete) {
     netrig::MutexLock lock(&mu_);
     if (invalidating_) return absl::FailedPreconditionError("session is invalidated");
-    auto task =
-        std::make_shared<ExampleTask>(this, ++last_id_, std::move(request), std::move(on_complete));
+    auto task = std::make_shared<ExampleTask>(shared_from_this(), ++last_id_, std::move(request),
+                                              std::move(on_complete));
     tasks_.push_back(task);
     ++pending_;
     return task;
   }
 
-  void FinishTasksAndInvalidate(absl::AnyInvocable<void()> on_invalidated) override {
+  void FinishTasksAndInvalidate(absl::AnyInvocable<void()> on_invalidated) {
     Invalidate(std::move(on_invalidated), /*cancel_running=*/false);
   }
-  void InvalidateAndCancel(absl::AnyInvocable<void()> on_invalidated) override {
+  void InvalidateAndCancel(absl::AnyInvocable<void()> on_invalidated) {
     Invalidate(std::move(on_invalidated), /*cancel_running=*/true);
   }
 
-  bool WaitUntilInvalidated(absl::Duration timeout) override {
+  bool WaitUntilInvalidated(absl::Duration timeout) {
+    if (callback_session == this) return false;  // It would wait for the callback it runs in.
     netrig::MutexLock lock(&mu_);
     const absl::Time deadline =
         timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
@@ -114,12 +130,11 @@ class ExampleSession final : public netrig::HttpSession {
 
   // This client keeps no persistent connections, so there is nothing to report to observers;
   // they are accepted and never called.
-  absl::StatusOr<netrig::ObserverId> AddConnectionObserver(netrig::ConnectionObserver) override {
+  absl::StatusOr<netrig::ObserverId> AddConnectionObserver(netrig::ConnectionObserver) {
     netrig::MutexLock lock(&mu_);
     if (invalidating_) return absl::FailedPreconditionError("session is invalidated");
     return ++last_observer_;
   }
-  void RemoveConnectionObserver(netrig::ObserverId) override {}
 
   void Spawn(std::shared_ptr<ExampleTask> task) {
     netrig::MutexLock lock(&mu_);
@@ -142,9 +157,13 @@ class ExampleSession final : public netrig::HttpSession {
     std::vector<std::shared_ptr<ExampleTask>> tasks;
     bool finished_now = false;
     std::vector<absl::AnyInvocable<void()>> callbacks;
+    bool already_invalidated = false;
     {
       netrig::MutexLock lock(&mu_);
-      if (on_invalidated) on_invalidated_.push_back(std::move(on_invalidated));
+      already_invalidated = invalidated_;
+      if (on_invalidated && !already_invalidated) {
+        on_invalidated_.push_back(std::move(on_invalidated));
+      }
       invalidating_ = true;
       for (auto& weak : tasks_) {
         if (auto task = weak.lock()) tasks.push_back(std::move(task));
@@ -154,6 +173,11 @@ class ExampleSession final : public netrig::HttpSession {
         callbacks.swap(on_invalidated_);
       }
     }
+    // Invalidation already completed: a callback given now runs at once.
+    if (already_invalidated) {
+      if (on_invalidated) on_invalidated();
+      return;
+    }
     if (finished_now) return FinishInvalidation(std::move(callbacks));
     for (auto& task : tasks) {
       // Tasks never resumed complete as cancelled in both modes.
@@ -162,10 +186,18 @@ class ExampleSession final : public netrig::HttpSession {
   }
 
   void FinishInvalidation(std::vector<absl::AnyInvocable<void()>> callbacks) {
-    for (auto& callback : callbacks) callback();
-    netrig::MutexLock lock(&mu_);
-    invalidated_ = true;
-    changed_.SignalAll();
+    while (true) {
+      for (auto& callback : callbacks) callback();
+      callbacks.clear();
+      netrig::MutexLock lock(&mu_);
+      // Callbacks given while these ran run too.
+      if (on_invalidated_.empty()) {
+        invalidated_ = true;
+        changed_.SignalAll();
+        return;
+      }
+      callbacks.swap(on_invalidated_);
+    }
   }
 
   netrig::Mutex mu_;
@@ -178,6 +210,42 @@ class ExampleSession final : public netrig::HttpSession {
   std::vector<std::weak_ptr<ExampleTask>> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::AnyInvocable<void()>> on_invalidated_ ABSL_GUARDED_BY(mu_);
+};
+
+// The session users hold: invalidates on destruction, and may be destroyed from one of its own
+// completion callbacks (http_client.h).
+class ExampleSession final : public netrig::HttpSession {
+ public:
+  ExampleSession() : core_(std::make_shared<SessionCore>()) {}
+  ~ExampleSession() override {
+    core_->InvalidateAndCancel(nullptr);
+    core_->WaitUntilInvalidated(absl::InfiniteDuration());  // false at once from a callback
+    core_->ReleaseThreads();
+  }
+
+  absl::StatusOr<std::shared_ptr<netrig::HttpTask>> MakeTask(
+      netrig::HttpRequest request, netrig::HttpCompletion on_complete) override {
+    return core_->MakeTask(std::move(request), std::move(on_complete));
+  }
+  void FinishTasksAndInvalidate(absl::AnyInvocable<void()> on_invalidated) override {
+    core_->FinishTasksAndInvalidate(std::move(on_invalidated));
+  }
+  void InvalidateAndCancel(absl::AnyInvocable<void()> on_invalidated) override {
+    core_->InvalidateAndCancel(std::move(on_invalidated));
+  }
+  bool WaitUntilInvalidated(absl::Duration timeout) override {
+    return core_->WaitUntilInvalidated(timeout);
+  }
+  // This client keeps no persistent connections, so there is nothing to report to observers;
+  // they are accepted and never called.
+  absl::StatusOr<netrig::ObserverId> AddConnectionObserver(
+      netrig::ConnectionObserver observer) override {
+    return core_->AddConnectionObserver(std::move(observer));
+  }
+  void RemoveConnectionObserver(netrig::ObserverId) override {}
+
+ private:
+  const std::shared_ptr<SessionCore> core_;
 };
 
 void ExampleTask::Resume() {
@@ -206,8 +274,11 @@ void ExampleTask::Run() {
   const CURLcode code = curl_easy_perform(easy);
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  long version = 0;  // The version the response came in.
+  curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
   curl_easy_cleanup(easy);
   result.status = static_cast<int>(status);
+  if (version == CURL_HTTP_VERSION_2_0) result.version = netrig::HttpVersion::kH2cPriorKnowledge;
   switch (code) {
     case CURLE_OK:
       break;
@@ -241,7 +312,12 @@ void ExampleTask::Complete(HttpResult result) {
   result.task_id = id_;
   result.timings.created = created_;
   result.timings.completed = absl::Now();
-  if (on_complete_) on_complete_(result);
+  if (on_complete_) {
+    const SessionCore* const outer = callback_session;  // Cancel() may complete inside a callback.
+    callback_session = session_.get();
+    on_complete_(result);
+    callback_session = outer;
+  }
   session_->TaskDone();
 }
 
