@@ -15,8 +15,12 @@ namespace netrig {
 
 std::string MakeDnsResponse(absl::string_view query) {
   std::string response(query);
-  if (response.size() >= 3) response[2] = static_cast<char>(response[2] | 0x80);
+  MarkDnsResponse(response.data(), response.size());
   return response;
+}
+
+void MarkDnsResponse(char* message, size_t size) {
+  if (size >= 3) message[2] = static_cast<char>(message[2] | 0x80);
 }
 
 absl::StatusOr<std::unique_ptr<DnsUpstream>> DnsUpstream::Start(const DnsUpstreamOptions& options) {

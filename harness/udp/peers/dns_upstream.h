@@ -24,15 +24,16 @@
 #include "absl/time/time.h"
 #include "harness/base/mutex.h"
 #include "harness/net/endpoint.h"
+#include "harness/sched/thread.h"
 #include "harness/udp/dns_frame.h"
 #include "harness/udp/socket_util.h"
-#include "harness/sched/thread.h"
 
 namespace netrig {
 
 // The query with the QR bit (bit 7 of byte 2) set; messages shorter than 3 bytes come back as is.
 std::string MakeDnsResponse(absl::string_view query);
-
+// The same in place, for the `size` bytes at `message`.
+void MarkDnsResponse(char* message, size_t size);
 
 struct DnsUpstreamOptions {
   // Connections served at once; more are closed on accept.
