@@ -179,14 +179,16 @@ class DnsmasqIntegrationTest : public ::testing::Test {
 uint64_t U(const nlohmann::json& report, const char* key) { return report.at(key).get<uint64_t>(); }
 
 TEST_F(DnsmasqIntegrationTest, AsAUdpPeerOfTheSocketFlow) {
-  absl::StatusOr<StressResult> result =
-      Run({"--flow=socket", absl::StrCat("--peer=127.0.0.1:", port_), "--family=ipv4"});
+  // dnsmasq answers from one thread: in closed loop its socket drops queries (counted from
+  // /proc/net/udp and not blamed on the flow); at a rate it keeps up with, all come back.
+  absl::StatusOr<StressResult> result = Run(
+      {"--flow=socket", absl::StrCat("--peer=127.0.0.1:", port_), "--family=ipv4", "--rate=3000"});
   ASSERT_TRUE(result.ok()) << result.status();
   SCOPED_TRACE("dnsmasq log:\n" + server_.log());
   EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
   const nlohmann::json& r = result->report;
-  EXPECT_GT(U(r, "datagrams_delivered"), 100u);
-  EXPECT_EQ(U(r, "silent_loss"), 0u);
+  EXPECT_GT(U(r, "datagrams_delivered"), 1000u);
+  EXPECT_EQ(U(r, "silent_loss"), U(r, "silent_loss_not_blamed"));
   EXPECT_EQ(U(r, "strays"), 0u);  // every answer matched a query of the flow that read it
 }
 
@@ -198,8 +200,8 @@ TEST_F(DnsmasqIntegrationTest, AsTheDnsProxyFlowsUpstream) {
   EXPECT_EQ(result->violation_total, 0u) << result->DescribeViolations();
   const nlohmann::json& r = result->report;
   EXPECT_EQ(r.at("dns_upstream"), absl::StrCat("127.0.0.1:", port_));
-  EXPECT_GT(U(r, "datagrams_delivered"), 100u);
-  EXPECT_EQ(U(r, "silent_loss"), 0u);
+  EXPECT_GT(U(r, "datagrams_delivered"), 1000u);  // dnsmasq closes a TCP connection every 100
+  EXPECT_EQ(U(r, "silent_loss"), 0u);             // queries: the flow reconnects and resends
 }
 
 }  // namespace
