@@ -370,17 +370,18 @@ void UdpStress::SampleBands(std::vector<std::pair<std::string, bool>>& states) {
 
 std::string UdpStress::Describe() const {
   const bool dns = options_.peer_protocol == PeerProtocol::kDns;
-  return absl::StrCat(
-      "flow ", options_.flow, ", ",
-      options_.peers.empty() ? (dns ? "loopback DNS responder" : "loopback echo peer")
-                             : (dns ? "external DNS peer" : "external peer"),
-      use_relay_ ? " through the fault relay" : "",
-      dns ? absl::StrCat(", DNS queries under ", options_.dns_zone, " of at most ",
-                         options_.dns_max_query, " bytes")
-          : "",
+  // A forwarding flow sends to its upstream, not to the peers.
+  const std::string peer =
       options_.dns_upstream
-          ? absl::StrCat(", DNS-over-TCP upstream ", options_.dns_upstream->ToString())
-          : "");
+          ? absl::StrCat("DNS-over-TCP upstream ", options_.dns_upstream->ToString())
+          : absl::StrCat(options_.peers.empty()
+                             ? (dns ? "loopback DNS responder" : "loopback echo peer")
+                             : (dns ? "external DNS peer" : "external peer"),
+                         use_relay_ ? " through the fault relay" : "");
+  return absl::StrCat("flow ", options_.flow, ", ", peer,
+                      dns ? absl::StrCat(", DNS queries under ", options_.dns_zone, " of at most ",
+                                         options_.dns_max_query, " bytes")
+                          : "");
 }
 
 absl::Status UdpStress::Setup(const StressContext& context) {

@@ -13,6 +13,8 @@
 //                                  the message names the harness's own losses (kernel drops at
 //                                  the relay and echo peer, echo send errors), which excuse nothing
 //   corrupted_datagram, duplicate_delivery, wrong_source_endpoint, rejected_but_delivered
+//                                  (--peer_protocol=dns: an answer whose id or question is not
+//                                  that of the query it names is corrupted_datagram; dns_query.h)
 //   stuck_waiting                  a flow still "waiting" after the path came back
 //   flow_not_delivered_after_wake  a peer that arrived after a wake never reached the handler
 //   open_failed, read_failed       the flow could not be reopened, or Read() failed while open
