@@ -94,7 +94,10 @@ void DnsUpstream::AcceptLoop() {
 }
 
 void DnsUpstream::Serve(internal::UniqueFd connection) {
-  while (!stopped_.load(std::memory_order_acquire)) {
+  for (int answered = 0;
+       !stopped_.load(std::memory_order_acquire) &&
+       (options_.max_queries_per_connection <= 0 || answered < options_.max_queries_per_connection);
+       ++answered) {
     // An idle connection is kept until Stop(); each wait re-checks within a second.
     absl::StatusOr<std::string> query =
         ReadDnsFrame(connection.get(), absl::Hours(24), wake_.get());

@@ -38,6 +38,9 @@ void MarkDnsResponse(char* message, size_t size);
 struct DnsUpstreamOptions {
   // Connections served at once; more are closed on accept.
   int max_connections = 64;
+  // Close a connection after answering this many queries on it, as dnsmasq does after 100
+  // (0: never). Queries sent after them on that connection go unanswered.
+  int max_queries_per_connection = 0;
 };
 
 class DnsUpstream {
