@@ -179,8 +179,9 @@ class DnsmasqIntegrationTest : public ::testing::Test {
 uint64_t U(const nlohmann::json& report, const char* key) { return report.at(key).get<uint64_t>(); }
 
 TEST_F(DnsmasqIntegrationTest, AsAUdpPeerOfTheSocketFlow) {
-  // dnsmasq answers from one thread: in closed loop its socket drops queries (counted from
-  // /proc/net/udp and not blamed on the flow); at a rate it keeps up with, all come back.
+  // dnsmasq answers from one thread with a default-sized socket buffer: under load its socket
+  // drops queries, which netrig reads from /proc/net/udp and does not blame on the flow. A rate
+  // keeps the run short and light.
   absl::StatusOr<StressResult> result = Run(
       {"--flow=socket", absl::StrCat("--peer=127.0.0.1:", port_), "--family=ipv4", "--rate=3000"});
   ASSERT_TRUE(result.ok()) << result.status();
