@@ -5,11 +5,9 @@
 // installed or cannot start.
 //   (a) dnsmasq as a UDP --peer of the reference `socket` flow: no violation, answers come back;
 //   (b) dnsmasq as the DNS-over-TCP upstream (--dns_upstream) of the `dns-proxy` flow: the same.
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "harness/workloads/udp/udp_stress.h"
+#include "tests/support/ports.h"
 #include "tests/support/run_netrig.h"
 
 extern char** environ;
@@ -35,35 +34,6 @@ std::string FindDnsmasq() {
     if (access(candidate, X_OK) == 0) return candidate;
   }
   return "";
-}
-
-// A port the kernel just handed out on 127.0.0.1 for TCP (dnsmasq binds it for UDP and TCP next).
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-bool AcceptsTcp(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return ok;
 }
 
 // dnsmasq in the foreground; the destructor stops it.
@@ -98,7 +68,7 @@ class DnsmasqProcess {
     }
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline) {
-      if (AcceptsTcp(port)) return true;  // UDP and TCP are bound together
+      if (testing::LoopbackTcpAccepts(port)) return true;  // UDP and TCP are bound together
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -149,7 +119,7 @@ class DnsmasqIntegrationTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     bool started = false;
     for (int attempt = 0; attempt < 3 && !started; ++attempt) {  // the port may be taken meanwhile
-      port_ = FreeLoopbackPort();
+      port_ = testing::ClosedTcpPort();  // free a moment ago; dnsmasq binds it next
       if (port_ > 0) started = server_.Start(dnsmasq, dir_, port_);
     }
     if (!started) GTEST_SKIP() << "dnsmasq cannot start here: " << server_.error();
