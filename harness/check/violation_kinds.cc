@@ -23,7 +23,9 @@ const std::vector<ViolationKindInfo>& ViolationCatalogue() {
       {"silent_loss", "udp",
        "an accepted datagram neither came back nor was dropped by a counted fault before the "
        "drain's quiet time passed"},
-      {"corrupted_datagram", "udp", "a datagram came back with other bytes than were sent"},
+      {"corrupted_datagram", "udp",
+       "a datagram came back with other bytes than were sent (with --peer_protocol=dns: an "
+       "answer whose id, or question, is not that of the query it names)"},
       {"duplicate_delivery", "udp", "a datagram came back twice with no duplicating fault"},
       {"wrong_source_endpoint", "udp",
        "a datagram came back from another endpoint than the one it was sent to"},

@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<DnsProxyFlow>> DnsProxyFlow::Open(const FlowOptio
         "flow 'dns-proxy' needs FlowOptions::dns_upstream (a DNS-over-TCP upstream endpoint)");
   }
   std::unique_ptr<DnsProxyFlow> flow(new DnsProxyFlow);
+  flow->upstream_ = *options.dns_upstream;
   absl::StatusOr<internal::UniqueFd> connection =
       internal::ConnectTcp(*options.dns_upstream, absl::Seconds(5));
   if (!connection.ok()) return connection.status();
@@ -104,21 +105,51 @@ void DnsProxyFlow::OnPathEvent(PathEvent event) {
 }
 
 void DnsProxyFlow::ReadResponses() {
+  int closed_without_answer = 0;
+  bool answered = false;  // on the current connection
   while (true) {
     absl::StatusOr<std::string> response =
         ReadDnsFrame(connection_.get(), absl::Hours(24), wake_.get());
+    if (gate_.closed()) return;
+    if (!response.ok()) {
+      // The upstream closed the connection or it failed: connect again and resend what is
+      // unanswered, unless connections keep closing without answering anything.
+      closed_without_answer = answered ? 0 : closed_without_answer + 1;
+      answered = false;
+      if (closed_without_answer < 3 && Reconnect()) continue;
+    }
     MutexLock lock(&mu_);
     if (!response.ok() || pending_.empty()) {
-      // Closed, or the upstream went away or answered what was never asked: the flow is broken
+      // No new connection, or the upstream answered what was never asked: the flow is broken
       // and says so to every later read and write.
       broken_ = true;
       changed_.SignalAll();
       return;
     }
-    responses_.push_back({std::move(pending_.front()), *std::move(response)});
+    answered = true;
+    responses_.push_back({std::move(pending_.front().endpoint), *std::move(response)});
     pending_.pop_front();
     changed_.SignalAll();
   }
+}
+
+bool DnsProxyFlow::Reconnect() {
+  SchedulePoint("dns_proxy.reconnect");
+  MutexLock write_lock(&write_mu_);  // no query frame goes out meanwhile
+  absl::StatusOr<internal::UniqueFd> connection = internal::ConnectTcp(upstream_, absl::Seconds(5));
+  if (!connection.ok()) return false;
+  connection_ = std::move(*connection);
+  std::vector<std::string> unanswered;
+  {
+    MutexLock lock(&mu_);
+    for (const Datagram& query : pending_) unanswered.push_back(query.payload);
+  }
+  for (const std::string& query : unanswered) {
+    if (!WriteDnsFrame(connection_.get(), query, absl::Seconds(10), wake_.get()).ok()) {
+      return true;  // the reader finds this connection gone too, and tries again
+    }
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<Datagram>> DnsProxyFlow::Read(size_t max_datagrams,
@@ -180,16 +211,11 @@ std::vector<WriteResult> DnsProxyFlow::Write(absl::Span<const Datagram> datagram
             WriteResult::Rejected(absl::UnavailableError("the upstream connection is gone"));
         continue;
       }
-      pending_.push_back(d.endpoint);
+      pending_.push_back(d);
     }
-    absl::Status sent = WriteDnsFrame(connection_.get(), d.payload, absl::Seconds(10), wake_.get());
-    if (!sent.ok()) {
-      MutexLock lock(&mu_);
-      broken_ = true;  // A partial frame may be on the wire: nothing later can be matched.
-      changed_.SignalAll();
-      results[i] = WriteResult::Rejected(absl::UnavailableError(
-          absl::StrCat("forwarding to the upstream failed: ", sent.message())));
-    }
+    // A failed send (the upstream closed the connection) is not the query's end: it stays
+    // unanswered, and the reader sends it again on a new connection.
+    (void)WriteDnsFrame(connection_.get(), d.payload, absl::Seconds(10), wake_.get());
   }
   return results;
 }

@@ -1,4 +1,5 @@
-// The `dns-proxy` shape of docs/field-notes.md story 2, in two forms that share the DNS-over-TCP framing:
+// The `dns-proxy` shape of docs/field-notes.md story 2, in two forms that share the DNS-over-TCP
+// framing:
 //
 //   - DnsProxy: the story's application. It reads queries from any Flow, forwards each over TCP
 //     to an upstream with two-byte length framing, and writes each response back to the endpoint
@@ -9,7 +10,11 @@
 //     UDP driver can run against it. Write() forwards each datagram as a query over one TCP
 //     connection to FlowOptions::dns_upstream; Read() returns each response tagged with the
 //     endpoint its query was written with, exactly as written. Responses are matched to queries
-//     in order (the upstream answers in order on a connection, as netrig's DnsUpstream does).
+//     in order (the upstream answers in order on a connection, as netrig's DnsUpstream and
+//     dnsmasq do). An upstream may close the connection when it likes (dnsmasq does after 100
+//     queries): the flow connects again and sends every query still unanswered again, in order
+//     (RFC 7766 section 6.2.1); only when a new connection cannot be made, or three in a row
+//     close without one answer, is the flow broken, and says so to every later read and write.
 //     A datagram above the family maximum of its endpoint (or the 65535-byte TCP framing limit
 //     for host endpoints) is rejected naming that limit; while waiting every write is rejected.
 //
@@ -32,9 +37,9 @@
 
 #include "absl/status/statusor.h"
 #include "harness/base/mutex.h"
+#include "harness/sched/thread.h"
 #include "harness/udp/flow.h"
 #include "harness/udp/socket_util.h"
-#include "harness/sched/thread.h"
 
 namespace netrig {
 
@@ -90,8 +95,14 @@ class DnsProxyFlow : public Flow {
  private:
   DnsProxyFlow() = default;
   void ReadResponses();
+  // The upstream closed `connection_` (or it failed): a new connection, and every unanswered query
+  // sent on it again. False when none can be made (the flow is then broken). Reader thread only.
+  bool Reconnect();
 
   LiveToken live_{kLiveFlows};
+  Endpoint upstream_ = Endpoint::IPv4({0, 0, 0, 0}, 0);
+  // Written by the reader thread under write_mu_ (Reconnect), read by writers under write_mu_ and
+  // by the reader thread.
   internal::UniqueFd connection_;
   internal::UniqueFd wake_;
   Thread reader_;
@@ -104,7 +115,8 @@ class DnsProxyFlow : public Flow {
   Mutex mu_;
   CondVar changed_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<Endpoint> pending_ ABSL_GUARDED_BY(mu_);
+  // Queries sent and not answered yet, in the order sent (kept whole: a reconnect resends them).
+  std::deque<Datagram> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<Datagram> responses_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -8,6 +8,10 @@ namespace netrig::testing {
 // closed): a connection to it is refused.
 int ClosedTcpPort();
 
+// Whether something accepts TCP connections on 127.0.0.1:`port` now (a server started by a test
+// is up).
+bool LoopbackTcpAccepts(int port);
+
 }  // namespace netrig::testing
 
 #endif  // NETRIG_TESTS_SUPPORT_PORTS_H_

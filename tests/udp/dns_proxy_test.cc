@@ -8,8 +8,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/mutex.h"
-#include "harness/udp/peers/dns_upstream.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/peers/dns_upstream.h"
 #include "tests/support/flow_reads.h"
 
 namespace netrig {
@@ -32,6 +32,33 @@ TEST(DnsWire, ResponseSetsQrBitAndKeepsSize) {
   EXPECT_EQ(static_cast<uint8_t>(response[2]) & 0x80, 0x80);
   EXPECT_EQ(response.substr(3), query.substr(3));
   EXPECT_EQ(MakeDnsResponse("ab"), "ab");
+}
+
+// An upstream that closes each connection after three answers (dnsmasq does after 100): the flow
+// connects again and resends what is unanswered, so every query is answered once, in order.
+TEST(DnsProxyFlow, AnUpstreamClosingItsConnectionsLosesNoQuery) {
+  absl::StatusOr<std::unique_ptr<DnsUpstream>> upstream =
+      DnsUpstream::Start({.max_queries_per_connection = 3});
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  FlowOptions options;
+  options.dns_upstream = (*upstream)->ipv4_endpoint();
+  absl::StatusOr<std::unique_ptr<Flow>> flow = CreateFlow("dns-proxy", options);
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  std::vector<Datagram> queries;
+  for (int i = 0; i < 20; ++i) {
+    queries.push_back({*Endpoint::Parse(absl::StrCat("127.0.0.1:", 1000 + i)),
+                       Query(static_cast<uint16_t>(i), 40 + i)});
+  }
+  for (const WriteResult& r : (*flow)->Write(queries)) EXPECT_TRUE(r.accepted()) << r.error;
+  std::vector<Datagram> responses = ReadAtLeast(**flow, queries.size());
+  ASSERT_EQ(responses.size(), queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    EXPECT_EQ(responses[i].endpoint, queries[i].endpoint);
+    EXPECT_EQ(responses[i].payload, MakeDnsResponse(queries[i].payload));
+  }
+  EXPECT_GE((*upstream)->connections(), 7u);
+  EXPECT_EQ((*flow)->state(), FlowState::kReady);
+  (*flow)->Close();
 }
 
 TEST(DnsProxyFlow, RoundTripKeepsEveryEndpointExactlyAsWritten) {

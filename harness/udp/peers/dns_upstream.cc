@@ -15,8 +15,12 @@ namespace netrig {
 
 std::string MakeDnsResponse(absl::string_view query) {
   std::string response(query);
-  if (response.size() >= 3) response[2] = static_cast<char>(response[2] | 0x80);
+  MarkDnsResponse(response.data(), response.size());
   return response;
+}
+
+void MarkDnsResponse(char* message, size_t size) {
+  if (size >= 3) message[2] = static_cast<char>(message[2] | 0x80);
 }
 
 absl::StatusOr<std::unique_ptr<DnsUpstream>> DnsUpstream::Start(const DnsUpstreamOptions& options) {
@@ -90,7 +94,10 @@ void DnsUpstream::AcceptLoop() {
 }
 
 void DnsUpstream::Serve(internal::UniqueFd connection) {
-  while (!stopped_.load(std::memory_order_acquire)) {
+  for (int answered = 0;
+       !stopped_.load(std::memory_order_acquire) &&
+       (options_.max_queries_per_connection <= 0 || answered < options_.max_queries_per_connection);
+       ++answered) {
     // An idle connection is kept until Stop(); each wait re-checks within a second.
     absl::StatusOr<std::string> query =
         ReadDnsFrame(connection.get(), absl::Hours(24), wake_.get());

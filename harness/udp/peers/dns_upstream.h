@@ -24,19 +24,23 @@
 #include "absl/time/time.h"
 #include "harness/base/mutex.h"
 #include "harness/net/endpoint.h"
+#include "harness/sched/thread.h"
 #include "harness/udp/dns_frame.h"
 #include "harness/udp/socket_util.h"
-#include "harness/sched/thread.h"
 
 namespace netrig {
 
 // The query with the QR bit (bit 7 of byte 2) set; messages shorter than 3 bytes come back as is.
 std::string MakeDnsResponse(absl::string_view query);
-
+// The same in place, for the `size` bytes at `message`.
+void MarkDnsResponse(char* message, size_t size);
 
 struct DnsUpstreamOptions {
   // Connections served at once; more are closed on accept.
   int max_connections = 64;
+  // Close a connection after answering this many queries on it, as dnsmasq does after 100
+  // (0: never). Queries sent after them on that connection go unanswered.
+  int max_queries_per_connection = 0;
 };
 
 class DnsUpstream {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/thread.h"
+#include "harness/udp/peers/dns_upstream.h"
 
 namespace netrig {
 
@@ -29,7 +30,9 @@ absl::StatusOr<std::unique_ptr<EchoServer>> EchoServer::Start(const EchoServerOp
   }
   const int batch = std::clamp(options.batch, 1, 256);
   for (int i = 0; i < std::max(1, options.threads); ++i) {
-    server->threads_.emplace_back("udp.echo", [s = server.get(), batch] { s->Serve(batch); });
+    server->threads_.emplace_back(
+        "udp.echo",
+        [s = server.get(), batch, dns = options.dns_responder] { s->Serve(batch, dns); });
   }
   return server;
 }
@@ -56,7 +59,7 @@ std::optional<Endpoint> EchoServer::ipv6_endpoint() const {
   return internal::LoopbackIPv6Endpoint(ipv6_, port_);
 }
 
-void EchoServer::Serve(int batch) {
+void EchoServer::Serve(int batch, bool dns_responder) {
   constexpr size_t kSlot = 65536;
   std::vector<uint8_t> data(static_cast<size_t>(batch) * kSlot);
   std::vector<sockaddr_storage> names(batch);
@@ -78,7 +81,12 @@ void EchoServer::Serve(int batch) {
       const int received = ::recvmmsg(fd, headers.data(), batch, MSG_DONTWAIT, nullptr);
       if (received <= 0) continue;  // Another thread took them.
       received_.fetch_add(received, std::memory_order_relaxed);
-      for (int i = 0; i < received; ++i) iovecs[i].iov_len = headers[i].msg_len;
+      for (int i = 0; i < received; ++i) {
+        iovecs[i].iov_len = headers[i].msg_len;
+        if (dns_responder) {
+          MarkDnsResponse(static_cast<char*>(iovecs[i].iov_base), headers[i].msg_len);
+        }
+      }
       int next = 0;
       int full_waits = 0;
       while (next < received) {

@@ -1,6 +1,7 @@
 // EchoServer: a loopback UDP echo peer. One socket on 127.0.0.1 and one on ::1, both on the same
 // kernel-chosen port (so "localhost:PORT" reaches it in either family), served by several
-// threads with recvmmsg/sendmmsg. Every datagram goes back to its source unchanged. Binds only
+// threads with recvmmsg/sendmmsg. Every datagram goes back to its source unchanged (or, with
+// dns_responder, as its own DNS response). Binds only
 // loopback; Stop() (or the destructor) ends every thread.
 //
 // Example:
@@ -18,14 +19,17 @@
 
 #include "absl/status/statusor.h"
 #include "harness/net/endpoint.h"
-#include "harness/udp/socket_util.h"
 #include "harness/sched/thread.h"
+#include "harness/udp/socket_util.h"
 
 namespace netrig {
 
 struct EchoServerOptions {
   int threads = 2;
   int batch = 16;
+  // Answer as a DNS server would, each datagram a response to itself: the same bytes with the QR
+  // bit set (MarkDnsResponse, dns_upstream.h), so a DNS client's answer matches its query.
+  bool dns_responder = false;
 };
 
 class EchoServer {
@@ -50,7 +54,7 @@ class EchoServer {
 
  private:
   EchoServer() = default;
-  void Serve(int batch);
+  void Serve(int batch, bool dns_responder);
 
   uint16_t port_ = 0;
   internal::UniqueFd ipv4_;

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "harness/udp/socket_util.h"
+#include "harness/workloads/udp/dns_query.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/stress_encodings.h"
 
@@ -39,6 +40,9 @@ DatagramPath PathTowardsPeers(const UdpStressOptions& options, AddressFamily fam
 
 SizeModel::SizeModel(const UdpStressOptions& options, std::vector<AddressFamily> localhost_families)
     : fixed_size_(options.size),
+      smallest_(options.peer_protocol == PeerProtocol::kDns ? DnsQueryMinSize(options.dns_zone)
+                                                            : kHeaderBytes),
+      largest_(options.peer_protocol == PeerProtocol::kDns ? options.dns_max_query : 65535),
       localhost_families_(std::move(localhost_families)),
       paths_{PathTowardsPeers(options, AddressFamily::kIPv4),
              PathTowardsPeers(options, AddressFamily::kIPv6)} {
@@ -54,14 +58,17 @@ SizeModel::SizeModel(const UdpStressOptions& options, std::vector<AddressFamily>
           BindingLimit(family, DatagramPath::Interface(options.mtu, options.dont_fragment));
       if (modeled.ok()) limits.push_back(modeled->payload_bytes);
     }
+    // The largest query the DNS peers accept is a boundary of its own.
+    if (options.peer_protocol == PeerProtocol::kDns) limits.push_back(largest_);
     for (uint64_t limit : limits) {
       for (uint64_t size : {limit - 1, limit, limit + 1}) {
-        if (size >= kHeaderBytes && std::find(sizes.begin(), sizes.end(), size) == sizes.end()) {
+        if (size >= smallest_ && size <= largest_ &&
+            std::find(sizes.begin(), sizes.end(), size) == sizes.end()) {
           sizes.push_back(size);
         }
       }
     }
-    if (sizes.empty()) sizes.push_back(1400);
+    if (sizes.empty()) sizes.push_back(std::clamp<uint64_t>(1400, smallest_, largest_));
   }
 }
 
@@ -89,8 +96,9 @@ std::string SizeModel::PathsToString() const {
 uint64_t SizeModel::Draw(OperationRandom& rng, AddressFamily family) const {
   if (fixed_size_ > 0) return fixed_size_;
   const uint64_t r = rng() % 100;
-  if (r < 45) return 50 + rng() % 151;  // story 2: 50-200 byte datagrams
-  if (r < 55) return 201 + rng() % 1200;
+  // Story 2: 50-200 byte datagrams (DNS queries: the smallest and 150 bytes above it).
+  if (r < 45) return std::min(largest_, std::max<uint64_t>(smallest_, 50) + rng() % 151);
+  if (r < 55) return std::min(largest_, std::max<uint64_t>(smallest_, 201) + rng() % 1200);
   const std::vector<uint64_t>& sizes = boundary_sizes_[family == AddressFamily::kIPv6 ? 1 : 0];
   return sizes[rng() % sizes.size()];
 }

@@ -2,7 +2,9 @@
 // right to reject one. Sizes are mostly small (story 2 in docs/field-notes.md: 50-200 bytes),
 // with the boundaries (limit - 1, limit, limit + 1) of every limit that applies on the judged
 // path (loopback, or an interface of --mtu). A rejection is judged by the datagram-size oracle
-// (harness/net/datagram_oracle.h) for every family the endpoint may leave as. Immutable once
+// (harness/net/datagram_oracle.h) for every family the endpoint may leave as. With
+// --peer_protocol=dns every size is a query size, from the smallest query up to --dns_max_query:
+// the limits in that range, and that maximum, are drawn as boundaries. Immutable once
 // built: any thread may use it. Not a public API.
 //
 //   SizeModel sizes(options, localhost_families);
@@ -55,6 +57,10 @@ class SizeModel {
   std::vector<AddressFamily> Families(const Endpoint& endpoint) const;
 
   const uint64_t fixed_size_;  // --size, or 0
+  // The sizes that may be drawn: [32-byte header, 65535], or with --peer_protocol=dns, from the
+  // smallest query to --dns_max_query.
+  const uint64_t smallest_;
+  const uint64_t largest_;
   const std::vector<AddressFamily> localhost_families_;
   DatagramPath paths_[2];                    // per family: IPv4, IPv6
   std::vector<uint64_t> boundary_sizes_[2];  // per family: IPv4, IPv6

@@ -22,6 +22,7 @@
 #include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/thread.h"
+#include "harness/workloads/udp/dns_query.h"
 #include "harness/workloads/udp/stress_datagram.h"
 #include "harness/workloads/udp/udp_stress_internal.h"
 
@@ -154,8 +155,41 @@ OptionTable<UdpStressOptions> MakeUdpOptionTable() {
           },
           [](const O& options) { return JoinEndpoints(options.bind); })
       .RecordedWhen([](const O& options) { return !options.bind.empty(); })
+      .Enum("peer_protocol", &O::peer_protocol,
+            {{"echo", PeerProtocol::kEcho}, {"dns", PeerProtocol::kDns}},
+            "What the peers speak. echo: every datagram comes back unchanged. dns: every\n"
+            "datagram is a DNS query for a name under --dns_zone, every answer is matched to its\n"
+            "query by DNS id and question (a DNS server such as dnsmasq as --peer, or a\n"
+            "forwarding flow's --dns_upstream; without either, the in-process peer answers).")
+      .RecordedWhen([](const O& options) { return options.peer_protocol != PeerProtocol::kEcho; })
+      .String("dns_zone", &O::dns_zone,
+              "With --peer_protocol=dns: the zone the queries ask under (the peers must answer\n"
+              "for it, e.g. dnsmasq --address=/example.test/127.0.0.1).",
+              "NAME")
+      .RecordedWhen([](const O& options) { return options.peer_protocol == PeerProtocol::kDns; })
+      .UInt64(
+          "dns_max_query", &O::dns_max_query, 0, 65535,
+          "With --peer_protocol=dns: the largest query in bytes (what the peers accept;\n"
+          "dnsmasq 2.90 answers up to 1232 over UDP, 65535 over TCP). Queries run from the\n"
+          "smallest one (111 bytes for example.test) up to this, on every oracle limit between.")
+      .RecordedWhen([](const O& options) { return options.peer_protocol == PeerProtocol::kDns; })
+      .Custom(
+          "dns_upstream", "ENDPOINT",
+          "The DNS-over-TCP upstream of a forwarding flow (dns-proxy) instead of the in-process\n"
+          "one, e.g. a dnsmasq. Needs --peer_protocol=dns. Loopback only unless --allow_remote.",
+          [](absl::string_view text, O& options) -> absl::Status {
+            absl::StatusOr<Endpoint> upstream = Endpoint::Parse(text);
+            if (!upstream.ok()) return upstream.status();
+            options.dns_upstream = *std::move(upstream);
+            return absl::OkStatus();
+          },
+          [](const O& options) {
+            return options.dns_upstream ? options.dns_upstream->ToString() : std::string();
+          })
+      .RecordedWhen([](const O& options) { return options.dns_upstream.has_value(); })
       .Bool("allow_remote", &O::allow_remote,
-            "Allow --peer and --bind addresses that are not loopback (a test namespace's, or a\n"
+            "Allow --peer, --bind and --dns_upstream addresses that are not loopback (a test "
+            "namespace's, or a\n"
             "host you own). Never taken from a finding file.",
             OptionRole::kAuthority)
       .String("scope_interface", &O::scope_interface,
@@ -213,16 +247,49 @@ absl::Status ValidateUdpStressOptions(const UdpStressOptions& options) {
         "--duration, --drain, --wake_deadline and --waiting_deadline must be positive, --rate "
         "not negative, --bounce in [0, 1]");
   }
+  if (options.peer_protocol == PeerProtocol::kDns) {
+    if (absl::Status zone = internal::udp_stress::ValidateDnsZone(options.dns_zone); !zone.ok()) {
+      return zone;
+    }
+    const uint64_t smallest = internal::udp_stress::DnsQueryMinSize(options.dns_zone);
+    if (options.dns_max_query < smallest) {
+      return absl::InvalidArgumentError(absl::StrCat("--dns_max_query=", options.dns_max_query,
+                                                     " is below the smallest query for --dns_zone=",
+                                                     options.dns_zone, " (", smallest, " bytes)"));
+    }
+    if (options.size != 0 && (options.size < smallest || options.size > options.dns_max_query)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--size=", options.size,
+                       " with --peer_protocol=dns must be 0 or a "
+                       "query size between ",
+                       smallest, " and --dns_max_query=", options.dns_max_query));
+    }
+  }
+  if (options.dns_upstream) {
+    if (options.peer_protocol != PeerProtocol::kDns) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dns_upstream ", options.dns_upstream->ToString(),
+                       " needs --peer_protocol=dns: a real DNS server answers DNS queries only"));
+    }
+    if (options.dns_upstream->kind() != EndpointKind::kAddress ||
+        options.dns_upstream->port() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dns_upstream ", options.dns_upstream->ToString(),
+                       " must be a numeric address endpoint with a port (127.0.0.1:5353)"));
+    }
+  }
   if (!options.allow_remote) {
-    for (const auto* list : {&options.peers, &options.bind}) {
-      for (const Endpoint& endpoint : *list) {
-        if (!IsLoopbackEndpoint(endpoint)) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              list == &options.peers ? "--peer " : "--bind ", endpoint.ToString(),
-              " is not a loopback address; netrig sends only to this machine unless "
-              "--allow_remote is given on the command line (a test namespace, or a host you "
-              "own)"));
-        }
+    std::vector<std::pair<const char*, const Endpoint*>> targets;
+    for (const Endpoint& endpoint : options.peers) targets.emplace_back("--peer ", &endpoint);
+    for (const Endpoint& endpoint : options.bind) targets.emplace_back("--bind ", &endpoint);
+    if (options.dns_upstream) targets.emplace_back("--dns_upstream ", &*options.dns_upstream);
+    for (const auto& [flag, endpoint] : targets) {
+      if (!IsLoopbackEndpoint(*endpoint)) {
+        return absl::PermissionDeniedError(
+            absl::StrCat(flag, endpoint->ToString(),
+                         " is not a loopback address; netrig sends only to this machine unless "
+                         "--allow_remote is given on the command line (a test namespace, or a "
+                         "host you own)"));
       }
     }
   }
@@ -302,9 +369,19 @@ void UdpStress::SampleBands(std::vector<std::pair<std::string, bool>>& states) {
 }
 
 std::string UdpStress::Describe() const {
-  return absl::StrCat("flow ", options_.flow, ", ",
-                      options_.peers.empty() ? "loopback echo peer" : "external peer",
-                      use_relay_ ? " through the fault relay" : "");
+  const bool dns = options_.peer_protocol == PeerProtocol::kDns;
+  // A forwarding flow sends to its upstream, not to the peers.
+  const std::string peer =
+      options_.dns_upstream
+          ? absl::StrCat("DNS-over-TCP upstream ", options_.dns_upstream->ToString())
+          : absl::StrCat(options_.peers.empty()
+                             ? (dns ? "loopback DNS responder" : "loopback echo peer")
+                             : (dns ? "external DNS peer" : "external peer"),
+                         use_relay_ ? " through the fault relay" : "");
+  return absl::StrCat("flow ", options_.flow, ", ", peer,
+                      dns ? absl::StrCat(", DNS queries under ", options_.dns_zone, " of at most ",
+                                         options_.dns_max_query, " bytes")
+                          : "");
 }
 
 absl::Status UdpStress::Setup(const StressContext& context) {
@@ -368,6 +445,9 @@ void UdpStress::AddReport(const DriveResult& drive, nlohmann::json& report,
   }
   report.update({
       {"flow", options_.flow},
+      {"peer_protocol", options_.peer_protocol == PeerProtocol::kDns ? "dns" : "echo"},
+      {"dns_upstream", options_.dns_upstream ? nlohmann::json(options_.dns_upstream->ToString())
+                                             : nlohmann::json(nullptr)},
       {"seeds", seeds},
       {"faults", options_.faults},
       {"total_s", absl::ToDoubleSeconds(netrig::Now() - start_)},

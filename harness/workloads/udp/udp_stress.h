@@ -13,6 +13,8 @@
 //                                  the message names the harness's own losses (kernel drops at
 //                                  the relay and echo peer, echo send errors), which excuse nothing
 //   corrupted_datagram, duplicate_delivery, wrong_source_endpoint, rejected_but_delivered
+//                                  (--peer_protocol=dns: an answer whose id or question is not
+//                                  that of the query it names is corrupted_datagram; dns_query.h)
 //   stuck_waiting                  a flow still "waiting" after the path came back
 //   flow_not_delivered_after_wake  a peer that arrived after a wake never reached the handler
 //   open_failed, read_failed       the flow could not be reopened, or Read() failed while open
@@ -38,6 +40,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +61,11 @@ enum class FamilyChoice { kIPv4, kIPv6, kBoth };
 // "ipv4", "ipv6", "both".
 absl::string_view FamilyChoiceName(FamilyChoice family);
 absl::StatusOr<FamilyChoice> ParseFamilyChoice(absl::string_view text);
+
+// What the peers answer: an echo (every datagram back unchanged), or DNS (each datagram is a
+// well-formed query, each answer the peer's own reply, matched by DNS id and question;
+// dns_query.h).
+enum class PeerProtocol { kEcho, kDns };
 
 // Relay faults from the --faults grammar (drive/fault_mix.h): "none", "default" (0.5 % drop,
 // 0.5 % duplicate, 1 % reorder, 1 % delay up to 10 ms, 0.2 % truncate), or a list of drop=P,
@@ -90,6 +98,15 @@ struct UdpStressOptions : StressOptions {
   std::vector<Endpoint> peers;
   std::vector<Endpoint> bind;
   bool allow_remote = false;
+  // --peer_protocol=dns: the datagrams are DNS queries for names under `dns_zone` (which the peers
+  // must answer), `dns_max_query` bytes at most (what the peers accept; dnsmasq: 1232 over UDP).
+  // Without --peer the in-process peer answers as a DNS server would (the query, QR bit set).
+  PeerProtocol peer_protocol = PeerProtocol::kEcho;
+  std::string dns_zone = "example.test";
+  uint64_t dns_max_query = 1232;
+  // The DNS-over-TCP upstream of forwarding flows (dns-proxy) instead of the in-process one; needs
+  // --peer_protocol=dns. Loopback only unless allow_remote, like --peer.
+  std::optional<Endpoint> dns_upstream;
   // Interface for the scoped IPv6 encoding ("" : "lo" on loopback, none with peers).
   std::string scope_interface;
   // A retired flow's datagrams count as lost once none has come back for this long (at most five

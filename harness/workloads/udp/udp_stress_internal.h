@@ -62,6 +62,7 @@
 #include "harness/udp/peers/fault_relay.h"
 #include "harness/udp/socket_util.h"
 #include "harness/workloads/udp/delivery_ledger.h"
+#include "harness/workloads/udp/dns_query.h"
 #include "harness/workloads/udp/path_state.h"
 #include "harness/workloads/udp/size_model.h"
 #include "harness/workloads/udp/source_exerciser.h"
@@ -213,6 +214,13 @@ class UdpStress : public StressWorkload {
                    absl::Span<const WriteResult> results, uint32_t base_seq,
                    absl::Span<const uint8_t> encodings, bool path_overlap);
   void OnRelayFault(absl::string_view payload, const char* fault);
+  // Writes datagram `h` over `payload` (h.length bytes): the echo format (header, fill bytes), or
+  // with --peer_protocol=dns the DNS query that carries `h` (dns_query.h).
+  void EncodePayload(std::string& payload, const Header& h) const;
+  // The header of a datagram, a query or an answer of this run, in the run's format.
+  bool ReadHeader(absl::string_view payload, Header* h) const;
+  // --peer_protocol=dns: whether `answer` answers query `h`; reports it when not. True to go on.
+  bool AnswerMatches(Instance* instance, absl::string_view answer, Header* h);
   bool WaitForBudget(int64_t cost);
 
   void ChaosLoop();
@@ -259,6 +267,7 @@ class UdpStress : public StressWorkload {
   FlowOptions flow_options_;
   RelayFaults faults_;
   bool use_relay_ = false;
+  bool dns_ = false;  // --peer_protocol=dns
   uint32_t run_tag_ = 0;
   int op_batch_ = 1;
 

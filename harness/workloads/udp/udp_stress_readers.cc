@@ -43,10 +43,51 @@ void UdpStress::ReaderLoop(Instance* instance) {
   }
 }
 
+void UdpStress::EncodePayload(std::string& payload, const Header& h) const {
+  if (dns_) {
+    payload.resize(h.length);
+    PutDnsQuery(payload, h, options_.dns_zone);
+    return;
+  }
+  PutHeader(payload.data(), h);
+  FillBody(payload, FillByte(h.instance, h.seq));
+}
+
+bool UdpStress::ReadHeader(absl::string_view payload, Header* h) const {
+  return dns_ ? GetDnsHeader(payload, run_tag_, h) : GetHeader(payload, run_tag_, h);
+}
+
+bool UdpStress::AnswerMatches(Instance* instance, absl::string_view answer, Header* h) {
+  const DnsAnswerMatch match = MatchDnsAnswer(answer, run_tag_, options_.dns_zone);
+  if (match.verdict == DnsAnswerMatch::kNotOurs) {
+    // Names no query of this run (cut, or not DNS): it answers nothing asked; what was asked and
+    // got no answer is then a loss.
+    Add(counters_.strays);
+    return false;
+  }
+  *h = match.header;
+  if (h->instance != instance->id) {
+    Add(counters_.strays);  // an answer to an earlier flow whose port the kernel handed out again
+    return false;
+  }
+  if (match.verdict == DnsAnswerMatch::kMismatch) {
+    ReportViolation(
+        "corrupted_datagram",
+        absl::StrFormat("flow '%s' returned a %d-byte DNS answer whose question names query "
+                        "%d:%d (%s, id 0x%04x, type %d), but %s: not that query's answer",
+                        options_.flow, answer.size(), instance->id, h->seq,
+                        EncodingName(h->encoding), DnsIdFor(*h), DnsTypeFor(*h), match.problem));
+    return false;
+  }
+  return true;
+}
+
 bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& bounces,
                         std::vector<uint8_t>& bounce_encodings) {
   Header h;
-  if (!GetHeader(d.payload, run_tag_, &h) || h.instance != instance->id) {
+  if (dns_) {
+    if (!AnswerMatches(instance, d.payload, &h)) return false;
+  } else if (!GetHeader(d.payload, run_tag_, &h) || h.instance != instance->id) {
     // Cut below the header by a counted truncation, or meant for an earlier flow whose port the
     // kernel handed out again: nothing this flow owes.
     Add(counters_.strays);
@@ -60,14 +101,15 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
     return false;
   }
   const uint8_t s = ledger_.StateOf(instance, h.seq);
-  const bool cut = d.payload.size() != h.length;
+  // An answer is the peer's own message, of its own size: only the echo format can be cut.
+  const bool cut = !dns_ && d.payload.size() != h.length;
   const bool cut_copy = cut && (s & kStateMask) != kTruncated && ledger_.IsCutCopy(instance, h.seq);
   if (cut_copy) {
     Add(counters_.delivered_truncated);
     return false;
   }
   if ((cut && (s & kStateMask) != kTruncated) ||
-      (!cut && !BodyIntact(d.payload, FillByte(instance->id, h.seq)))) {
+      (!cut && !dns_ && !BodyIntact(d.payload, FillByte(instance->id, h.seq)))) {
     ReportViolation(
         "corrupted_datagram",
         absl::StrFormat("flow '%s' returned datagram %d:%d (%s) with %d bytes%s; %d were sent and "
@@ -156,6 +198,8 @@ bool UdpStress::Deliver(Instance* instance, Datagram& d, std::vector<Datagram>& 
   Header next = h;
   next.hop = static_cast<uint8_t>(h.hop + 1);
   next.encoding = encoding;
+  // A DNS answer goes back as a new query of the size of the one it answers.
+  if (dns_) d.payload.assign(h.length, '\0');
   bounces.push_back({std::move(to), std::move(d.payload), false});
   bounce_encodings.push_back(encoding);
   // Header and seq are written in WriteBounces, once the ids are allocated.
@@ -186,8 +230,7 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
     GetHeader(d.payload, run_tag_, &h);
     h.seq = base + i;
     h.sent_ns = now_ns;
-    PutHeader(d.payload.data(), h);
-    FillBody(d.payload, FillByte(instance->id, h.seq));
+    EncodePayload(d.payload, h);
     ledger_.MarkInFlight(instance, h.seq, down, encodings[i]);
   }
   SchedulePoint("udp_stress.bounce");
@@ -202,7 +245,7 @@ void UdpStress::WriteBounces(Instance* instance, std::vector<Datagram>& bounces,
 // Called by the relay thread (under its lock) for each datagram a fault drops or cuts.
 void UdpStress::OnRelayFault(absl::string_view payload, const char* fault) {
   Header h;
-  if (!GetHeader(payload, run_tag_, &h) || h.instance >= kMaxInstances) return;
+  if (!ReadHeader(payload, &h) || h.instance >= kMaxInstances) return;
   Instance* instance = instance_table_[h.instance].load(std::memory_order_acquire);
   if (instance == nullptr) return;
   const bool truncate = std::strcmp(fault, "truncate") == 0;

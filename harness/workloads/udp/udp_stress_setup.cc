@@ -35,7 +35,7 @@ absl::Status UdpStress::SetupPeers() {
   std::vector<Endpoint> peers;
   if (options_.peers.empty()) {
     absl::StatusOr<std::unique_ptr<EchoServer>> echo =
-        EchoServer::Start({.threads = 2, .batch = 32});
+        EchoServer::Start({.threads = 2, .batch = 32, .dns_responder = dns_});
     if (!echo.ok()) return echo.status();
     echo_ = std::move(*echo);
     if (want4) peers.push_back(echo_->ipv4_endpoint());
@@ -85,9 +85,9 @@ absl::Status UdpStress::SetupPeers() {
       OnRelayFault(payload, fault);
     };
     // Faults keyed by the datagram's own id (instance, seq, hop), not by arrival order.
-    relay.fault_key = [run_tag = run_tag_](absl::string_view payload) -> std::optional<uint64_t> {
+    relay.fault_key = [this](absl::string_view payload) -> std::optional<uint64_t> {
       Header h;
-      if (!GetHeader(payload, run_tag, &h)) return std::nullopt;
+      if (!ReadHeader(payload, &h)) return std::nullopt;
       return (uint64_t{h.instance} << 40) ^ (uint64_t{h.hop} << 32) ^ h.seq;
     };
     absl::StatusOr<std::unique_ptr<FaultRelay>> started = FaultRelay::Start(relay);
@@ -98,14 +98,18 @@ absl::Status UdpStress::SetupPeers() {
   }
   // Room for every flow instance that can be alive at once (current, retiring, handed out by the
   // source) with margin: the harness's own peer must never be the limit a flow is blamed for.
-  absl::StatusOr<std::unique_ptr<DnsUpstream>> upstream =
-      DnsUpstream::Start({.max_connections = 4 * options_.flows + 64});
-  if (!upstream.ok()) return upstream.status();
-  upstream_ = std::move(*upstream);
+  if (options_.dns_upstream) {
+    flow_options_.dns_upstream = options_.dns_upstream;
+  } else {
+    absl::StatusOr<std::unique_ptr<DnsUpstream>> upstream =
+        DnsUpstream::Start({.max_connections = 4 * options_.flows + 64});
+    if (!upstream.ok()) return upstream.status();
+    upstream_ = std::move(*upstream);
+    flow_options_.dns_upstream = upstream_->ipv4_endpoint();
+  }
 
   flow_options_.batch = options_.batch;
   flow_options_.dont_fragment = options_.dont_fragment;
-  flow_options_.dns_upstream = upstream_->ipv4_endpoint();
   flow_options_.loopback_only = options_.peers.empty();
   for (const Endpoint& local : options_.bind) {
     if (local.kind() != EndpointKind::kAddress) {
@@ -181,6 +185,10 @@ absl::Status UdpStress::SetupWorkload() {
   if (!faults.ok()) return faults.status();
   faults_ = *faults;
   if (!options_.peers.empty()) faults_ = RelayFaults{};  // no relay on an external path
+  dns_ = options_.peer_protocol == PeerProtocol::kDns;
+  // A cut DNS message is no query any more (a server ignores it, or answers what it can read):
+  // the relay does not cut in DNS mode.
+  if (dns_) faults_.truncate = 0;
 
   run_tag_ = static_cast<uint32_t>(DeriveSeed(seed_, "run_tag")) | 1u;
   if (absl::Status s = SetupPeers(); !s.ok()) return s;

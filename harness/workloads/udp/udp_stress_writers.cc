@@ -89,8 +89,7 @@ void UdpStress::Operate(int worker, uint64_t index, absl::Time intended_start) {
     h.sent_ns = sent_ns;
     h.encoding = w.encodings[i];
     h.target = w.targets[i];
-    PutHeader(d.payload.data(), h);
-    FillBody(d.payload, FillByte(instance->id, seq));
+    EncodePayload(d.payload, h);
     ledger_.MarkInFlight(instance, seq, down, w.encodings[i]);
   }
   SchedulePoint("udp_stress.write");
