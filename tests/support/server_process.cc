@@ -1,10 +1,8 @@
 #include "tests/support/server_process.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,21 +19,6 @@
 extern char** environ;
 
 namespace netrig::testing {
-namespace {
-
-bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return ok;
-}
-
-}  // namespace
 
 std::string FindExecutable(std::initializer_list<const char*> candidates) {
   for (const char* candidate : candidates) {
@@ -77,7 +60,7 @@ bool ServerProcess::StartOnce(const std::vector<std::string>& args) {
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
-    if (Accepts(port_)) return true;
+    if (LoopbackTcpAccepts(port_)) return true;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

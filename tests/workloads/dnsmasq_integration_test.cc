@@ -6,9 +6,6 @@
 //   (a) dnsmasq as a UDP --peer of the reference `socket` flow: no violation, answers come back;
 //   (b) dnsmasq as the DNS-over-TCP upstream (--dns_upstream) of the `dns-proxy` flow: the same.
 #include <pwd.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,113 +13,52 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "harness/workloads/udp/udp_stress.h"
-#include "tests/support/ports.h"
 #include "tests/support/run_netrig.h"
-
-extern char** environ;
+#include "tests/support/server_process.h"
 
 namespace netrig {
 namespace {
 
-std::string FindDnsmasq() {
-  for (const char* candidate :
-       {"/usr/sbin/dnsmasq", "/usr/local/sbin/dnsmasq", "/usr/bin/dnsmasq"}) {
-    if (access(candidate, X_OK) == 0) return candidate;
-  }
-  return "";
+// dnsmasq's command line for `port`: foreground, no configuration file, answering example.test.
+std::vector<std::string> DnsmasqArgs(const std::string& dnsmasq, int port) {
+  std::vector<std::string> args = {dnsmasq,
+                                   "--keep-in-foreground",
+                                   "--conf-file=/dev/null",  // no configuration file
+                                   "--no-resolv",
+                                   "--no-hosts",
+                                   "--no-poll",
+                                   "--address=/example.test/127.0.0.1",
+                                   absl::StrCat("--port=", port),
+                                   "--listen-address=127.0.0.1",
+                                   "--bind-interfaces",
+                                   "--pid-file=",
+                                   "--log-facility=-"};  // stderr: the server's log
+  // As root dnsmasq would switch to "nobody"; stay the user we are.
+  const passwd* user = getpwuid(geteuid());
+  if (user != nullptr) args.push_back(absl::StrCat("--user=", user->pw_name));
+  return args;
 }
-
-// dnsmasq in the foreground; the destructor stops it.
-class DnsmasqProcess {
- public:
-  ~DnsmasqProcess() { Stop(); }
-
-  bool Start(const std::string& dnsmasq, const std::string& dir, int port) {
-    log_ = dir + "/dnsmasq.log";
-    const passwd* user = getpwuid(geteuid());
-    std::vector<std::string> args = {dnsmasq,
-                                     "--keep-in-foreground",
-                                     "--conf-file=/dev/null",  // no configuration file
-                                     "--no-resolv",
-                                     "--no-hosts",
-                                     "--no-poll",
-                                     "--address=/example.test/127.0.0.1",
-                                     absl::StrCat("--port=", port),
-                                     "--listen-address=127.0.0.1",
-                                     "--bind-interfaces",
-                                     "--pid-file=",
-                                     absl::StrCat("--log-facility=", log_)};
-    // As root dnsmasq would switch to "nobody"; stay the user we are.
-    if (user != nullptr) args.push_back(absl::StrCat("--user=", user->pw_name));
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-      error_ = "posix_spawn(dnsmasq) failed";
-      return false;
-    }
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline) {
-      if (testing::LoopbackTcpAccepts(port)) return true;  // UDP and TCP are bound together
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        error_ = "dnsmasq exited at start-up: " + testing::ReadFileForTest(log_);
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    error_ = "dnsmasq did not accept within 10 s: " + testing::ReadFileForTest(log_);
-    return false;
-  }
-
-  // SIGTERM, then SIGKILL if it lingers.
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    const absl::Time deadline = absl::Now() + absl::Seconds(5);
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (absl::Now() >= deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    pid_ = -1;
-  }
-
-  const std::string& error() const { return error_; }
-  std::string log() const { return testing::ReadFileForTest(log_); }
-
- private:
-  pid_t pid_ = -1;
-  std::string error_;
-  std::string log_;
-};
 
 class DnsmasqIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string dnsmasq = FindDnsmasq();
+    const std::string dnsmasq = testing::FindExecutable(
+        {"/usr/sbin/dnsmasq", "/usr/local/sbin/dnsmasq", "/usr/bin/dnsmasq"});
     if (dnsmasq.empty()) {
       GTEST_SKIP() << "dnsmasq is not installed (scripts/bootstrap installs dnsmasq-base)";
     }
     dir_ = absl::StrCat(::testing::TempDir(), "/netrig_dnsmasq_", getpid(), "_",
                         absl::ToUnixMicros(absl::Now()));
     std::filesystem::create_directories(dir_);
-    bool started = false;
-    for (int attempt = 0; attempt < 3 && !started; ++attempt) {  // the port may be taken meanwhile
-      port_ = testing::ClosedTcpPort();  // free a moment ago; dnsmasq binds it next
-      if (port_ > 0) started = server_.Start(dnsmasq, dir_, port_);
+    // UDP and TCP are bound together: once the port accepts TCP, UDP is served too.
+    if (!server_.Start([&](int port) { return DnsmasqArgs(dnsmasq, port); },
+                       dir_ + "/dnsmasq.log")) {
+      GTEST_SKIP() << "dnsmasq cannot start here: " << server_.error();
     }
-    if (!started) GTEST_SKIP() << "dnsmasq cannot start here: " << server_.error();
+    port_ = server_.port();
   }
   void TearDown() override {
     server_.Stop();
@@ -143,7 +79,7 @@ class DnsmasqIntegrationTest : public ::testing::Test {
 
   std::string dir_;
   int port_ = -1;
-  DnsmasqProcess server_;
+  testing::ServerProcess server_{"dnsmasq"};
 };
 
 uint64_t U(const nlohmann::json& report, const char* key) { return report.at(key).get<uint64_t>(); }
