@@ -10,12 +10,18 @@
 
 #include "absl/time/clock.h"
 #include "harness/base/mutex.h"
+#include "harness/check/live_objects.h"
 #include "harness/http/http_client.h"
 
 namespace {
 
 using netrig::HttpErrorKind;
 using netrig::HttpResult;
+
+// A task kept alive by a cycle (a thread holding it after the session went) shows as
+// "example-threads.task" left alive in `netrig http`'s live_objects check.
+netrig::LiveCounter kLiveSessions("example-threads.session");
+netrig::LiveCounter kLiveTasks("example-threads.task");
 
 class ExampleSession;
 
@@ -65,6 +71,7 @@ class ExampleTask final : public netrig::HttpTask,
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> completed_{false};  // Guards exactly-once completion.
   std::atomic<const char*> state_{"created"};
+  netrig::LiveToken live_{kLiveTasks};
 };
 
 class ExampleSession final : public netrig::HttpSession {
@@ -178,6 +185,7 @@ class ExampleSession final : public netrig::HttpSession {
   std::vector<std::weak_ptr<ExampleTask>> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::AnyInvocable<void()>> on_invalidated_ ABSL_GUARDED_BY(mu_);
+  netrig::LiveToken live_{kLiveSessions};
 };
 
 void ExampleTask::Resume() {

@@ -1,4 +1,5 @@
-// The `dns-proxy` shape of docs/field-notes.md story 2, in two forms that share the DNS-over-TCP framing:
+// The `dns-proxy` shape of docs/field-notes.md story 2, in two forms that share the DNS-over-TCP
+// framing:
 //
 //   - DnsProxy: the story's application. It reads queries from any Flow, forwards each over TCP
 //     to an upstream with two-byte length framing, and writes each response back to the endpoint
@@ -32,9 +33,10 @@
 
 #include "absl/status/statusor.h"
 #include "harness/base/mutex.h"
-#include "harness/udp/flow.h"
-#include "harness/udp/socket_util.h"
 #include "harness/sched/thread.h"
+#include "harness/udp/flow.h"
+#include "harness/udp/flow_kit.h"
+#include "harness/udp/socket_util.h"
 
 namespace netrig {
 
@@ -96,7 +98,7 @@ class DnsProxyFlow : public Flow {
   internal::UniqueFd wake_;
   Thread reader_;
   // Writes in flight; Close() waits for them before closing the connection.
-  internal::InFlightGate gate_;
+  InFlightGate gate_;
   std::atomic<bool> waiting_{false};
 
   Mutex close_mu_;
