@@ -1,5 +1,7 @@
 #include "harness/base/program_name.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace netrig {
@@ -13,7 +15,17 @@ std::string& Name() {
 }  // namespace
 
 void SetProgramName(absl::string_view argv0) {
-  if (!argv0.empty()) Name() = std::string(argv0);
+  if (argv0.empty()) return;
+  if (argv0 == "/proc/self/exe") {
+    // How `replay` starts its runs: printed, the link would name whatever program reads it.
+    char path[4096];
+    const ssize_t length = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (length > 0) {
+      Name() = std::string(path, static_cast<size_t>(length));
+      return;
+    }
+  }
+  Name() = std::string(argv0);
 }
 
 const std::string& ProgramName() { return Name(); }

@@ -17,8 +17,9 @@
 
 namespace netrig {
 
-// Records argv[0] as the command line gave it (a path, or a name found in PATH). Call once from
-// main() before any thread starts; an empty argv[0] keeps the default.
+// Records argv[0] as the command line gave it (a path, or a name found in PATH); "/proc/self/exe"
+// (a run started by `replay`) as the file it links to. Call once from main() before any thread
+// starts; an empty argv[0] keeps the default.
 void SetProgramName(absl::string_view argv0);
 
 // What SetProgramName recorded; "netrig" when it was never called (tests, library users).

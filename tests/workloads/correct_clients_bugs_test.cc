@@ -147,6 +147,9 @@ TEST(CorrectClients, AUserBinarysFindingIsRerunByTheCommandItPrints) {
   ExampleRun replayed = RunCommandLine(rerun + " --times=1", "finding_replay", absl::Seconds(90));
   EXPECT_EQ(replayed.child.exit_code, 0) << Tail(replayed.output);
   EXPECT_THAT(replayed.output, HasSubstr("expect reproduce: REPRODUCED"));
+  // The replayed run (started as /proc/self/exe) names the binary too, not the link.
+  EXPECT_THAT(replayed.output, HasSubstr(prefix)) << Tail(replayed.output);
+  EXPECT_THAT(replayed.output, ::testing::Not(HasSubstr("/proc/self/exe replay")));
 }
 
 // The examples count their own objects (examples/: example-udp.*, example-threads.*), and the
