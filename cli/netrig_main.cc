@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "cli/command.h"
 #include "harness/base/crash_context.h"
+#include "harness/base/program_name.h"
 #include "harness/check/violation_kinds.h"
 
 namespace netrig::cli {
@@ -166,6 +167,8 @@ void PrintSubcommandHelp(const Subcommand& command, FILE* out) {
 int main(int argc, char** argv) {
   using namespace netrig::cli;
   netrig::InstallCrashContextSignalHandlers();
+  // Replay commands name this binary: a user's own (examples/) knows flows `netrig` does not.
+  netrig::SetProgramName(argc > 0 ? argv[0] : "");
   if (argc < 2 || absl::string_view(argv[1]) == "--help" || absl::string_view(argv[1]) == "-h" ||
       absl::string_view(argv[1]) == "help") {
     if (argc >= 3 && absl::string_view(argv[1]) == "help" &&

@@ -10,12 +10,18 @@
 
 #include "absl/time/clock.h"
 #include "harness/base/mutex.h"
+#include "harness/check/live_objects.h"
 #include "harness/http/http_client.h"
 
 namespace {
 
 using netrig::HttpErrorKind;
 using netrig::HttpResult;
+
+// A task kept alive by a cycle (a thread holding it after the session went) shows as
+// "example-threads.task" left alive in `netrig http`'s live_objects check.
+netrig::LiveCounter kLiveSessions("example-threads.session");
+netrig::LiveCounter kLiveTasks("example-threads.task");
 
 class SessionCore;
 
@@ -71,6 +77,7 @@ class ExampleTask final : public netrig::HttpTask,
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> completed_{false};  // Guards exactly-once completion.
   std::atomic<const char*> state_{"created"};
+  netrig::LiveToken live_{kLiveTasks};
 };
 
 // A session's state, shared by the session object and its tasks.
@@ -210,6 +217,7 @@ class SessionCore final : public std::enable_shared_from_this<SessionCore> {
   std::vector<std::weak_ptr<ExampleTask>> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::AnyInvocable<void()>> on_invalidated_ ABSL_GUARDED_BY(mu_);
+  netrig::LiveToken live_{kLiveSessions};
 };
 
 // The session users hold: invalidates on destruction, and may be destroyed from one of its own

@@ -5,7 +5,10 @@
 // Its flow source is a dual-stack listener, the way transparent proxies listen: one AF_INET6
 // socket with IPV6_V6ONLY off, so IPv4 peers arrive in the IPv4-mapped form
 // "[::ffff:127.0.0.1]:port" (netrig treats that as the same peer as "127.0.0.1:port").
-#include <netdb.h>
+//
+// Where to send, what a failed send means and how Close() waits for reads and writes come from
+// netrig's flow kit (harness/udp/flow_kit.h); the objects it creates are counted with live-object
+// counters (harness/check/live_objects.h), which `netrig udp` checks are back to zero at the end.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -14,7 +17,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -22,10 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "harness/base/mutex.h"
+#include "harness/check/live_objects.h"
 #include "harness/sched/thread.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/flow_kit.h"
 
 namespace {
 
@@ -33,38 +36,9 @@ using netrig::Datagram;
 using netrig::Endpoint;
 using netrig::WriteResult;
 
-// Where to send: host names are resolved, and IPv4-mapped IPv6 addresses go out as IPv4 (the
-// "datagram too large" of docs/field-notes.md story 2 came from echoing an endpoint in another
-// encoding).
-absl::StatusOr<netrig::SocketAddress> Destination(const Endpoint& endpoint) {
-  if (endpoint.kind() == netrig::EndpointKind::kHost) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* results = nullptr;
-    const std::string port = std::to_string(endpoint.port());
-    if (getaddrinfo(endpoint.host().c_str(), port.c_str(), &hints, &results) != 0 ||
-        results == nullptr) {
-      return absl::NotFoundError(absl::StrCat("cannot resolve ", endpoint.ToString()));
-    }
-    netrig::SocketAddress address;
-    std::memcpy(&address.storage, results->ai_addr, results->ai_addrlen);
-    address.length = results->ai_addrlen;
-    freeaddrinfo(results);
-    return address;
-  }
-  absl::StatusOr<netrig::SocketAddress> address = endpoint.ToSockaddr();
-  if (!address.ok() || address->get()->sa_family != AF_INET6) return address;
-  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address->storage);
-  if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return address;
-  netrig::SocketAddress v4;
-  auto* sin = reinterpret_cast<sockaddr_in*>(&v4.storage);
-  sin->sin_family = AF_INET;
-  sin->sin_port = v6->sin6_port;
-  std::memcpy(&sin->sin_addr, &v6->sin6_addr.s6_addr[12], 4);
-  v4.length = sizeof(sockaddr_in);
-  return v4;
-}
+// Counted so that `netrig udp` reports any of them still alive after the run (live_objects).
+netrig::LiveCounter kLiveSourceCores("example-udp.source_core");
+netrig::LiveCounter kLivePeerQueues("example-udp.peer_queue");
 
 class ExampleUdpFlow final : public netrig::Flow {
  public:
@@ -78,12 +52,12 @@ class ExampleUdpFlow final : public netrig::Flow {
 
   absl::StatusOr<std::vector<Datagram>> Read(size_t max_datagrams,
                                              absl::Duration timeout) override {
-    Use use(this);
-    if (!use.ok()) return absl::CancelledError("flow closed");
+    netrig::InFlightScope in_flight(&gate_);
+    if (!in_flight.entered()) return absl::CancelledError("flow closed");
     pollfd fds[3] = {{fd4_, POLLIN, 0}, {fd6_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     const int ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
     if (poll(fds, 3, ms) < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, "poll");
-    if (closed_.load()) return absl::CancelledError("flow closed");
+    if (gate_.closed()) return absl::CancelledError("flow closed");
     std::vector<Datagram> out;
     char buffer[65536];  // Per call: reads may run on several threads at once.
     // Drain each ready socket: reading one datagram per poll() lets the kernel queue overflow.
@@ -106,9 +80,9 @@ class ExampleUdpFlow final : public netrig::Flow {
 
   std::vector<WriteResult> Write(absl::Span<const Datagram> datagrams) override {
     std::vector<WriteResult> results;
-    Use use(this);
+    netrig::InFlightScope in_flight(&gate_);
     for (const Datagram& datagram : datagrams) {
-      if (!use.ok()) {
+      if (!in_flight.entered()) {
         results.push_back(WriteResult::Rejected(absl::FailedPreconditionError("flow closed")));
       } else if (waiting_.load()) {
         // Never drop silently while there is no path: say so.
@@ -121,15 +95,16 @@ class ExampleUdpFlow final : public netrig::Flow {
   }
 
   void Close() override {
-    if (closed_.exchange(true)) return;
-    const uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof(one));
-    netrig::MutexLock lock(&mu_);
-    while (users_ > 0) idle_.Wait(&mu_);
-    for (int fd : {fd4_, fd6_, wake_fd_}) {
-      if (fd >= 0) close(fd);
+    if (gate_.Close()) {  // The first Close() wakes blocked reads.
+      const uint64_t one = 1;
+      (void)!write(wake_fd_, &one, sizeof(one));
     }
-    fd4_ = fd6_ = wake_fd_ = -1;
+    gate_.WaitIdle();  // No read or write uses the sockets any more.
+    netrig::MutexLock lock(&close_mu_);
+    for (int* fd : {&fd4_, &fd6_, &wake_fd_}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
   }
 
   void OnPathEvent(netrig::PathEvent event) override {
@@ -137,31 +112,11 @@ class ExampleUdpFlow final : public netrig::Flow {
   }
 
   netrig::FlowState state() const override {
-    if (closed_.load()) return netrig::FlowState::kClosed;
+    if (gate_.closed()) return netrig::FlowState::kClosed;
     return waiting_.load() ? netrig::FlowState::kWaiting : netrig::FlowState::kReady;
   }
 
  private:
-  // Counts a Read/Write in progress so that Close() frees the sockets only after it.
-  class Use {
-   public:
-    explicit Use(ExampleUdpFlow* flow) : flow_(flow) {
-      netrig::MutexLock lock(&flow_->mu_);
-      ok_ = !flow_->closed_.load();
-      if (ok_) ++flow_->users_;
-    }
-    ~Use() {
-      if (!ok_) return;
-      netrig::MutexLock lock(&flow_->mu_);
-      if (--flow_->users_ == 0) flow_->idle_.SignalAll();
-    }
-    bool ok() const { return ok_; }
-
-   private:
-    ExampleUdpFlow* flow_;
-    bool ok_ = false;
-  };
-
   explicit ExampleUdpFlow(const netrig::FlowOptions& options) : options_(options) {}
 
   absl::Status Open() {
@@ -185,28 +140,15 @@ class ExampleUdpFlow final : public netrig::Flow {
   }
 
   WriteResult SendOne(const Datagram& datagram) {
-    absl::StatusOr<netrig::SocketAddress> to = Destination(datagram.endpoint);
+    absl::StatusOr<netrig::SocketAddress> to =
+        netrig::ResolveDestination(datagram.endpoint, options_.loopback_only);
     if (!to.ok()) return WriteResult::Rejected(to.status());
-    const bool v6 = to->get()->sa_family == AF_INET6;
-    const int fd = v6 ? fd6_ : fd4_;
-    if (sendto(fd, datagram.payload.data(), datagram.payload.size(), 0, to->get(), to->length) >=
+    const int fd = to->storage.ss_family == AF_INET6 ? fd6_ : fd4_;
+    if (sendto(fd, datagram.payload.data(), datagram.payload.size(), 0, to->get(), to->length) <
         0) {
-      return WriteResult::Accepted();
+      return netrig::SendErrorResult(errno, datagram, *to);  // EMSGSIZE names its limit.
     }
-    const int error = errno;
-    if (error == EMSGSIZE) {
-      // Name the limit the kernel enforced, as the oracle describes it.
-      absl::StatusOr<netrig::DatagramLimit> limit =
-          netrig::BindingLimit(v6 ? netrig::AddressFamily::kIPv6 : netrig::AddressFamily::kIPv4,
-                               netrig::DatagramPath::Loopback(options_.dont_fragment));
-      if (limit.ok()) {
-        return WriteResult::TooLarge(
-            absl::InvalidArgumentError(absl::StrCat("datagram of ", datagram.payload.size(),
-                                                    " bytes exceeds ", limit->payload_bytes)),
-            limit->kind, limit->payload_bytes);
-      }
-    }
-    return WriteResult::Rejected(absl::ErrnoToStatus(error, "sendto"));
+    return WriteResult::Accepted();
   }
 
   const netrig::FlowOptions options_;
@@ -215,11 +157,9 @@ class ExampleUdpFlow final : public netrig::Flow {
   int fd4_ = -1;
   int fd6_ = -1;
   int wake_fd_ = -1;
-  std::atomic<bool> closed_{false};
+  netrig::InFlightGate gate_;
   std::atomic<bool> waiting_{false};
-  netrig::Mutex mu_;
-  netrig::CondVar idle_;
-  int users_ ABSL_GUARDED_BY(mu_) = 0;
+  netrig::Mutex close_mu_;  // Concurrent Close() calls close each socket once.
 };
 
 // The dual-stack flow source: a dispatcher thread reads the one listening socket and queues each
@@ -270,6 +210,7 @@ class DualStackSource final : public netrig::FlowSource {
   struct PeerQueue {
     std::deque<Datagram> datagrams;
     bool closed = false;
+    netrig::LiveToken live{kLivePeerQueues};
   };
   // What the dispatcher and the flows share; it outlives the source while flows hold it.
   struct Core {
@@ -278,6 +219,7 @@ class DualStackSource final : public netrig::FlowSource {
     netrig::Mutex mu;
     netrig::CondVar changed;
     std::map<std::string, std::shared_ptr<PeerQueue>> peers ABSL_GUARDED_BY(mu);
+    netrig::LiveToken live{kLiveSourceCores};
   };
   struct Parked {
     Endpoint peer;
@@ -316,16 +258,18 @@ class DualStackSource final : public netrig::FlowSource {
           results.push_back(WriteResult::Rejected(absl::FailedPreconditionError("flow closed")));
           continue;
         }
-        absl::StatusOr<netrig::SocketAddress> to = Destination(datagram.endpoint);
+        absl::StatusOr<netrig::SocketAddress> to =
+            netrig::ResolveDestination(datagram.endpoint, /*loopback_only=*/true);
         if (!to.ok()) {
           results.push_back(WriteResult::Rejected(to.status()));
           continue;
         }
-        const netrig::SocketAddress v6 = ToDualStack(*to);
+        // The listening socket is AF_INET6: IPv4 destinations go out IPv4-mapped.
+        const netrig::SocketAddress v6 = netrig::MapToIPv6(*to);
         results.push_back(sendto(core_->fd, datagram.payload.data(), datagram.payload.size(), 0,
                                  v6.get(), v6.length) >= 0
                               ? WriteResult::Accepted()
-                              : WriteResult::Rejected(absl::ErrnoToStatus(errno, "sendto")));
+                              : netrig::SendErrorResult(errno, datagram, *to));
       }
       return results;
     }
@@ -345,21 +289,6 @@ class DualStackSource final : public netrig::FlowSource {
     }
 
    private:
-    // The listening socket is AF_INET6: IPv4 destinations go out IPv4-mapped.
-    static netrig::SocketAddress ToDualStack(const netrig::SocketAddress& address) {
-      if (address.get()->sa_family != AF_INET) return address;
-      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
-      netrig::SocketAddress mapped;
-      auto* v6 = reinterpret_cast<sockaddr_in6*>(&mapped.storage);
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = v4->sin_port;
-      v6->sin6_addr.s6_addr[10] = 0xff;
-      v6->sin6_addr.s6_addr[11] = 0xff;
-      std::memcpy(&v6->sin6_addr.s6_addr[12], &v4->sin_addr, 4);
-      mapped.length = sizeof(sockaddr_in6);
-      return mapped;
-    }
-
     const std::shared_ptr<Core> core_;
     const std::shared_ptr<PeerQueue> queue_;
     const std::string key_;

@@ -25,6 +25,14 @@ std::vector<std::pair<std::string, int64_t>> LiveObjectsSnapshot() {
   return {by_type.begin(), by_type.end()};
 }
 
+std::vector<std::pair<std::string, uint64_t>> LiveObjectsCreated() {
+  std::map<std::string, uint64_t> by_type;
+  for (LiveCounter* c = counters_head.load(std::memory_order_acquire); c != nullptr; c = c->next_) {
+    by_type[c->type()] += c->created();
+  }
+  return {by_type.begin(), by_type.end()};
+}
+
 std::vector<std::pair<std::string, int64_t>> LiveObjectsChangedSince(
     const std::vector<std::pair<std::string, int64_t>>& baseline) {
   std::map<std::string, int64_t> before(baseline.begin(), baseline.end());

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "harness/base/markup.h"
+#include "harness/base/program_name.h"
 #include "harness/base/svg_chart.h"
 #include "harness/drive/run_series.h"
 #include "harness/findings/json_input.h"
@@ -623,7 +624,8 @@ std::string Configuration(const Json& report, const HtmlReportOptions& options) 
   if (finding.empty()) finding = Text(report, "finding_file");
   if (!finding.empty()) {
     absl::StrAppend(&out, "<p>Or rerun its finding file, which says whether it reproduced:</p>\n",
-                    "<pre class=\"replay-finding\">netrig replay ", E(finding), "</pre>\n");
+                    "<pre class=\"replay-finding\">",
+                    E(FindingReplayCommand(finding, Text(report, "program"))), "</pre>\n");
   }
   absl::StrAppend(&out, "<table class=\"config\">\n");
   for (const char* key : {"command",

@@ -18,6 +18,7 @@
 #include "harness/base/file_io.h"
 #include "harness/base/leak_check.h"
 #include "harness/base/mutex.h"
+#include "harness/base/program_name.h"
 #include "harness/check/live_objects.h"
 #include "harness/drive/html_report.h"
 #include "harness/drive/report.h"
@@ -273,7 +274,9 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   const bool controlled = options.schedule != "off";
   const std::optional<uint64_t> perturb_seed =
       options.perturb && !controlled ? options.perturb_seed : std::optional<uint64_t>();
-  const std::string replay = absl::StrCat("netrig ", command, " ", absl::StrJoin(replay_args, " "));
+  // Named after the running program: a user's binary knows flows and clients `netrig` does not.
+  const std::string replay =
+      absl::StrCat(ProgramName(), " ", command, " ", absl::StrJoin(replay_args, " "));
   nlohmann::json recipe = {
       {"command", command},
       {"args", replay_args},
@@ -286,6 +289,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   ClearStopRequest();
   ScopedStopSignals signals(options.handle_signals);
   const std::vector<std::pair<std::string, int64_t>> baseline = LiveObjectsSnapshot();
+  const std::vector<std::pair<std::string, uint64_t>> created_before = LiveObjectsCreated();
 
   // Under controlled scheduling every thread the workload starts, from setup to teardown, is
   // run by the scheduler; this thread is its first.
@@ -352,16 +356,12 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   end_control();
   ConfigureSchedule(previous_schedule);
 
-  // Every object of the run is released now: what is still alive leaked.
-  const std::vector<std::string> prefixes = workload.LiveObjectPrefixes();
+  // Every object of the run is released now: what is still alive leaked. Every counter of the
+  // program is checked, netrig's and the client's own alike (check/live_objects.h).
   nlohmann::json live_at_end = nlohmann::json::object();
   std::vector<std::string> live_parts;
   for (const auto& [type, change] : LiveObjectsChangedSince(baseline)) {
-    const bool ours = prefixes.empty() || std::any_of(prefixes.begin(), prefixes.end(),
-                                                      [&type = type](const std::string& prefix) {
-                                                        return absl::StartsWith(type, prefix);
-                                                      });
-    if (!ours || change <= 0) continue;
+    if (change <= 0) continue;
     live_at_end[type] = change;
     live_parts.push_back(absl::StrCat(change, " ", type));
   }
@@ -369,6 +369,17 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     violations.Report("live_objects", absl::StrCat("objects still alive after every ", command,
                                                    " object of the run was released: ",
                                                    absl::StrJoin(live_parts, ", ")));
+  }
+  // The counters the run exercised, with how many objects of each it created: what the check
+  // above covered.
+  nlohmann::json live_counted = nlohmann::json::object();
+  {
+    const std::map<std::string, uint64_t> before(created_before.begin(), created_before.end());
+    for (const auto& [type, created] : LiveObjectsCreated()) {
+      const auto it = before.find(type);
+      const uint64_t during = created - (it == before.end() ? 0 : it->second);
+      if (during > 0) live_counted[type] = during;
+    }
   }
   // Nothing of the run is in flight now: what LeakSanitizer finds unreachable leaked.
   if (leak_checks.Confirm()) {
@@ -420,6 +431,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   report["subject"] = workload.subject();
   report["args"] = replay_args;
   report["replay"] = replay;
+  report["program"] = ProgramName();
   report["seed"] = seed;
   report["perturb_seed"] = perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr;
   report["schedule"] = TraceReport(options, trace);
@@ -443,6 +455,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   report["inconclusive"] =
       result.inconclusive.empty() ? nullptr : nlohmann::json(result.inconclusive);
   report["live_objects_at_end"] = live_at_end;
+  report["live_objects_counted"] = live_counted;
   report["leak_checks"] = LeakChecksAvailable()
                               ? nlohmann::json{{"mid_run", leak_checks.mid_run_checks()},
                                                {"suspected", leak_checks.suspected()},
@@ -537,6 +550,16 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                           trace.steps.size(), trace.threads.size(), trace.max_enabled,
                           trace.watchdog_handoffs, trace.uncontrolled_enables, trace.Hash()));
     }
+    if (!live_counted.empty()) {
+      std::vector<std::string> counted;
+      for (const auto& [type, created] : live_counted.items()) {
+        counted.push_back(
+            absl::StrCat(type, " ", HumanCount(static_cast<double>(created.get<uint64_t>()))));
+      }
+      rows.emplace_back("live objects",
+                        absl::StrCat(live_parts.empty() ? "back to zero" : "NOT back to zero",
+                                     " (created: ", absl::StrJoin(counted, ", "), ")"));
+    }
     if (LeakChecksAvailable()) rows.emplace_back("leak checks", leak_checks.Describe());
     if (!result.finding_path.empty()) rows.emplace_back("finding", result.finding_path);
     if (!finding_error.empty()) {
@@ -547,7 +570,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
       absl::FPrintF(summary_out, "  INCONCLUSIVE: %s\n", result.inconclusive);
     }
     if (!result.finding_path.empty()) {
-      absl::FPrintF(summary_out, "  rerun: netrig replay %s\n", result.finding_path);
+      absl::FPrintF(summary_out, "  rerun: %s\n", FindingReplayCommand(result.finding_path));
     }
     std::fflush(summary_out);
   }

@@ -10,7 +10,8 @@
 //   4. signal handling (when asked): the first SIGINT/SIGTERM/SIGHUP stops traffic and the
 //      workload drains as after an interruption (HTTP cancels what is in flight), a second ends
 //      the drain at once;
-//   5. Setup -> Drive -> Finish, then the live-object check (violation `live_objects`);
+//   5. Setup -> Drive -> Finish, then the live-object check over every counter of the program,
+//      netrig's and the client's own (violation `live_objects`, check/live_objects.h);
 //   6. the per-second series (run_series.h, sampled by Drive()), the human summary (stdout, or
 //      stderr when the JSON or the page goes to stdout), the JSON report, the HTML page (--html,
 //      html_report.h), the finding file (one naming rule, never overwriting; written before the
@@ -207,8 +208,6 @@ class StressWorkload : public Workload {
   virtual OperationTally Tally() const = 0;
   // What the series' in-flight gauge counts (Workload::SampleSeries): "tasks", "bytes".
   virtual std::string InFlightUnit() const { return "operations"; }
-  // Live-object counter names this workload answers for (live_objects.h); empty: all.
-  virtual std::vector<std::string> LiveObjectPrefixes() const { return {}; }
 };
 
 struct StressResult {

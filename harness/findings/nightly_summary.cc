@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "harness/base/file_io.h"
 #include "harness/base/markup.h"
+#include "harness/base/program_name.h"
 #include "harness/findings/finding_file.h"
 #include "harness/findings/json_input.h"
 #include "harness/findings/stack_signature.h"
@@ -200,7 +201,7 @@ void NightlyCollector::StressFindingText(const std::string& file, absl::string_v
     return;
   }
   Add(FindingSignature(*finding), "stress", fs::path(file).parent_path().filename().string(), file,
-      absl::StrCat("netrig replay ", file));
+      FindingReplayCommand(file));
 }
 
 void NightlyCollector::StressReportText(const std::string& file, absl::string_view text) {

@@ -21,6 +21,17 @@
 // linker when nothing else references its object file. Where that is awkward, call
 // netrig::RegisterHttpClient(...) explicitly from main() before the driver looks clients up.
 //
+// Reporting your client's live objects: count sessions, tasks, connections and observer
+// registrations with live-object counters (harness/check/live_objects.h), one per type, each
+// object holding a LiveToken for its lifetime:
+//   netrig::LiveCounter kLiveTasks("my-client.task");
+//   class MyTask : public netrig::HttpTask { ...; netrig::LiveToken live_{kLiveTasks}; };
+// `netrig http` checks every counter of the program (netrig's own "http.*" ones and yours) once
+// every session of the run was invalidated and released: one not back to its value from before
+// the run is a `live_objects` violation naming the type and how many are left (a task kept alive
+// by a cycle, a connection kept by an observer). The JSON report's `live_objects_counted` lists
+// the counters the run exercised and how many objects of each it created.
+//
 // Using a client:
 //   absl::StatusOr<std::unique_ptr<netrig::HttpClient>> client = netrig::MakeHttpClient("curl");
 //   auto session = (*client)->NewSession({});

@@ -22,8 +22,11 @@ bool IsLoopbackV6(const in6_addr& address) {
 bool IsLoopbackEndpoint(const Endpoint& endpoint) {
   if (endpoint.kind() != EndpointKind::kAddress) return false;
   absl::StatusOr<SocketAddress> address = endpoint.ToSockaddr();
-  if (!address.ok()) return false;
-  const sockaddr* raw = address->get();
+  return address.ok() && IsLoopbackAddress(*address);
+}
+
+bool IsLoopbackAddress(const SocketAddress& address) {
+  const sockaddr* raw = address.get();
   if (raw->sa_family == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(raw);
     return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;

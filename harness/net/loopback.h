@@ -8,6 +8,7 @@
 // Example:
 //   if (!netrig::IsLoopbackHost(host) && !allow_remote) return absl::PermissionDeniedError(...);
 //   if (!netrig::IsLoopbackEndpoint(peer)) ...
+//   if (!netrig::IsLoopbackAddress(*peer.ToSockaddr())) ...
 #ifndef NETRIG_HARNESS_NET_LOOPBACK_H_
 #define NETRIG_HARNESS_NET_LOOPBACK_H_
 
@@ -16,8 +17,11 @@
 
 namespace netrig {
 
-// 127.0.0.0/8, ::1, and IPv4-mapped 127.0.0.0/8 (::ffff:127.x.y.z).
+// 127.0.0.0/8, ::1, and IPv4-mapped 127.0.0.0/8 (::ffff:127.x.y.z). A host endpoint is not
+// loopback here (its name is not resolved).
 bool IsLoopbackEndpoint(const Endpoint& endpoint);
+// The same for a socket address (an AF_INET or AF_INET6 sockaddr; any other family is not).
+bool IsLoopbackAddress(const SocketAddress& address);
 
 // A URL's host as written (brackets around an IPv6 literal allowed; no port, no userinfo):
 // an IPv4 address in any spelling inet_aton accepts (decimal, octal, hex, 1 to 4 parts), an

@@ -174,7 +174,7 @@ absl::StatusOr<std::vector<Datagram>> DnsProxyFlow::Read(size_t max_datagrams,
 }
 
 std::vector<WriteResult> DnsProxyFlow::Write(absl::Span<const Datagram> datagrams) {
-  internal::InFlightScope in_flight(&gate_);
+  InFlightScope in_flight(&gate_);
   if (!in_flight.entered()) return internal::ClosedFlowWriteResults(datagrams.size());
   SchedulePoint("flow.write");
   std::vector<WriteResult> results(datagrams.size());

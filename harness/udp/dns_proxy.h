@@ -39,6 +39,7 @@
 #include "harness/base/mutex.h"
 #include "harness/sched/thread.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/flow_kit.h"
 #include "harness/udp/socket_util.h"
 
 namespace netrig {
@@ -107,7 +108,7 @@ class DnsProxyFlow : public Flow {
   internal::UniqueFd wake_;
   Thread reader_;
   // Writes in flight; Close() waits for them before closing the connection.
-  internal::InFlightGate gate_;
+  InFlightGate gate_;
   std::atomic<bool> waiting_{false};
 
   Mutex close_mu_;

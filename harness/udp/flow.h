@@ -25,6 +25,20 @@
 // the linker, and its registration with it. Or call netrig::RegisterFlow(...) from main().
 // netrig's own flows (socket, dns-proxy, the seeded bugs) are registered on first lookup.
 //
+// The flow kit (flow_kit.h) has the pieces a correct flow needs: ResolveDestination,
+// SendErrorResult (EMSGSIZE naming its limit), loopback checks, and the InFlightGate that lets
+// Close() wait for reads and writes.
+//
+// Reporting your flow's live objects: give each Flow and FlowSource a LiveToken on kLiveFlows /
+// kLiveFlowSources (below), and count your own objects with counters of your own
+// (check/live_objects.h), e.g. per-peer state or sockets:
+//   netrig::LiveCounter kLivePeerStates("my-flow.peer_state");
+//   struct PeerState { ...; netrig::LiveToken live{kLivePeerStates}; };
+//   class MyFlow : public netrig::Flow { ...; netrig::LiveToken live_{netrig::kLiveFlows}; };
+// `netrig udp` checks every counter of the program once every flow of the run was closed and
+// released: one not back to its value from before the run is a `live_objects` violation naming
+// the type. The JSON report's `live_objects_counted` lists the counters the run exercised.
+//
 // Using a flow:
 //   absl::StatusOr<std::unique_ptr<netrig::Flow>> flow = netrig::CreateFlow("socket", {});
 //   std::vector<netrig::Datagram> out;

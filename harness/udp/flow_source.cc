@@ -18,7 +18,7 @@
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/thread.h"
-#include "harness/udp/socket_flow.h"
+#include "harness/udp/flow_kit.h"
 
 namespace netrig {
 namespace internal {
@@ -97,7 +97,7 @@ class PeerFlow : public Flow {
         continue;
       }
       const Datagram& d = datagrams[i];
-      absl::StatusOr<SocketAddress> to = DestinationAddress(d.endpoint, loopback_only_);
+      absl::StatusOr<SocketAddress> to = ResolveDestination(d.endpoint, loopback_only_);
       if (!to.ok()) {
         results[i] = WriteResult::Rejected(to.status());
         continue;
@@ -125,8 +125,7 @@ class PeerFlow : public Flow {
         break;
       }
       if (sent < 0) {
-        results[i] =
-            SendErrorResult(errno, d, ipv6 ? AddressFamily::kIPv6 : AddressFamily::kIPv4, *to);
+        results[i] = SendErrorResult(errno, d, *to);
       }
     }
     return results;

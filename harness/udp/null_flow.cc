@@ -15,8 +15,7 @@
 #include "harness/net/datagram_oracle.h"
 #include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
-#include "harness/udp/socket_flow.h"
-#include "harness/udp/socket_util.h"
+#include "harness/udp/flow_kit.h"
 
 namespace netrig {
 namespace {
@@ -30,7 +29,7 @@ class NullFlow : public Flow {
 
   absl::StatusOr<std::vector<Datagram>> Read(size_t max_datagrams,
                                              absl::Duration timeout) override {
-    internal::InFlightScope in_flight(&gate_);
+    InFlightScope in_flight(&gate_);
     if (!in_flight.entered()) return absl::CancelledError("flow closed");
     SchedulePoint("flow.read");
     std::vector<Datagram> out;
@@ -52,7 +51,7 @@ class NullFlow : public Flow {
   }
 
   std::vector<WriteResult> Write(absl::Span<const Datagram> datagrams) override {
-    internal::InFlightScope in_flight(&gate_);
+    InFlightScope in_flight(&gate_);
     if (!in_flight.entered()) return internal::ClosedFlowWriteResults(datagrams.size());
     SchedulePoint("flow.write");
     std::vector<WriteResult> results(datagrams.size());
@@ -125,7 +124,7 @@ class NullFlow : public Flow {
       auto it = hosts_.find(endpoint.host());
       if (it != hosts_.end()) return it->second;
     }
-    absl::StatusOr<SocketAddress> address = internal::DestinationAddress(endpoint, loopback_only_);
+    absl::StatusOr<SocketAddress> address = ResolveDestination(endpoint, loopback_only_);
     if (!address.ok()) return address.status();
     const AddressFamily family =
         address->storage.ss_family == AF_INET ? AddressFamily::kIPv4 : AddressFamily::kIPv6;
@@ -139,7 +138,7 @@ class NullFlow : public Flow {
   const bool loopback_only_;
   const DatagramPath path_;
   const uint64_t largest_[2];  // Largest payload that fits, IPv4 and IPv6.
-  internal::InFlightGate gate_;
+  InFlightGate gate_;
   std::atomic<bool> waiting_{false};
   Mutex mu_;
   CondVar readable_;

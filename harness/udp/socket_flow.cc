@@ -1,6 +1,5 @@
 #include "harness/udp/socket_flow.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,6 +15,7 @@
 #include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
+#include "harness/udp/flow_kit.h"
 
 namespace netrig {
 
@@ -135,7 +135,7 @@ void SocketFlow::Close() {
 
 absl::StatusOr<std::vector<Datagram>> SocketFlow::Read(size_t max_datagrams,
                                                        absl::Duration timeout) {
-  internal::InFlightScope in_flight(&gate_);
+  InFlightScope in_flight(&gate_);
   if (!in_flight.entered()) return absl::CancelledError("flow is closed");
   SchedulePoint("flow.read");
   // Seeded bug (c) keeps a raw pointer across the wait; the reference looks buffers up under
@@ -225,68 +225,21 @@ void SocketFlow::ReceiveFrom(int fd, size_t max, std::vector<Datagram>& out) {
   }
 }
 
-namespace {
-
-// The first IPv4 or IPv6 address of `host` (port 0): the one place host names are resolved.
-absl::StatusOr<SocketAddress> LookUpHost(const std::string& host, int ai_family) {
-  addrinfo hints{};
-  hints.ai_family = ai_family;
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* results = nullptr;
-  const int error = ::getaddrinfo(host.c_str(), nullptr, &hints, &results);
-  if (error != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot resolve host ", host, ": ", ::gai_strerror(error)));
-  }
-  SocketAddress address;
-  bool found = false;
-  for (addrinfo* r = results; r != nullptr && !found; r = r->ai_next) {
-    if ((r->ai_family != AF_INET && r->ai_family != AF_INET6) ||
-        r->ai_addrlen > sizeof(address.storage)) {
-      continue;
-    }
-    std::memcpy(&address.storage, r->ai_addr, r->ai_addrlen);
-    address.length = r->ai_addrlen;
-    found = true;
-  }
-  ::freeaddrinfo(results);
-  if (!found) {
-    return absl::UnavailableError(absl::StrCat("host ", host, " has no IPv4 or IPv6 address"));
-  }
-  return address;
-}
-
-void SetPort(SocketAddress& address, uint16_t port) {
-  if (address.storage.ss_family == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = htons(port);
-  }
-}
-
-}  // namespace
-
 absl::StatusOr<SocketAddress> SocketFlow::ResolveHost(const Endpoint& endpoint) {
-  SocketAddress address;
-  bool cached = false;
+  // Resolved once per flow and port: the driver sends to the same few names over and over.
+  const std::string key = endpoint.ToString();
   {
     MutexLock lock(&mu_);
-    auto it = resolved_.find(endpoint.host());
-    if (it != resolved_.end()) {
-      address = it->second;
-      cached = true;
-    }
+    auto it = resolved_.find(key);
+    if (it != resolved_.end()) return it->second;
   }
-  if (!cached) {
-    absl::StatusOr<SocketAddress> looked_up =
-        LookUpHost(endpoint.host(), ipv6_.valid() ? AF_UNSPEC : AF_INET);
-    if (!looked_up.ok()) return looked_up.status();
-    address = *looked_up;
-    MutexLock lock(&mu_);
-    resolved_.emplace(endpoint.host(), address);
-  }
-  SetPort(address, endpoint.port());
-  return address;
+  absl::StatusOr<SocketAddress> looked_up =
+      LookUpHost(endpoint.host(), endpoint.port(),
+                 ipv6_.valid() ? AddressFamily::kUnspecified : AddressFamily::kIPv4);
+  if (!looked_up.ok()) return looked_up.status();
+  MutexLock lock(&mu_);
+  resolved_.emplace(key, *looked_up);
+  return *looked_up;
 }
 
 absl::StatusOr<SocketFlow::Destination> SocketFlow::Resolve(const Endpoint& endpoint) {
@@ -319,21 +272,11 @@ absl::StatusOr<SocketFlow::Destination> SocketFlow::Resolve(const Endpoint& endp
     }
   }
   // IPv4-mapped IPv6 leaves through the IPv4 socket (the IPv6 socket is IPv6-only).
-  if (destination.address.storage.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&destination.address.storage);
-    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-      sockaddr_in sin{};
-      sin.sin_family = AF_INET;
-      sin.sin_port = sin6->sin6_port;
-      std::memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-      destination.address = SocketAddress{};
-      std::memcpy(&destination.address.storage, &sin, sizeof(sin));
-      destination.address.length = sizeof(sin);
+  destination.address = UnmapIPv4Mapped(destination.address);
+  if (options_.loopback_only) {
+    if (absl::Status loopback = RequireLoopback(destination.address, endpoint); !loopback.ok()) {
+      return loopback;
     }
-  }
-  if (options_.loopback_only && !internal::IsLoopback(destination.address)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "endpoint ", endpoint.ToString(), " is not loopback; this flow sends only to loopback"));
   }
   if (destination.address.storage.ss_family == AF_INET) {
     destination.fd = ipv4_.get();
@@ -351,42 +294,7 @@ absl::StatusOr<SocketFlow::Destination> SocketFlow::Resolve(const Endpoint& endp
 
 WriteResult SocketFlow::MapSendError(int error_number, const Datagram& datagram,
                                      const Destination& destination) const {
-  return internal::SendErrorResult(error_number, datagram, destination.family, destination.address);
-}
-
-WriteResult internal::SendErrorResult(int error_number, const Datagram& datagram,
-                                      AddressFamily family, const SocketAddress& address) {
-  const std::string to = datagram.endpoint.ToString();
-  if (error_number != EMSGSIZE) {
-    return WriteResult::Rejected(ErrnoStatus(absl::StrCat("sendmmsg to ", to), error_number));
-  }
-  const bool ipv6 = family == AddressFamily::kIPv6;
-  const uint64_t family_maximum = ipv6 ? kIPv6MaxPayload : kIPv4MaxPayload;
-  const uint64_t size = datagram.payload.size();
-  if (size > family_maximum) {
-    return WriteResult::TooLarge(
-        absl::InvalidArgumentError(absl::StrFormat(
-            "payload %d bytes to %s exceeds the family maximum of %d bytes for %s (EMSGSIZE)", size,
-            to, family_maximum, AddressFamilyName(family))),
-        DatagramLimitKind::kFamilyMaximum, family_maximum);
-  }
-  absl::StatusOr<int> mtu = internal::RouteMtu(address);
-  if (!mtu.ok()) {
-    return WriteResult::Rejected(absl::InvalidArgumentError(
-        absl::StrFormat("payload %d bytes to %s is too large for the path (EMSGSIZE); route MTU "
-                        "unknown: %s",
-                        size, to, mtu.status().message())));
-  }
-  // As the kernel does: IPv4 caps the MTU at the 16-bit total length.
-  const uint64_t effective_mtu = ipv6 ? *mtu : std::min(*mtu, 65535);
-  const uint64_t header = (ipv6 ? kIPv6HeaderBytes : kIPv4HeaderBytes) + kUdpHeaderBytes;
-  const uint64_t limit = effective_mtu > header ? effective_mtu - header : 0;
-  return WriteResult::TooLarge(
-      absl::InvalidArgumentError(
-          absl::StrFormat("payload %d bytes to %s exceeds the path MTU limit of %d bytes (route "
-                          "MTU %d, don't-fragment; EMSGSIZE)",
-                          size, to, limit, *mtu)),
-      DatagramLimitKind::kPathMtuDontFragment, limit);
+  return SendErrorResult(error_number, datagram, destination.address);
 }
 
 void SocketFlow::SendBatch(absl::Span<const Datagram> datagrams, absl::Span<const size_t> indices,
@@ -438,7 +346,7 @@ void SocketFlow::SendBatch(absl::Span<const Datagram> datagrams, absl::Span<cons
 }
 
 std::vector<WriteResult> SocketFlow::Write(absl::Span<const Datagram> datagrams) {
-  internal::InFlightScope in_flight(&gate_);
+  InFlightScope in_flight(&gate_);
   if (!in_flight.entered()) return internal::ClosedFlowWriteResults(datagrams.size());
   SchedulePoint("flow.write");
   std::vector<WriteResult> results(datagrams.size());
@@ -484,46 +392,3 @@ std::vector<WriteResult> SocketFlow::Write(absl::Span<const Datagram> datagrams)
 }
 
 }  // namespace netrig
-
-namespace netrig::internal {
-
-absl::StatusOr<SocketAddress> DestinationAddress(const Endpoint& endpoint, bool loopback_only) {
-  SocketAddress address;
-  switch (endpoint.kind()) {
-    case EndpointKind::kRedacted:
-      return absl::InvalidArgumentError(absl::StrCat("endpoint ", endpoint.ToString(),
-                                                     " is redacted: it has no address to send to"));
-    case EndpointKind::kAddress: {
-      absl::StatusOr<SocketAddress> converted = endpoint.ToSockaddr();
-      if (!converted.ok()) return converted.status();
-      address = *converted;
-      break;
-    }
-    case EndpointKind::kHost: {
-      absl::StatusOr<SocketAddress> looked_up = LookUpHost(endpoint.host(), AF_UNSPEC);
-      if (!looked_up.ok()) return looked_up.status();
-      address = *looked_up;
-      SetPort(address, endpoint.port());
-      break;
-    }
-  }
-  if (address.storage.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
-    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-      sockaddr_in sin{};
-      sin.sin_family = AF_INET;
-      sin.sin_port = sin6->sin6_port;
-      std::memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-      address = SocketAddress{};
-      std::memcpy(&address.storage, &sin, sizeof(sin));
-      address.length = sizeof(sin);
-    }
-  }
-  if (loopback_only && !IsLoopback(address)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "endpoint ", endpoint.ToString(), " is not loopback; this flow sends only to loopback"));
-  }
-  return address;
-}
-
-}  // namespace netrig::internal

@@ -7,7 +7,8 @@
 // redacted endpoints are rejected. Reads tag each datagram with Endpoint::FromSockaddr of its
 // source. EMSGSIZE becomes a rejection naming the limit: the family maximum (65507 / 65527) when
 // the payload exceeds it, else the path MTU limit from the kernel's route MTU (IP_MTU/IPV6_MTU).
-// While waiting (path lost) every write is rejected with Unavailable; nothing is queued.
+// While waiting (path lost) every write is rejected with Unavailable; nothing is queued. Its
+// destinations, send errors and Close() are the flow kit's (flow_kit.h), as a user's flow can use.
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<netrig::SocketFlow>> flow = netrig::SocketFlow::Open({});
@@ -23,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "harness/base/mutex.h"
 #include "harness/udp/flow.h"
+#include "harness/udp/flow_kit.h"
 #include "harness/udp/socket_util.h"
 
 namespace netrig {
@@ -40,16 +42,6 @@ struct SocketFlowBugs {
   // (d) Writes while waiting are reported accepted and thrown away.
   bool waiting_drop = false;
 };
-
-// The rejection for a failed send of `datagram` to `address` (of `family`): EMSGSIZE names the
-// family maximum or the route's path MTU limit with its value; other errors name the errno.
-WriteResult SendErrorResult(int error_number, const Datagram& datagram, AddressFamily family,
-                            const SocketAddress& address);
-
-// Where a per-peer or simple flow sends `endpoint`: address endpoints as they are (IPv4-mapped
-// IPv6 unmapped to IPv4), host endpoints resolved with getaddrinfo, redacted ones refused;
-// PermissionDenied for a non-loopback destination when `loopback_only`.
-absl::StatusOr<SocketAddress> DestinationAddress(const Endpoint& endpoint, bool loopback_only);
 }  // namespace internal
 
 class SocketFlow : public Flow {
@@ -91,7 +83,7 @@ class SocketFlow : public Flow {
   internal::UniqueFd ipv6_;
   internal::UniqueFd wake_;
   // Reads and writes in flight; Close() waits for them before closing the sockets.
-  internal::InFlightGate gate_;
+  InFlightGate gate_;
   std::atomic<bool> waiting_{false};
   // The socket (0: IPv4, 1: IPv6) that delivered datagrams last, or -1: Read's fast path.
   std::atomic<int> last_ready_{-1};

@@ -146,19 +146,6 @@ absl::StatusOr<Endpoint> LocalEndpoint(int fd) {
   return Endpoint::FromSockaddr(address.get(), address.length);
 }
 
-bool IsLoopback(const SocketAddress& address) {
-  if (address.storage.ss_family == AF_INET) {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(&address.storage);
-    return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (address.storage.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
-    if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) return true;
-    return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && sin6->sin6_addr.s6_addr[12] == 127;
-  }
-  return false;
-}
-
 Endpoint LoopbackIPv4Endpoint(uint16_t port) { return Endpoint::IPv4({127, 0, 0, 1}, port); }
 
 std::optional<Endpoint> LoopbackIPv6Endpoint(const UniqueFd& ipv6, uint16_t port) {
@@ -340,23 +327,6 @@ absl::Status ReadExact(int fd, void* data, size_t size, absl::Duration timeout, 
   return absl::OkStatus();
 }
 
-bool InFlightGate::Enter() {
-  MutexLock lock(&mu_);
-  if (closed()) return false;
-  ++in_flight_;
-  return true;
-}
-
-void InFlightGate::Leave() {
-  MutexLock lock(&mu_);
-  if (--in_flight_ == 0) idle_.SignalAll();
-}
-
-void InFlightGate::WaitIdle() {
-  MutexLock lock(&mu_);
-  while (in_flight_ > 0) idle_.Wait(&mu_);
-}
-
 absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port) {
   absl::Status last = absl::OkStatus();
   for (int attempt = 0; attempt < 64; ++attempt) {
@@ -377,22 +347,6 @@ absl::Status BindUdpPair(UniqueFd* ipv4, UniqueFd* ipv6, uint16_t* port) {
   }
   return absl::ResourceExhaustedError(
       absl::StrCat("no port free on both 127.0.0.1 and ::1 after 64 tries: ", last.message()));
-}
-
-absl::StatusOr<int> RouteMtu(const SocketAddress& address) {
-  UniqueFd fd(::socket(address.storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus("socket", errno);
-  if (::connect(fd.get(), address.get(), address.length) != 0) {
-    return ErrnoStatus("connect", errno);
-  }
-  int mtu = 0;
-  socklen_t length = sizeof(mtu);
-  const bool ipv6 = address.storage.ss_family == AF_INET6;
-  if (::getsockopt(fd.get(), ipv6 ? IPPROTO_IPV6 : IPPROTO_IP, ipv6 ? IPV6_MTU : IP_MTU, &mtu,
-                   &length) != 0) {
-    return ErrnoStatus("getsockopt IP_MTU", errno);
-  }
-  return mtu;
 }
 
 }  // namespace netrig::internal

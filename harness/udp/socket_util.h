@@ -1,19 +1,15 @@
-// Small socket helpers shared by the UDP layer's flows, peers and relay (internal), and the gate
-// that lets a flow's Close() wait for the reads and writes still using its sockets.
+// Small socket helpers shared by the UDP layer's flows, peers and relay (internal). What a user's
+// flow needs too (destinations, send errors, the in-flight gate) is public in flow_kit.h.
 //
 // Example:
 //   absl::StatusOr<netrig::internal::UniqueFd> fd =
 //       netrig::internal::BindUdp(netrig::AddressFamily::kIPv4, /*port=*/0);
 //   absl::StatusOr<netrig::Endpoint> local = netrig::internal::LocalEndpoint(fd->get());
-//
-//   netrig::internal::InFlightScope in_flight(&gate_);  // in a flow's Read or Write
-//   if (!in_flight.entered()) return absl::CancelledError("flow is closed");
 #ifndef NETRIG_HARNESS_UDP_SOCKET_UTIL_H_
 #define NETRIG_HARNESS_UDP_SOCKET_UTIL_H_
 
 #include <sys/socket.h>
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,7 +19,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "harness/base/mutex.h"
 #include "harness/base/unique_fd.h"
 #include "harness/net/address_family.h"
 #include "harness/net/endpoint.h"
@@ -51,14 +46,6 @@ absl::StatusOr<UniqueFd> ListenTcp(AddressFamily family, uint16_t port);
 absl::StatusOr<UniqueFd> ConnectTcp(const Endpoint& peer, absl::Duration timeout);
 
 absl::StatusOr<Endpoint> LocalEndpoint(int fd);
-
-// 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.
-bool IsLoopback(const SocketAddress& address);
-
-// The route MTU the kernel would use towards `address` (IP_MTU / IPV6_MTU of a throwaway
-// connected socket): 65536 towards loopback, the interface's MTU (or a learned path MTU)
-// otherwise.
-absl::StatusOr<int> RouteMtu(const SocketAddress& address);
 
 // Where a loopback peer bound on `port` in both families is reached: 127.0.0.1:port, and
 // [::1]:port only when it has an IPv6 socket (`ipv6` valid; a host without ::1 has none).
@@ -101,44 +88,6 @@ int PollTimeoutMs(absl::Duration remaining);
 absl::Status WriteAll(int fd, const void* data, size_t size, absl::Duration timeout,
                       int wake_fd = -1);
 absl::Status ReadExact(int fd, void* data, size_t size, absl::Duration timeout, int wake_fd = -1);
-
-// A flow's reads and writes in flight, so that Close() can wait for them before it releases the
-// sockets and buffers they use. Once Close() has begun no new read or write gets in.
-class InFlightGate {
- public:
-  // Registers one read or write; false once Close() has begun (the caller must not proceed).
-  bool Enter();
-  void Leave();
-  // Refuses every later Enter(). True for the first call only, which does the closing work.
-  bool Close() { return !closed_.exchange(true, std::memory_order_acq_rel); }
-  bool closed() const { return closed_.load(std::memory_order_acquire); }
-  // Returns once every read or write that got in has left; call after Close().
-  void WaitIdle();
-
- private:
-  std::atomic<bool> closed_{false};
-  // Enter() checks closed_ under mu_, so WaitIdle() cannot miss a read or write that got in.
-  Mutex mu_;
-  CondVar idle_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-// Holds one registration in `gate` for its lifetime, when the gate let it in.
-class InFlightScope {
- public:
-  explicit InFlightScope(InFlightGate* gate) : gate_(gate->Enter() ? gate : nullptr) {}
-  ~InFlightScope() {
-    if (gate_ != nullptr) gate_->Leave();
-  }
-  InFlightScope(const InFlightScope&) = delete;
-  InFlightScope& operator=(const InFlightScope&) = delete;
-
-  // False when the flow was already closing: the caller must not touch its resources.
-  bool entered() const { return gate_ != nullptr; }
-
- private:
-  InFlightGate* const gate_;
-};
 
 // A 64-bit mixer (SplitMix64 finalizer) for seeded, index-addressed decisions.
 constexpr uint64_t Mix64(uint64_t x) {

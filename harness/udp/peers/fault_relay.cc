@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "harness/net/loopback.h"
 #include "harness/sched/clock.h"
 #include "harness/sched/controlled.h"
 #include "harness/sched/schedule_point.h"
@@ -314,7 +315,7 @@ absl::StatusOr<std::unique_ptr<FaultRelay>> FaultRelay::Start(const RelayOptions
   impl->options = options;
   absl::StatusOr<SocketAddress> peer = options.peer->ToSockaddr();
   if (!peer.ok()) return peer.status();
-  if (!options.allow_non_loopback && !internal::IsLoopback(*peer)) {
+  if (!options.allow_non_loopback && !IsLoopbackAddress(*peer)) {
     return absl::PermissionDeniedError(
         absl::StrCat("relay peer ", options.peer->ToString(), " is not a loopback address"));
   }

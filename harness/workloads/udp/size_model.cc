@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "harness/udp/flow_kit.h"
 #include "harness/udp/socket_util.h"
 #include "harness/workloads/udp/dns_query.h"
 #include "harness/workloads/udp/stress_datagram.h"
@@ -27,7 +28,7 @@ DatagramPath PathTowardsPeers(const UdpStressOptions& options, AddressFamily fam
     absl::StatusOr<int> mtu = RouteMtu(*address);
     if (!mtu.ok() || *mtu <= 0) continue;
     smallest = smallest.has_value() ? std::min(*smallest, *mtu) : *mtu;
-    all_loopback &= IsLoopback(*address);
+    all_loopback &= IsLoopbackAddress(*address);
   }
   if (!smallest.has_value()) return DatagramPath::Interface(1500, options.dont_fragment);
   if (all_loopback && *smallest == static_cast<int>(kLoopbackMtu)) {

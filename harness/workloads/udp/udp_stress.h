@@ -19,7 +19,9 @@
 //   flow_not_delivered_after_wake  a peer that arrived after a wake never reached the handler
 //   open_failed, read_failed       the flow could not be reopened, or Read() failed while open
 //
-//   live_objects                   live flow objects (udp.flow, udp.flow_source) not back to zero
+//   live_objects                   live objects (udp.flow, udp.flow_source, the flow's own
+//   counters)
+//                                  not back to zero
 //                                  (checked by the run core, drive/stress_run.h)
 //
 // Every decision draws from a generator seeded by DeriveSeed(seed, "<name>"); the report lists

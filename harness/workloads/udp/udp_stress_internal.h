@@ -186,7 +186,6 @@ class UdpStress : public StressWorkload {
   void AddReport(const DriveResult& drive, nlohmann::json& report,
                  std::vector<std::pair<std::string, std::string>>& summary) override;
   OperationTally Tally() const override;
-  std::vector<std::string> LiveObjectPrefixes() const override { return {"udp."}; }
 
   void Operate(int worker, uint64_t index, absl::Time intended_start) override;
   std::string StatusFragment() override;
