@@ -22,6 +22,7 @@ FlowConformanceOptions DnsProxyClaims() {
 
 INSTANTIATE_FLOW_CONFORMANCE(Socket, "socket");
 INSTANTIATE_FLOW_CONFORMANCE(DnsProxy, "dns-proxy", DnsProxyClaims());
+INSTANTIATE_FLOW_CONFORMANCE(Null, "null");  // The harness ceiling keeps the contract too.
 INSTANTIATE_HTTP_CLIENT_CONFORMANCE(Curl, "curl");
 
 TEST(NotApplicable, IsToldApartFromFailures) {
