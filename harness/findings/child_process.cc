@@ -95,8 +95,8 @@ absl::StatusOr<ChildResult> RunChild(const ChildOptions& options) {
   }
   const std::string program = ResolveProgram(options.argv[0]);
   if (program.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot start `", options.argv[0], "`: not found in PATH"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot start `", options.argv[0], "`: not found in PATH"));
   }
   std::vector<std::string> argv_strings = options.argv;
   std::vector<std::string> env_strings = ChildEnvironment(options.extra_env);
@@ -157,9 +157,9 @@ absl::StatusOr<ChildResult> RunChild(const ChildOptions& options) {
   if (got == static_cast<ssize_t>(sizeof(exec_error))) {
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot start `", absl::StrJoin(options.argv, " ").substr(0, 500), "`: ",
-        strerror(exec_error)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot start `", absl::StrJoin(options.argv, " ").substr(0, 500),
+                     "`: ", strerror(exec_error)));
   }
 
   int echo_fd = -1;
@@ -173,7 +173,9 @@ absl::StatusOr<ChildResult> RunChild(const ChildOptions& options) {
 
   ChildResult result;
   const int interrupts_at_start =
-      options.interrupts != nullptr ? options.interrupts->load(std::memory_order_acquire) : 0;
+      options.interrupts_baseline.has_value() ? *options.interrupts_baseline
+      : options.interrupts != nullptr         ? options.interrupts->load(std::memory_order_acquire)
+                                              : 0;
   const absl::Time deadline = start + options.timeout;
   absl::Time kill_at = absl::InfiniteFuture();
   bool escalated = false;

@@ -19,6 +19,7 @@
 #define NETRIG_HARNESS_FINDINGS_CHILD_PROCESS_H_
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,9 +43,14 @@ struct ChildOptions {
   // After this, the child's group gets SIGINT, then SIGKILL after kill_grace.
   absl::Duration timeout = absl::InfiniteDuration();
   absl::Duration kill_grace = absl::Seconds(10);
-  // When this counter rises above its value at RunChild's start (a new Ctrl-C), SIGINT is
-  // forwarded to the child's group once; the child then has kill_grace to exit before SIGKILL.
+  // When this counter rises above `interrupts_baseline` (a new Ctrl-C), SIGINT is forwarded to
+  // the child's group once; the child then has kill_grace to exit before SIGKILL.
   const std::atomic<int>* interrupts = nullptr;
+  // The count that means "not interrupted"; unset: the counter's value at RunChild's start (a
+  // caller that keeps going after an interrupt, such as a fuzz session's drain). Set it to 0 when
+  // any interrupt since the InterruptFlag was made must stop the child: one that came before
+  // RunChild started is not lost then.
+  std::optional<int> interrupts_baseline;
 };
 
 struct ChildResult {
@@ -64,8 +70,8 @@ struct ChildResult {
 // missing binary, unwritable output file); anything the child does is in ChildResult.
 absl::StatusOr<ChildResult> RunChild(const ChildOptions& options);
 
-// While alive, SIGINT, SIGTERM and SIGHUP count up instead of terminating the process, so that a first
-// Ctrl-C can stop one step and a second the next; the previous handlers come back on
+// While alive, SIGINT, SIGTERM and SIGHUP count up instead of terminating the process, so that a
+// first Ctrl-C can stop one step and a second the next; the previous handlers come back on
 // destruction. One instance at a time.
 class InterruptFlag {
  public:

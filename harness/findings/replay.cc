@@ -184,6 +184,9 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
     child.timeout = timeout;
     child.kill_grace = absl::Seconds(10);
     child.interrupts = options.interrupts;
+    // Any interrupt since `netrig replay` started stops it, also one that came before this run
+    // began (it was lost, and the run went on to its whole --duration).
+    child.interrupts_baseline = 0;
     if (std::binary_search(recorded_kinds.begin(), recorded_kinds.end(), "leak")) {
       child.extra_env = LeakReplayEnvironment();
     }
