@@ -59,7 +59,7 @@ const std::vector<Subcommand>& Subcommands() {
        "builds). Prints a status line each second and a summary; --json FILE writes a report,\n"
        "--html FILE the run's page (see netrig help report).\n"
        "--faults kinds: delay, status, chunked, truncate, reset, drip, close_after,\n"
-       "big_headers, rst_stream, goaway, tiny_window (e.g. --faults=reset=0.05,delay=0.1).\n"
+       "big_headers, rst_stream, goaway, tiny_window, split (e.g. --faults=reset=0.05,delay=0.1).\n"
        "Ctrl-C cancels what is in flight. Exit 0 no violation, 1 violations (a finding file in\n"
        "--finding_dir), 2 usage error, 3 inconclusive (most tasks failed with no injected\n"
        "fault), 130 interrupted.",

@@ -18,8 +18,11 @@
 //                   from the server's thread when the server first gets a request of this input
 //                   ("request"), or after the task completed ("done": must change nothing)
 //   split=A,B,...   write the bytes in pieces, pausing 1 ms after byte offsets A, B, ... (at most
-//                   4), so the client reads them separately (HTTP/1.1 and h2c Upgrade answers;
-//                   the server's prior-knowledge HTTP/2 mode writes in one piece)
+//                   16), so the client reads them separately
+//   split=auto      also pause at every structural point of the bytes (harness/http/server/
+//                   response_cuts.h): inside the status line and each header line, a chunk-size
+//                   line before and after its CR and LF, inside chunk data and trailers, before
+//                   the final CRLF; HTTP/2 frames inside their headers and payloads
 //   head            HEAD requests (curl then expects no body)
 //   abort           InvalidateAndCancel from the server's thread when it first gets a request of
 //                   this input (racing the response), instead of FinishTasksAndInvalidate once

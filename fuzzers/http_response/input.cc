@@ -39,6 +39,8 @@ Input ParseInput(absl::string_view data) {
       input.head = true;
     } else if (word == "abort") {
       input.abort = true;
+    } else if (word == "split=auto") {
+      input.split_at_structure = true;
     } else if (absl::ConsumePrefix(&word, "split=")) {
       input.splits.clear();
       for (absl::string_view offset : absl::StrSplit(word, ',', absl::SkipEmpty())) {

@@ -20,7 +20,7 @@ namespace netrig::internal::http_response_fuzzer {
 inline constexpr size_t kMaxHeaderLine = 128;
 inline constexpr size_t kMaxResponseBytes = 64 << 10;
 inline constexpr int kMaxTasks = 4;
-inline constexpr size_t kMaxSplits = 4;
+inline constexpr size_t kMaxSplits = 16;
 
 enum class Protocol { kH1, kH2, kH2Upgrade };
 enum class CancelPoint { kNone, kBefore, kResume, kRequest, kDone };
@@ -32,6 +32,7 @@ struct Input {
   int cancel_task = 0;  // 1-based; 0: none.
   CancelPoint cancel_point = CancelPoint::kNone;
   std::vector<size_t> splits;
+  bool split_at_structure = false;  // "split=auto"
   bool head = false;
   bool abort = false;
   std::string header;  // As given, for messages.

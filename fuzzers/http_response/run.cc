@@ -58,6 +58,7 @@ void Run::Execute() {
     world->protocol = input_.protocol;
     world->bytes = input_.bytes;
     world->splits = input_.splits;
+    world->split_at_structure = input_.split_at_structure;
     world->then = input_.then;
     world->first_connection = world->server->Stats().connections_accepted;
     world->primer_connection_taken = false;

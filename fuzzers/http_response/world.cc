@@ -43,6 +43,7 @@ netrig::ScriptedResponse Answer(const netrig::ScriptedRequest& request) {
       world->cancelling = true;
     }
     response.then = world->then;
+    response.split_at_structure = world->split_at_structure;
     if (world->protocol == Protocol::kH1) {
       response.bytes = world->bytes;
       response.pause_after = world->splits;
@@ -54,6 +55,7 @@ netrig::ScriptedResponse Answer(const netrig::ScriptedRequest& request) {
         response.then = netrig::ScriptedResponse::Then::kKeepOpen;
       } else {
         response.bytes = world->bytes;
+        response.pause_after = world->splits;
       }
     } else {
       response.bytes =

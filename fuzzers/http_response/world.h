@@ -35,6 +35,7 @@ struct World {
   Protocol protocol ABSL_GUARDED_BY(mu) = Protocol::kH1;
   std::string bytes ABSL_GUARDED_BY(mu);
   std::vector<size_t> splits ABSL_GUARDED_BY(mu);
+  bool split_at_structure ABSL_GUARDED_BY(mu) = false;
   netrig::ScriptedResponse::Then then ABSL_GUARDED_BY(mu) = netrig::ScriptedResponse::Then::kClose;
   uint64_t first_connection ABSL_GUARDED_BY(mu) = 0;  // Connections before it are an old input's.
   bool primer_connection_taken ABSL_GUARDED_BY(mu) = false;

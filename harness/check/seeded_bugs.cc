@@ -38,6 +38,10 @@ const std::vector<SeededBug>& SeededBugs() {
        "passes the request timeout to libcurl in seconds where it wants milliseconds: tasks slower "
        "than a few milliseconds fail as timeouts with nothing wrong on the wire",
        "unexplained_failure", "any", "--faults=none --http=1.1"},
+      {"http", "bug-chunk-overread", "8",
+       "the raw-socket client scans a chunk-size line for its LF past the bytes received when "
+       "the line arrived without its CRLF (heap buffer over-read; split delivery shows it)",
+       "asan", "asan", "--http=1.1"},
       {"domain", "bug-case-sensitive", "8",
        "compares an ASCII host with the patterns without folding its case (WWW.Example.com "
        "escapes *.example.com)",

@@ -10,6 +10,7 @@
 #include "harness/http/curl/buggy_clients.h"
 #include "harness/http/curl/session.h"
 #include "harness/http/null_client.h"
+#include "harness/http/raw_socket_client.h"
 
 namespace netrig {
 Registry<HttpClientRegistration>& HttpClientRegistry() {
@@ -24,6 +25,23 @@ Registry<HttpClientRegistration>& HttpClientRegistry() {
                    "completes every task at once in process, status 200, no I/O: the harness's "
                    "own ceiling (null_client.h)",
                    [] { return NewNullHttpClient(); }});
+        (void)add({"raw-socket",
+                   "HTTP/1.1 over non-blocking sockets with its own parser, keep-alive, no "
+                   "libcurl (raw_socket_client.h)",
+                   [] { return NewRawSocketHttpClient(); }});
+        {
+          const SeededBug* seeded = FindSeededBug("bug-chunk-overread");
+          (void)add({"bug-chunk-overread",
+                     seeded == nullptr
+                         ? std::string("seeded bug")
+                         : absl::StrCat("seeded bug (story ", seeded->story, ", found as ",
+                                        seeded->found_as, "): ", seeded->summary),
+                     [] {
+                       RawSocketClientOptions options;
+                       options.bug_chunk_size_overread = true;
+                       return NewRawSocketHttpClient(options);
+                     }});
+        }
         for (const SeededHttpBug& bug : SeededHttpBugs()) {
           const std::string name = bug.client_name;
           const SeededBug* seeded = FindSeededBug(name);

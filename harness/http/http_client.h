@@ -210,6 +210,9 @@ class HttpClient {
   // Sessions may outlive the client object.
   virtual absl::StatusOr<std::unique_ptr<HttpSession>> NewSession(
       const HttpSessionOptions& options) = 0;
+  // Whether tasks may ask for `version`. A client that speaks HTTP/1.1 only (raw-socket) says
+  // false for h2c, and `netrig http` then runs no h2c tasks on it.
+  virtual bool Speaks(HttpVersion /*version*/) const { return true; }
 };
 
 using HttpClientFactory = std::function<absl::StatusOr<std::unique_ptr<HttpClient>>()>;

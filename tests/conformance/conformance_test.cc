@@ -1,7 +1,7 @@
 // The conformance suites (harness/conformance) instantiated for netrig's own reference clients,
-// exactly as a user instantiates them for theirs: the socket and dns-proxy flows and the libcurl
-// session must hold every property. (conformance_bugs_test.cc shows the suites fail for clients
-// that break a property.)
+// exactly as a user instantiates them for theirs: the socket and dns-proxy flows, the libcurl
+// session and the raw-socket client (HTTP/1.1 only) must hold every property.
+// (conformance_bugs_test.cc shows the suites fail for clients that break a property.)
 #include <memory>
 #include <thread>
 
@@ -23,7 +23,14 @@ FlowConformanceOptions DnsProxyClaims() {
 INSTANTIATE_FLOW_CONFORMANCE(Socket, "socket");
 INSTANTIATE_FLOW_CONFORMANCE(DnsProxy, "dns-proxy", DnsProxyClaims());
 INSTANTIATE_FLOW_CONFORMANCE(Null, "null");  // The harness ceiling keeps the contract too.
+HttpClientConformanceOptions Http1Only() {
+  HttpClientConformanceOptions claims;
+  claims.versions = {HttpVersion::kHttp11};
+  return claims;
+}
+
 INSTANTIATE_HTTP_CLIENT_CONFORMANCE(Curl, "curl");
+INSTANTIATE_HTTP_CLIENT_CONFORMANCE(RawSocket, "raw-socket", Http1Only());
 
 TEST(NotApplicable, IsToldApartFromFailures) {
   EXPECT_TRUE(IsNotApplicable(NotApplicable("no ::1 here")));

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "harness/http/server/response_cuts.h"
 #include "harness/http/server/server_internal.h"
 
 namespace netrig::internal {
@@ -132,6 +133,10 @@ void Connection::OnTimer(uint64_t token) {
     step_state_ = StepState::kFired;
     H1AdvanceSteps();
     if (!h1_busy_) H1Process();
+  } else if (mode_ == Mode::kHttp2Scripted) {
+    if (token != timer_token_ || step_state_ != StepState::kArmed) return;
+    step_state_ = StepState::kFired;
+    H1AdvanceSteps();
   } else if (mode_ == Mode::kHttp2) {
     H2OnTimer(static_cast<int32_t>(token));
   }
@@ -392,20 +397,13 @@ bool Connection::H1HandleOneRequest() {
     const After after = response.then == ScriptedResponse::Then::kKeepOpen ? After::kKeepAlive
                         : response.then == ScriptedResponse::Then::kClose  ? After::kClose
                                                                            : After::kReset;
-    // Pieces with 1 ms pauses between them run from timers, like a slow drip.
-    steps_.clear();
-    size_t from = 0;
-    for (size_t at : response.pause_after) {
-      if (at <= from || at >= response.bytes.size()) continue;
-      steps_.push_back(Step{steps_.empty() ? 0 : 1, response.bytes.substr(from, at - from)});
-      from = at;
+    std::vector<size_t> cuts = response.pause_after;
+    if (response.split_at_structure) {
+      std::vector<size_t> structural = Http1StructuralCuts(response.bytes);
+      cuts.insert(cuts.end(), structural.begin(), structural.end());
+      std::sort(cuts.begin(), cuts.end());
     }
-    steps_.push_back(Step{steps_.empty() ? 0 : 1, response.bytes.substr(from)});
-    h1_busy_ = true;
-    step_ = 0;
-    step_state_ = StepState::kNotArmed;
-    h1_after_ = after;
-    H1AdvanceSteps();
+    WriteInPieces(std::move(response.bytes), cuts, /*pause_ms=*/1, after);
     return true;
   }
   bool bad_plan = false;
@@ -439,7 +437,7 @@ void Connection::H1Respond(const FaultPlan& plan, bool keep_alive, bool head) {
   int status = plan.kind == FaultKind::kStatus ? plan.status : 200;
   std::string head_bytes;
   absl::StrAppend(&head_bytes, "HTTP/1.1 ", status, " ", Reason(status), "\r\n");
-  if (plan.kind == FaultKind::kChunked) {
+  if (plan.kind == FaultKind::kChunked || plan.kind == FaultKind::kSplit) {
     head_bytes.append("Transfer-Encoding: chunked\r\n");
   } else {
     absl::StrAppend(&head_bytes, "Content-Length: ", body_bytes, "\r\n");
@@ -450,6 +448,21 @@ void Connection::H1Respond(const FaultPlan& plan, bool keep_alive, bool head) {
   if (!plan_note_.empty()) absl::StrAppend(&head_bytes, "X-Netrig-Plan: ", plan_note_, "\r\n");
   if (!keep_alive) head_bytes.append("Connection: close\r\n");
   head_bytes.append("\r\n");
+  if (plan.kind == FaultKind::kSplit) {
+    std::string bytes = std::move(head_bytes);
+    if (!head) {
+      for (int64_t sent = 0; sent < body_bytes; sent += plan.chunk_bytes) {
+        int64_t n = std::min<int64_t>(plan.chunk_bytes, body_bytes - sent);
+        absl::StrAppend(&bytes, absl::Hex(n), "\r\n");
+        AppendBody(&bytes, n, sent);
+        bytes.append("\r\n");
+      }
+      bytes.append("0\r\nX-Netrig-Trailer: split\r\n\r\n");
+    }
+    const std::vector<size_t> cuts = Http1StructuralCuts(bytes);
+    WriteInPieces(std::move(bytes), cuts, std::max(plan.delay_ms, 1), after);
+    return;
+  }
   if (head) {
     out_.append(head_bytes);
     H1Finish(after);
@@ -505,6 +518,23 @@ void Connection::H1Respond(const FaultPlan& plan, bool keep_alive, bool head) {
       return;
   }
   // Delay or drip: the steps run from timers.
+  h1_busy_ = true;
+  step_ = 0;
+  step_state_ = StepState::kNotArmed;
+  h1_after_ = after;
+  H1AdvanceSteps();
+}
+
+void Connection::WriteInPieces(std::string bytes, const std::vector<size_t>& cuts, int pause_ms,
+                               After after) {
+  steps_.clear();
+  size_t from = 0;
+  for (size_t at : cuts) {
+    if (at <= from || at >= bytes.size()) continue;  // Unsorted, repeated or out of range.
+    steps_.push_back(Step{steps_.empty() ? 0 : pause_ms, bytes.substr(from, at - from)});
+    from = at;
+  }
+  steps_.push_back(Step{steps_.empty() ? 0 : pause_ms, bytes.substr(from)});
   h1_busy_ = true;
   step_ = 0;
   step_state_ = StepState::kNotArmed;

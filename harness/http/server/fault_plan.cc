@@ -12,8 +12,8 @@ namespace netrig {
 namespace {
 
 constexpr absl::string_view kKindNames[kFaultKindCount] = {
-    "none", "delay",       "status",      "chunked",    "truncate", "reset",
-    "drip", "close_after", "big_headers", "rst_stream", "goaway",   "tiny_window",
+    "none",        "delay",       "status",     "chunked", "truncate",    "reset", "drip",
+    "close_after", "big_headers", "rst_stream", "goaway",  "tiny_window", "split",
 };
 
 constexpr int64_t kMaxBodyBytes = int64_t{64} << 20;
@@ -206,6 +206,12 @@ FaultPlan FaultPlanner::PlanFor(uint64_t request_index) const {
       plan.window = static_cast<int>(uniform(1, 64));
       plan.chunk_bytes = static_cast<int>(uniform(1, 64));
       plan.body_bytes = uniform(0, 1024);
+      break;
+    case FaultKind::kSplit:
+      // A few chunks, so that every kind of cut point appears and a response stays short
+      // (about 20 pieces of 1 ms).
+      plan.chunk_bytes = static_cast<int>(uniform(1, 32));
+      plan.body_bytes = uniform(0, 3 * plan.chunk_bytes);
       break;
   }
   return plan;

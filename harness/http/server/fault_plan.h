@@ -10,7 +10,7 @@
 // either the path `/fault/<encoded>` or the request header `X-Netrig-Fault: <encoded>`.
 // The encoding is the kind name followed by optional `,key=value` parameters, for example
 // `delay,ms=20`, `status,code=503`, `drip,bytes=4,ms=1`, `truncate,body=100`,
-// `rst_stream,after=10`.
+// `rst_stream,after=10`, `split,body=40,bytes=7`.
 //
 // Example:
 //   netrig::FaultPlannerOptions options;
@@ -49,11 +49,15 @@ enum class FaultKind : int {
                       // HTTP/1.1 falls back to closing the connection without a response.
   kTinyWindow,        // HTTP/2: SETTINGS_INITIAL_WINDOW_SIZE=`window` for the connection and
                       // the body in `chunk_bytes` DATA frames. HTTP/1.1: answered normally.
+  kSplit,             // HTTP/1.1: a chunked response (`chunk_bytes` per chunk, one trailer)
+                      // written in pieces cut at every structural point (response_cuts.h),
+                      // max(`delay_ms`, 1) ms between pieces. HTTP/2: the body in `chunk_bytes`
+                      // DATA frames with the same pauses (a drip; see server.h for why no more).
 };
-inline constexpr int kFaultKindCount = 12;
+inline constexpr int kFaultKindCount = 13;
 
 // "none", "delay", "status", "chunked", "truncate", "reset", "drip", "close_after",
-// "big_headers", "rst_stream", "goaway", "tiny_window".
+// "big_headers", "rst_stream", "goaway", "tiny_window", "split".
 absl::string_view FaultKindName(FaultKind kind);
 absl::StatusOr<FaultKind> ParseFaultKind(absl::string_view name);
 
@@ -62,8 +66,8 @@ struct FaultPlan {
   // Response body size; -1 means the server's default body.
   int64_t body_bytes = -1;
   int status = 200;                   // kStatus.
-  int delay_ms = 0;                   // kDelay; pause between pieces for kSlowDrip.
-  int chunk_bytes = 16;               // kChunked, kSlowDrip, kTinyWindow.
+  int delay_ms = 0;                   // kDelay; pause between pieces for kSlowDrip, kSplit.
+  int chunk_bytes = 16;               // kChunked, kSlowDrip, kTinyWindow, kSplit.
   int close_after = 1;                // kCloseAfter.
   int64_t header_bytes = 512 * 1024;  // kOversizedHeaders.
   int64_t after_bytes = 0;            // kRstStream, kResetMidBody: body bytes sent first (-1 =

@@ -10,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "harness/http/server/response_cuts.h"
 #include "harness/http/server/server_internal.h"
 
 namespace netrig::internal {
@@ -249,6 +250,7 @@ void Connection::H2SubmitResponse(int32_t stream_id) {
       stream.at_limit = H2Stream::AtLimit::kRstStream;
       break;
     case FaultKind::kSlowDrip:
+    case FaultKind::kSplit:
       stream.drip = true;
       stream.frame_bytes = plan.chunk_bytes;
       break;
@@ -377,9 +379,16 @@ void Connection::H2ScriptedFeed() {
       request.connection_index = connection_index_;
       ScriptedResponse response = (*script)(request);
       Bump(stats.scripted_responses);
-      out_.append(response.bytes);
-      if (response.then == ScriptedResponse::Then::kClose) close_after_flush_ = true;
-      if (response.then == ScriptedResponse::Then::kReset) reset_after_flush_ = true;
+      std::vector<size_t> cuts = response.pause_after;
+      if (response.split_at_structure) {
+        std::vector<size_t> frames = H2FrameCuts(response.bytes);
+        cuts.insert(cuts.end(), frames.begin(), frames.end());
+        std::sort(cuts.begin(), cuts.end());
+      }
+      const After after = response.then == ScriptedResponse::Then::kClose   ? After::kClose
+                          : response.then == ScriptedResponse::Then::kReset ? After::kReset
+                                                                            : After::kKeepAlive;
+      WriteInPieces(std::move(response.bytes), cuts, /*pause_ms=*/1, after);
     }
   }
   if (in_off_ == in_.size()) {

@@ -22,9 +22,17 @@
 //     (arrival order). Such responses carry `X-Netrig-Plan: <index> <encoded plan>` so a client
 //     can record the plan it met (a replay can then ask for it by path).
 //   - With SetScriptedResponse(), the raw bytes the script returns, whatever was asked (the
-//     http_response fuzzer feeds its input through this). For HTTP/2 the server first sends an
+//     http_response fuzzer feeds its input through this), in one piece or in pieces 1 ms apart
+//     (ScriptedResponse::pause_after, split_at_structure). For HTTP/2 the server first sends an
 //     empty SETTINGS frame and a SETTINGS ACK, waits for the client's first HEADERS frame, then
 //     writes the script's bytes (raw frames) once per connection.
+// Split delivery (FaultKind::kSplit, `/fault/split`): an HTTP/1.1 response is written in pieces
+// cut at each structural point (response_cuts.h) with a pause between pieces, so a client that
+// parses the stream itself meets every partial line in a read of its own. Over HTTP/2 the same
+// plan only sends the body in small DATA frames with pauses: nghttp2 writes the frames of every
+// stream of the connection into one buffer, and holding a byte-level cut of one stream's frame
+// would stall all the others, so byte-level cuts of HTTP/2 frames are the scripted mode's
+// (split_at_structure), where the connection carries one scripted answer.
 // Every request and connection is counted (Stats()).
 //
 // Example:
@@ -98,9 +106,12 @@ struct ScriptedResponse {
   };
   std::string bytes;
   Then then = Then::kClose;
-  // HTTP/1.1 (an h2c Upgrade answer included): write `bytes` in pieces, pausing 1 ms after each
-  // of these offsets (ascending; others are skipped), so the client reads them separately.
+  // Write `bytes` in pieces, pausing 1 ms after each of these offsets (ascending; others are
+  // skipped), so the client reads them separately.
   std::vector<size_t> pause_after;
+  // Also pause at every structural point of the bytes (response_cuts.h): HTTP/1.1 lines, chunk
+  // sizes, chunk data, trailers and the frames after a 101; in the HTTP/2 mode, the frames.
+  bool split_at_structure = false;
 };
 
 // Called on a worker thread, possibly from several at once: must be thread-safe.

@@ -110,6 +110,9 @@ class Connection {
   // Parses and answers one request at in_[in_off_...]; false if it is incomplete.
   bool H1HandleOneRequest();
   void H1Respond(const FaultPlan& plan, bool keep_alive, bool head);
+  // Writes `bytes` in the pieces between `cuts` (ascending; others are skipped), `pause_ms`
+  // apart, from timers; then `after`. Used by HTTP/1.1 and the scripted HTTP/2 mode.
+  void WriteInPieces(std::string bytes, const std::vector<size_t>& cuts, int pause_ms, After after);
   void H1AdvanceSteps();
   void H1Finish(After after);
 

@@ -101,6 +101,11 @@ class HttpStress : public StressWorkload {
     if (absl::Status chosen = ChooseH2cMode(session_options); !chosen.ok()) return chosen;
     absl::StatusOr<std::unique_ptr<HttpClient>> client = MakeHttpClient(options_.client);
     if (!client.ok()) return client.status();
+    if (options_.http == "h2c" && !(*client)->Speaks(HttpVersion::kH2cPriorKnowledge)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--http=h2c: client '", options_.client,
+          "' speaks HTTP/1.1 only (give --http=1.1; --http=mixed runs it all as 1.1)"));
+    }
     tasks_ = std::make_unique<HttpStressWorkload>(options_, seed_, url_, *std::move(client),
                                                   violations_, planner_.get(), session_options);
     watchdog_ =

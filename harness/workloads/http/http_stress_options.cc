@@ -39,6 +39,7 @@ FaultPlannerOptions DefaultFaultMix(uint64_t seed) {
   options[FaultKind::kRstStream] = 0.01;
   options[FaultKind::kGoaway] = 0.005;
   options[FaultKind::kTinyWindow] = 0.01;
+  options[FaultKind::kSplit] = 0.02;
   return options;
 }
 

@@ -276,7 +276,10 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
 HttpVersion HttpStressWorkload::PickVersion(OperationRandom& rng) {
   if (options_.http == "h2c") return HttpVersion::kH2cPriorKnowledge;
   if (options_.http == "mixed") {
-    return (rng() & 1) != 0 ? HttpVersion::kH2cPriorKnowledge : HttpVersion::kHttp11;
+    // The draw happens either way, so other decisions of a task do not depend on the client.
+    const bool h2c = (rng() & 1) != 0;
+    return h2c && client_->Speaks(HttpVersion::kH2cPriorKnowledge) ? HttpVersion::kH2cPriorKnowledge
+                                                                   : HttpVersion::kHttp11;
   }
   return HttpVersion::kHttp11;
 }
