@@ -404,7 +404,8 @@ class ResponseParser {
   void Body(absl::string_view bytes) {
     body_bytes_ += bytes.size();
     if (captured_.size() < max_capture_) {
-      captured_.append(bytes.substr(0, max_capture_ - captured_.size()));
+      const absl::string_view kept = bytes.substr(0, max_capture_ - captured_.size());
+      captured_.append(kept.data(), kept.size());
     }
   }
 
@@ -538,6 +539,9 @@ class Core : public std::enable_shared_from_this<Core> {
   void Post(bool cancel, std::shared_ptr<RawTask> task) {
     {
       MutexLock lock(&mu_);
+      // After invalidation nothing runs (every task completed): a kept command would only tie
+      // the task and the session to each other for good.
+      if (invalidated_) return;
       commands_.push_back(Command{cancel, std::move(task)});
     }
     Wake();
@@ -639,6 +643,11 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     stopping_ = true;
     while (!connections_.empty()) Close(connections_.begin()->second.get());
+    std::deque<Command> late;  // Posted while the last callbacks ran; released outside the lock.
+    {
+      MutexLock lock(&mu_);
+      late.swap(commands_);
+    }
     event_thread_.Unbind();
   }
 
