@@ -19,12 +19,12 @@
 namespace netrig {
 namespace {
 
-struct Run {
+struct HttpRun {
   testing::CommandRun command;
   nlohmann::json report;
 };
 
-Run RunHttp(const std::string& client, std::vector<std::string> extra) {
+HttpRun RunHttp(const std::string& client, std::vector<std::string> extra) {
   const std::string dir =
       absl::StrCat(::testing::TempDir(), "/raw_socket_stress_", client, "_", getpid());
   std::filesystem::remove_all(dir);
@@ -40,7 +40,7 @@ Run RunHttp(const std::string& client, std::vector<std::string> extra) {
                                    absl::StrCat("--json=", dir, "/report.json"),
                                    absl::StrCat("--finding_dir=", dir, "/findings")};
   args.insert(args.end(), extra.begin(), extra.end());
-  Run run;
+  HttpRun run;
   run.command = testing::RunNetrig(args, absl::Seconds(120));
   const std::string report = testing::ReadFileForTest(dir + "/report.json");
   if (!report.empty()) {
@@ -49,7 +49,7 @@ Run RunHttp(const std::string& client, std::vector<std::string> extra) {
   return run;
 }
 
-void ExpectClean(const Run& run) {
+void ExpectClean(const HttpRun& run) {
   SCOPED_TRACE(run.command.out + run.command.err);
   EXPECT_EQ(run.command.exit_code, 0);
   ASSERT_TRUE(run.report.is_object());
@@ -60,7 +60,7 @@ void ExpectClean(const Run& run) {
 }
 
 TEST(RawSocketStress, CleanUnderTheDefaultFaultMix) {
-  const Run run = RunHttp("raw-socket", {"--http=1.1"});
+  const HttpRun run = RunHttp("raw-socket", {"--http=1.1"});
   ExpectClean(run);
   EXPECT_GT(run.report["server"]["requests_by_fault"].value("split", 0), 0)
       << run.report["server"].dump();
@@ -75,17 +75,17 @@ TEST(RawSocketStress, ReferenceCurlSessionCleanUnderASplitHeavyMix) {
 }
 
 TEST(RawSocketStress, EveryTaskSucceedsWithoutFaults) {
-  const Run run = RunHttp("raw-socket", {"--http=1.1", "--faults=none"});
+  const HttpRun run = RunHttp("raw-socket", {"--http=1.1", "--faults=none"});
   ExpectClean(run);
   EXPECT_EQ(run.report["tasks_failed"], 0);
 }
 
 TEST(RawSocketStress, H2cIsRefusedAndMixedRunsOverHttp11) {
-  const Run refused = RunHttp("raw-socket", {"--http=h2c"});
+  const HttpRun refused = RunHttp("raw-socket", {"--http=h2c"});
   EXPECT_EQ(refused.command.exit_code, 2) << refused.command.err;
   EXPECT_THAT(refused.command.err, ::testing::HasSubstr("speaks HTTP/1.1 only"));
 
-  const Run mixed = RunHttp("raw-socket", {"--http=mixed"});
+  const HttpRun mixed = RunHttp("raw-socket", {"--http=mixed"});
   ExpectClean(mixed);
   EXPECT_EQ(mixed.report["by_version"]["asked_h2c"].value("ok_over_h2c", 0), 0)
       << mixed.report["by_version"].dump();
