@@ -65,7 +65,7 @@ std::string Tail(const std::string& text) {
 TEST(CorrectClients, AThreadPerTaskClientIsCleanUnderFrequentLeakChecks) {
   ExampleRun run = RunExamples(
       "threads",
-      {"http", "--client=example-threads", "--duration=15s", "--seed=7", "--http=mixed",
+      {"http", "--client=example-threads", "--duration=8s", "--seed=7", "--http=mixed",
        "--cancel_probability=0.1", "--tasks_per_session=200", "--leak_check_interval=250ms"},
       absl::Seconds(120));
   EXPECT_EQ(run.child.exit_code, 0) << Tail(run.output);
