@@ -28,6 +28,7 @@ void SessionCore::Run() {
       commands.swap(inbox_);
       inbox_filled_.store(false, std::memory_order_relaxed);
       wake_pending_ = false;
+      may_sleep_ = false;
     }
     for (Command& command : commands) Handle(command);
     commands.clear();
@@ -45,12 +46,15 @@ void SessionCore::Run() {
       return;
     }
 
-    bool more_commands = false;
+    bool idle = false;
     {
       MutexLock lock(&mu_);
-      more_commands = !inbox_.empty();
+      ForgetCompletedTasks();
+      idle = inbox_.empty();
+      // From here on a command posted from another thread writes the wakeup byte (Post).
+      may_sleep_ = idle;
     }
-    if (!more_commands) WaitForWork();
+    if (idle) WaitForWork();
   }
 }
 
@@ -128,10 +132,7 @@ void SessionCore::CancelTask(const std::shared_ptr<CurlTask>& task, const char* 
     // Bug (c): the caller's thread already delivered the cancellation.
     task->completed_ = true;
     task->state_.store(TaskState::kCompleted);
-    {
-      MutexLock lock(&mu_);
-      live_tasks_.erase(task->id());
-    }
+    completed_ids_.push_back(task->id());
     task->TakeCompletion();
     return;
   }
@@ -220,11 +221,35 @@ void SessionCore::ReleaseEasy(CurlTask* task) {
   }
   if (easy == nullptr) return;
   if (idle_easy_.size() < client_options_.max_pooled_easy_handles) {
+    // Back to libcurl's defaults now, so that nothing of this task (URL, method, body, headers,
+    // timeout, HTTP version, fresh-connect, its callbacks' data pointers) reaches the next one.
     curl_easy_reset(easy);
     idle_easy_.push_back(easy);
+    kEasyHandles.Add(kEasyHandles.handles_pooled, 1);
   } else {
     curl_easy_cleanup(easy);
+    kEasyHandles.Add(kEasyHandles.handles_destroyed, 1);
   }
+}
+
+CURL* SessionCore::TakeEasy() {
+  kEasyHandles.Add(kEasyHandles.transfers_started, 1);
+  if (!idle_easy_.empty()) {
+    CURL* easy = idle_easy_.back();
+    idle_easy_.pop_back();
+    kEasyHandles.Add(kEasyHandles.handles_pooled, -1);
+    return easy;
+  }
+  CURL* easy = curl_easy_init();
+  if (easy != nullptr) kEasyHandles.Add(kEasyHandles.handles_created, 1);
+  return easy;
+}
+
+void SessionCore::DestroyPooledEasyHandles() {
+  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+  kEasyHandles.Add(kEasyHandles.handles_pooled, -static_cast<int64_t>(idle_easy_.size()));
+  kEasyHandles.Add(kEasyHandles.handles_destroyed, static_cast<int64_t>(idle_easy_.size()));
+  idle_easy_.clear();
 }
 
 void SessionCore::Complete(const std::shared_ptr<CurlTask>& task, HttpResult result) {
@@ -249,10 +274,7 @@ void SessionCore::Complete(const std::shared_ptr<CurlTask>& task, HttpResult res
   result.timings.created = task->created_;
   const int64_t resumed_ns = task->resumed_ns_.load();
   result.timings.resumed = resumed_ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(resumed_ns);
-  {
-    MutexLock lock(&mu_);
-    live_tasks_.erase(task->id());
-  }
+  completed_ids_.push_back(task->id());
   std::shared_ptr<HttpCompletion> completion = task->TakeCompletion();
   if (bugs_.cancel_completes_inline) {
     // Bug (c): the state flips only after the callback ran, so a concurrent Cancel() still sees
@@ -271,9 +293,10 @@ bool SessionCore::AdvanceInvalidation() {
   event_thread_.Check("SessionCore::AdvanceInvalidation");
   std::vector<std::shared_ptr<CurlTask>> to_cancel;
   bool cancelling = false;
+  if (!invalidation_begun_.load(std::memory_order_acquire)) return false;
   {
     MutexLock lock(&mu_);
-    if (phase_ == Phase::kOpen) return false;
+    ForgetCompletedTasks();
     cancelling = phase_ == Phase::kCancelling;
     if (!invalidation_seen_ || cancelling) {
       // Tasks never resumed are cancelled; with InvalidateAndCancel, running ones too.
@@ -293,6 +316,7 @@ bool SessionCore::AdvanceInvalidation() {
   }
   {
     MutexLock lock(&mu_);
+    ForgetCompletedTasks();
     if (!live_tasks_.empty() || !inbox_.empty()) return false;
   }
   if (!running_.empty()) return false;
@@ -306,8 +330,7 @@ void SessionCore::Teardown() {
     MutexLock lock(&mu_);
     accepting_commands_ = false;
   }
-  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
-  idle_easy_.clear();
+  DestroyPooledEasyHandles();
   // Closes every connection: OnCloseSocket tells the observers, then drops the records.
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
