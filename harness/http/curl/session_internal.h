@@ -409,7 +409,6 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
         if (on_invalidated) invalidated_callbacks_.push_back(std::move(on_invalidated));
         on_invalidated = nullptr;
         if (phase_ == Phase::kOpen || phase == Phase::kCancelling) phase_ = phase;
-        invalidation_begun_.store(true, std::memory_order_release);
       }
     }
     if (on_invalidated) {
@@ -444,10 +443,6 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   void ReclaimClosedRecords() {
     MutexLock lock(&closed_mu_);
     closed_records_.clear();
-  }
-  void ForgetCompletedTasks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (uint64_t id : completed_ids_) live_tasks_.erase(id);
-    completed_ids_.clear();
   }
   // Returns true when invalidation finished (the loop ends).
   bool AdvanceInvalidation();
@@ -488,8 +483,6 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // thread's probes look at under a controlled scheduler, where taking mu_ would be a
   // scheduling point of its own.
   std::atomic<bool> inbox_filled_{false};
-  // phase_ left kOpen: lets the event thread skip mu_ in AdvanceInvalidation while open.
-  std::atomic<bool> invalidation_begun_{false};
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   // The event thread found the inbox empty and is about to wait (or waits) for work.
   bool may_sleep_ ABSL_GUARDED_BY(mu_) = false;
@@ -506,9 +499,6 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // Event thread only.
   LiveToken live_{kSessionCounter};
   std::vector<CURL*> idle_easy_;
-  // Tasks completed this loop turn, still in live_tasks_: ForgetCompletedTasks erases them under
-  // one lock of mu_ per turn rather than one per task (the thread resuming tasks wants mu_ too).
-  std::vector<uint64_t> completed_ids_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<CurlTask>> running_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<ConnectionRecord>> connections_;  // By id.
   absl::flat_hash_map<curl_socket_t, uint64_t> connection_by_fd_;

@@ -49,7 +49,6 @@ void SessionCore::Run() {
     bool idle = false;
     {
       MutexLock lock(&mu_);
-      ForgetCompletedTasks();
       idle = inbox_.empty();
       // From here on a command posted from another thread writes the wakeup byte (Post).
       may_sleep_ = idle;
@@ -132,7 +131,10 @@ void SessionCore::CancelTask(const std::shared_ptr<CurlTask>& task, const char* 
     // Bug (c): the caller's thread already delivered the cancellation.
     task->completed_ = true;
     task->state_.store(TaskState::kCompleted);
-    completed_ids_.push_back(task->id());
+    {
+      MutexLock lock(&mu_);
+      live_tasks_.erase(task->id());
+    }
     task->TakeCompletion();
     return;
   }
@@ -274,7 +276,10 @@ void SessionCore::Complete(const std::shared_ptr<CurlTask>& task, HttpResult res
   result.timings.created = task->created_;
   const int64_t resumed_ns = task->resumed_ns_.load();
   result.timings.resumed = resumed_ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(resumed_ns);
-  completed_ids_.push_back(task->id());
+  {
+    MutexLock lock(&mu_);
+    live_tasks_.erase(task->id());
+  }
   std::shared_ptr<HttpCompletion> completion = task->TakeCompletion();
   if (bugs_.cancel_completes_inline) {
     // Bug (c): the state flips only after the callback ran, so a concurrent Cancel() still sees
@@ -293,10 +298,9 @@ bool SessionCore::AdvanceInvalidation() {
   event_thread_.Check("SessionCore::AdvanceInvalidation");
   std::vector<std::shared_ptr<CurlTask>> to_cancel;
   bool cancelling = false;
-  if (!invalidation_begun_.load(std::memory_order_acquire)) return false;
   {
     MutexLock lock(&mu_);
-    ForgetCompletedTasks();
+    if (phase_ == Phase::kOpen) return false;
     cancelling = phase_ == Phase::kCancelling;
     if (!invalidation_seen_ || cancelling) {
       // Tasks never resumed are cancelled; with InvalidateAndCancel, running ones too.
@@ -316,7 +320,6 @@ bool SessionCore::AdvanceInvalidation() {
   }
   {
     MutexLock lock(&mu_);
-    ForgetCompletedTasks();
     if (!live_tasks_.empty() || !inbox_.empty()) return false;
   }
   if (!running_.empty()) return false;
