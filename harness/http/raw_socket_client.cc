@@ -951,9 +951,9 @@ class Core : public std::enable_shared_from_this<Core> {
     const bool reused = conn->used_before;
     const ResponseParser::Result result = conn->parser->OnEnd(reset);
     if (result == ResponseParser::Result::kDone) {
-      conn->task = nullptr;  // Read to the close: the connection is spent.
+      conn->task = nullptr;   // Read to the close: the connection is spent.
+      Succeed(*task, *conn);  // Reads the parser: before Close frees the connection.
       Close(conn);
-      Succeed(*task, *conn);
       return;
     }
     const HttpErrorKind kind = conn->parser->error();
