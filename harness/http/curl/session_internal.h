@@ -60,8 +60,12 @@ absl::Status GlobalInit();
 
 // ---- session_errors.cc ----
 
-// The HttpErrorKind of a transfer's CURLcode.
+// The HttpErrorKind of a CURLcode alone (no transfer to look at).
 HttpErrorKind ErrorKindOf(CURLcode code);
+// The HttpErrorKind of a finished transfer: the party at fault, from what happened on `easy`
+// (whether response bytes arrived, whether the socket failed), where the code alone is
+// ambiguous. A malformed response is kProtocol, whichever code libcurl chose for it.
+HttpErrorKind ErrorKindOf(CURL* easy, CURLcode code);
 // "host:port" or "[host]:port" of an IPv4 or IPv6 address; "?" for any other family.
 std::string PeerName(const struct sockaddr* address);
 // The local port a socket is bound to; -1 if unknown.

@@ -168,7 +168,7 @@ void SessionCore::FinishTransfer(CURL* easy, CURLcode code) {
   result.timings.connect = Micros(connect_us);
   result.timings.first_byte = Micros(first_byte_us);
   result.timings.total = Micros(total_us);
-  result.error = ErrorKindOf(code);
+  result.error = ErrorKindOf(easy, code);
   if (bugs_.remember_unreachable_forever && share_ != nullptr && status == 0 &&
       (result.error == HttpErrorKind::kConnect || result.error == HttpErrorKind::kReset)) {
     share_->marked_unreachable.store(true, std::memory_order_relaxed);
