@@ -8,7 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/base/mutex.h"
@@ -52,18 +53,31 @@ class SessionErrorKindTest : public ::testing::Test {
     HttpRequest request;
     request.url = url;
     request.timeout = absl::Seconds(10);
+    // netrig::Mutex, not absl::Notification: TSan cannot see Debian's prebuilt absl::Mutex.
+    Mutex mu;
+    CondVar done_changed;
+    bool done = false;
     HttpResult result;
-    absl::Notification done;
     auto task = (*session)->MakeTask(request, [&](const HttpResult& completed) {
+      MutexLock lock(&mu);
       result = completed;
-      done.Notify();
+      done = true;
+      done_changed.SignalAll();
     });
     EXPECT_TRUE(task.ok()) << task.status();
     if (!task.ok()) return {};
     (*task)->Resume();
-    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    {
+      const absl::Time deadline = absl::Now() + absl::Seconds(20);
+      MutexLock lock(&mu);
+      while (!done && absl::Now() < deadline) {
+        done_changed.WaitWithTimeout(&mu, absl::Milliseconds(100));
+      }
+      EXPECT_TRUE(done) << "the task did not complete within 20 s";
+    }
     (*session)->FinishTasksAndInvalidate(nullptr);
     EXPECT_TRUE((*session)->WaitUntilInvalidated(absl::Seconds(20)));
+    MutexLock lock(&mu);
     return result;
   }
 
