@@ -123,12 +123,28 @@ extern "C" {
 // thread hit during it) before the process dies.
 __attribute__((weak)) void NetrigFlushLeakCheckCapture();
 
+// libFuzzer's death callback (it writes the crashing input as crash-<sha1>) and its flag "an
+// input is running", weak references by their mangled names: null outside libFuzzer binaries.
+// libFuzzer installs its callback in place of ours when its fuzzer starts, and the combined
+// ASan+UBSan+LSan runtime then exits with the one shared exit code (LSan's 83, parsed last).
+void NetrigLibFuzzerDeathCallback() __asm__("_ZN6fuzzer6Fuzzer19StaticDeathCallbackEv")
+    __attribute__((weak));
+extern bool netrig_libfuzzer_running_input __asm__("_ZN6fuzzer19RunningUserCallbackE")
+    __attribute__((weak));
+
 namespace {
 volatile int ubsan_reported = 0;
 
 // Die() runs death callbacks before exiting with the shared common exit code; this is the one
 // place that can still tell which sanitizer called it.
 void ExitWithSanitizerCode() {
+  // libFuzzer's callback first, so the crashing input is still saved. It is only safe (and only
+  // has an input to save) while libFuzzer runs one; a report from another thread between inputs
+  // loses nothing.
+  if (NetrigLibFuzzerDeathCallback != nullptr && &netrig_libfuzzer_running_input != nullptr &&
+      *static_cast<volatile bool*>(&netrig_libfuzzer_running_input)) {
+    NetrigLibFuzzerDeathCallback();
+  }
   if (NetrigFlushLeakCheckCapture != nullptr) NetrigFlushLeakCheckCapture();
   netrig::PrintCrashContext();
   if (ubsan_reported) _exit(82);
@@ -141,7 +157,14 @@ __attribute__((constructor)) void InstallDeathCallback() {
 }
 }  // namespace
 
-void __ubsan_on_report() { ubsan_reported = 1; }
+// Both run before the report's Die(): ours is put back in case libFuzzer replaced it, and calls
+// libFuzzer's. A leak report at exit keeps LSan's code (83) either way.
+void __asan_on_error() { __sanitizer_set_death_callback(ExitWithSanitizerCode); }
+
+void __ubsan_on_report() {
+  ubsan_reported = 1;
+  __sanitizer_set_death_callback(ExitWithSanitizerCode);
+}
 
 NETRIG_UNINSTRUMENTED const char* __asan_default_options() {
   static char buffer[1024];
