@@ -629,12 +629,14 @@ class Core : public std::enable_shared_from_this<Core> {
     for (;;) {
       const int n = epoll_wait(epoll_fd_, events, 64, TimeoutMs());
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.u64 == 0) {
+        // epoll_event is packed on x86-64: copy the id out rather than bind a reference to it.
+        const uint64_t id = events[i].data.u64;
+        if (id == 0) {
           uint64_t drained;
           (void)!read(wake_fd_, &drained, sizeof(drained));
           continue;
         }
-        auto it = connections_.find(events[i].data.u64);
+        auto it = connections_.find(id);
         if (it != connections_.end()) OnEvents(it->second.get(), events[i].events);
       }
       RunCommands();
