@@ -50,5 +50,5 @@ configure_package_config_file(cmake/netrigConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/netrigConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/netrigConfig.cmake ${PROJECT_BINARY_DIR}/netrigConfigVersion.cmake
-              cmake/NetrigAddFuzzer.cmake
+              cmake/NetrigAddFuzzer.cmake cmake/NetrigCurl.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/netrig)
