@@ -38,6 +38,10 @@ const std::vector<SeededBug>& SeededBugs() {
        "passes the request timeout to libcurl in seconds where it wants milliseconds: tasks slower "
        "than a few milliseconds fail as timeouts with nothing wrong on the wire",
        "unexplained_failure", "any", "--faults=none --http=1.1"},
+      {"http", "bug-completion-under-lock", "1",
+       "runs completions while holding its session lock: a completion that calls back into its "
+       "session (netrig http --reentrant) deadlocks the session and every thread that touches it",
+       "hang", "any"},
       {"domain", "bug-case-sensitive", "8",
        "compares an ASCII host with the patterns without folding its case (WWW.Example.com "
        "escapes *.example.com)",

@@ -18,6 +18,9 @@
 namespace netrig {
 namespace {
 
+// How long Drive still waits for workers once the workload reports them wedged.
+constexpr absl::Duration kWedgedGrace = absl::Seconds(1);
+
 std::atomic<int> stop_requests{0};
 
 }  // namespace
@@ -53,6 +56,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
     done.store(true, std::memory_order_relaxed);
   };
 
+  std::atomic<int> workers_done{0};
   auto worker_main = [&](int worker) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     workload.WorkerStarted(worker);
@@ -91,6 +95,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
       started.fetch_add(1, std::memory_order_relaxed);
     }
     workload.WorkerFinished(worker);
+    workers_done.fetch_add(1, std::memory_order_release);
   };
 
   std::vector<Thread> workers;
@@ -151,7 +156,25 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
       next_status += options.status_interval;
     }
   }
-  for (auto& worker : workers) worker.join();
+  // A worker deadlocked inside the client never returns: when the workload says so, the workers
+  // still inside Operate after a grace are left blocked (OperationsWedged in driver.h). Otherwise
+  // (always, unless a hang was reported) every worker is joined.
+  bool wedged = false;
+  if (workload.OperationsWedged()) {
+    const absl::Time stopped = netrig::Now();
+    while (workers_done.load(std::memory_order_acquire) < threads &&
+           netrig::Now() - stopped < kWedgedGrace) {
+      netrig::SleepFor(absl::Milliseconds(20));
+    }
+    wedged = workers_done.load(std::memory_order_acquire) < threads;
+  }
+  for (auto& worker : workers) {
+    if (wedged) {
+      worker.detach();
+    } else {
+      worker.join();
+    }
+  }
   if (series != nullptr) {
     // The last, partial second, then every band still open ends here.
     const absl::Time now = netrig::Now();

@@ -63,6 +63,11 @@ class Workload {
   virtual void SampleSeries(SeriesSample& /*sample*/) {}
   // Band states now ({kBandPathDown, true}), every tick (20 ms) from the same thread: cheap.
   virtual void SampleBands(std::vector<std::pair<std::string, bool>>& /*states*/) {}
+  // True once operations are blocked inside the code under test for good (the watchdog reported
+  // a `hang`: a deadlocked client). Drive then stops waiting for the workers still inside
+  // Operate a short grace after the run stopped and leaves them blocked (detached): joining them
+  // would hang the run, and the finding would never be written. The process ends soon after.
+  virtual bool OperationsWedged() const { return false; }
 };
 
 struct DriveResult {

@@ -103,9 +103,9 @@ class HttpStress : public StressWorkload {
     if (!client.ok()) return client.status();
     tasks_ = std::make_unique<HttpStressWorkload>(options_, seed_, url_, *std::move(client),
                                                   violations_, planner_.get(), session_options);
-    watchdog_ =
-        std::make_unique<Watchdog>(std::vector<const Ledger*>{&tasks_->ledger()}, violations_,
-                                   absl::Milliseconds(200), options_.status_out);
+    watchdog_ = std::make_unique<Watchdog>(
+        std::vector<const Ledger*>{&tasks_->ledger()}, violations_, absl::Milliseconds(200),
+        options_.status_out, HttpStressWorkload::kCallbackHangAfter);
     monitor_ = Thread("http.monitor", [this] { MonitorLoop(); });
     return absl::OkStatus();
   }
@@ -145,11 +145,17 @@ class HttpStress : public StressWorkload {
     }
   }
   std::string InFlightUnit() const override { return "tasks"; }
+  bool OperationsWedged() const override {
+    return watchdog_ != nullptr && watchdog_->hang_reported();
+  }
 
   void Finish(const DriveResult& /*drive*/, bool interrupted) override {
     if (finished_) return;
     finished_ = true;
-    if (tasks_ != nullptr) {
+    // After a hang the client is deadlocked: any call into it (invalidating, destroying) would
+    // block this thread too. Its sessions, tasks and the task side are left as they are.
+    const bool hung = watchdog_ != nullptr && watchdog_->hang_reported();
+    if (tasks_ != nullptr && !hung) {
       tasks_->Drain(/*cancel=*/interrupted);  // The run core times the drain.
       watchdog_->CheckNow();
     }
@@ -164,7 +170,7 @@ class HttpStress : public StressWorkload {
     if (watchdog_ != nullptr) {
       watchdog_->Stop();
       stuck_ = watchdog_->stuck_reported();
-      if (stuck_ > 0) tasks_->PrintStuckStates(options_.status_out);
+      if (stuck_ > 0 && !hung) tasks_->PrintStuckStates(options_.status_out);
     }
     if (tasks_ != nullptr) {
       started_ = tasks_->tasks_started();
@@ -190,8 +196,13 @@ class HttpStress : public StressWorkload {
         if (tasks_->by_kind(i) != 0)
           errors_by_kind_.emplace_back(kOutcomeNames[i], tasks_->by_kind(i));
       }
-      tasks_->DropClient();
-      tasks_.reset();  // Joins the reaper.
+      if (hung) {
+        // Left alive on purpose (see above): the reaper and the spawners wait inside the client.
+        (void)tasks_.release();  // NOLINT
+      } else {
+        tasks_->DropClient();
+        tasks_.reset();  // Joins the reaper.
+      }
     }
     watchdog_.reset();
     if (server_ != nullptr) {
@@ -309,6 +320,21 @@ class HttpStress : public StressWorkload {
           "observers",
           absl::StrFormat("%d added, %d removed", counters_["observers_added"].get<uint64_t>(),
                           counters_["observers_removed"].get<uint64_t>()));
+      const nlohmann::json& reentrant = counters_["reentrant"];
+      summary.emplace_back(
+          "re-entrance",
+          options_.reentrant_percent == 0
+              ? std::string("off (--reentrant=0)")
+              : absl::StrFormat(
+                    "%d%% of callbacks: %d completions and %d observer callbacks called back in "
+                    "(%d follow-up tasks, %d refused by an invalidating session, %d cancels, %d "
+                    "invalidations)",
+                    options_.reentrant_percent, reentrant["completions_reentered"].get<uint64_t>(),
+                    reentrant["observer_callbacks_reentered"].get<uint64_t>(),
+                    reentrant["follow_up_tasks"].get<uint64_t>(),
+                    reentrant["follow_ups_refused_by_invalidating_session"].get<uint64_t>(),
+                    reentrant["cancels_from_callbacks"].get<uint64_t>(),
+                    reentrant["invalidations_from_callbacks"].get<uint64_t>()));
     }
     // A target without HTTP/2 answers h2c tasks over HTTP/1.1: the run looks healthy while
     // nothing it meant to test ran.
