@@ -32,11 +32,11 @@ class LockedTask : public HttpTask {
  public:
   LockedTask(std::shared_ptr<SessionState> session, uint64_t id, HttpVersion version,
              HttpCompletion on_complete)
-      : session_(std::move(session)),
+      : on_complete(std::move(on_complete)),
+        created(netrig::Now()),
+        session_(std::move(session)),
         id_(id),
-        version_(version),
-        on_complete(std::move(on_complete)),
-        created(netrig::Now()) {}
+        version_(version) {}
 
   uint64_t id() const override { return id_; }
   void Resume() override;

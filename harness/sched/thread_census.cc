@@ -99,15 +99,16 @@ void InstallStackHandler() {
   (void)installed;
 }
 
-std::string Symbolized(void* const* frames, int count) {
+// `skip`: leading frames that are netrig's own capture (the handler and the signal trampoline).
+std::string Symbolized(void* const* frames, int count, int skip) {
   std::string out;
-  for (int i = 0; i < count; ++i) {
+  for (int i = skip; i < count; ++i) {
     char name[512];
     // A return address points after the call: look up the byte before it (not for frame 0).
     const uintptr_t pc = reinterpret_cast<uintptr_t>(frames[i]);
     const bool found =
         absl::Symbolize(reinterpret_cast<void*>(i == 0 ? pc : pc - 1), name, sizeof(name));
-    absl::StrAppendFormat(&out, "    #%d 0x%x %s\n", i, pc, found ? name : "??");
+    absl::StrAppendFormat(&out, "    #%d 0x%x %s\n", i - skip, pc, found ? name : "??");
   }
   return out;
 }
@@ -206,7 +207,7 @@ std::vector<ThreadSnapshot> CaptureThreadStacks(absl::Duration timeout) {
       void* frames[internal::kMaxFrames];
       const int count = backtrace(frames, internal::kMaxFrames);
       out.back().has_stack = true;
-      out.back().stack = internal::Symbolized(frames, count);
+      out.back().stack = internal::Symbolized(frames, count, /*skip=*/0);
       asked.push_back(nullptr);
       tickets.push_back(0);
       continue;
@@ -225,7 +226,9 @@ std::vector<ThreadSnapshot> CaptureThreadStacks(absl::Duration timeout) {
     }
     if (record->answered.load(std::memory_order_acquire) >= tickets[i]) {
       out[i].has_stack = true;
-      out[i].stack = internal::Symbolized(record->frames.data(), record->frame_count);
+      // Frame 0 is the handler, frame 1 the kernel's signal trampoline.
+      out[i].stack = internal::Symbolized(record->frames.data(), record->frame_count,
+                                          std::min(2, record->frame_count));
     } else {
       out[i].stack =
           "    (no stack: the thread did not answer the stack signal in time; a sanitizer may "

@@ -483,7 +483,8 @@ void HttpStressWorkload::MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
   }
   ConnectionObserver observer;
   // The observer's re-entrance stream; its callbacks re-enter the session (--reentrant).
-  const uint64_t seed = DeriveSeed(slot.seed, absl::StrCat("observer/", rng()));
+  // From the spawner's task count, not from `rng`: the task's other draws stay as they were.
+  const uint64_t seed = DeriveSeed(DeriveSeed(slot.seed, "observer"), slot.tasks);
   std::weak_ptr<SessionLink> link = slot.link;
   observer.on_viability_changed = [this, link, seed](const ConnectionInfo&, bool) {
     viability_events_.fetch_add(1, std::memory_order_relaxed);
