@@ -22,10 +22,30 @@ if(NETRIG_SANITIZER_FLAGS)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "NETRIG_SANITIZER=${NETRIG_SANITIZER} needs clang (the presets use clang-19)")
   endif()
-  add_compile_options(${NETRIG_SANITIZER_FLAGS} -fno-omit-frame-pointer -g)
+  # Line tables are all a sanitizer report or a stack signature reads; full debug info made each
+  # compile 10-15% slower (measured on tests/http/session_test.cc under ASan).
+  add_compile_options(${NETRIG_SANITIZER_FLAGS} -fno-omit-frame-pointer -gline-tables-only)
   add_link_options(${NETRIG_SANITIZER_FLAGS})
   string(TOUPPER "${NETRIG_SANITIZER}" _san)
   add_compile_definitions(NETRIG_SANITIZER_${_san}=1)
+endif()
+
+# Link with LLVM's lld where it is installed (scripts/bootstrap installs lld-19): 2-3x faster than
+# GNU ld on netrig's hundred-odd executables (1.98 s against 0.83 s for one test binary, 3.2 s
+# against 1.0 s for bin/netrig), which is minutes of CI time. Only netrig's own targets: the
+# exported package does not carry it to a user's project.
+option(NETRIG_USE_LLD "Link netrig's own executables with lld when it is installed" ON)
+if(NETRIG_USE_LLD)
+  find_program(NETRIG_LLD NAMES ld.lld-19 ld.lld PATHS /usr/lib/llvm-19/bin)
+  if(NETRIG_LLD AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    add_link_options("--ld-path=${NETRIG_LLD}")
+  elseif(NETRIG_LLD)
+    # GCC looks for a program named ld.lld on its -B path: a directory holding just that link.
+    set(_netrig_linker_dir "${CMAKE_BINARY_DIR}/netrig-linker")
+    file(MAKE_DIRECTORY "${_netrig_linker_dir}")
+    file(CREATE_LINK "${NETRIG_LLD}" "${_netrig_linker_dir}/ld.lld" SYMBOLIC)
+    add_link_options(-fuse-ld=lld "-B${_netrig_linker_dir}/")
+  endif()
 endif()
 
 # Every netrig executable links this: sanitizer defaults compiled into the binary.

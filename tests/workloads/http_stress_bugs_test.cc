@@ -185,7 +185,7 @@ INSTANTIATE_TEST_SUITE_P(AllSeededBugs, SeededHttpBugTest, ::testing::ValuesIn(H
 
 // The same options against the reference client: no finding of any kind in this preset.
 TEST(ReferenceHttpClientTest, GivesNoFindingWithTheBugTestOptions) {
-  const NetrigRun run = RunNetrigHttp("curl", absl::Seconds(15));
+  const NetrigRun run = RunNetrigHttp("curl", absl::Seconds(10));
   SCOPED_TRACE(Tail(run.output));
   ASSERT_TRUE(run.child.exited) << run.child.Describe();
   EXPECT_EQ(run.child.exit_code, 0) << run.child.Describe();
