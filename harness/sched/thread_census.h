@@ -7,12 +7,14 @@
 // Stacks: CaptureThreadStacks() sends each census thread a real-time signal; the handler writes
 // backtrace() into the thread's preallocated slot (nothing is allocated or locked in the
 // handler), and the caller symbolizes the frames afterwards, outside any handler. A thread that
-// does not answer within the timeout (a sanitizer may defer a signal while the thread sits in a
-// call it does not treat as blocking) is listed with "no stack" and the reason.
+// does not answer within the timeout is listed with "no stack" and the reason, never waited for
+// longer: TSan defers an asynchronous signal until the thread's next intercepted call, so a
+// thread blocked in a raw syscall (a futex) may never run the handler, and a thread may block
+// the signal.
 //
 // Threads are counted, not synchronized: every field is a relaxed atomic written by its own
-// thread, so the census adds no happens-before edge between threads a sanitizer could miss races
-// through.
+// thread, and the census lock (taken when a thread joins and when it ends) is invisible to TSan,
+// so the census adds no happens-before edge between threads that TSan could miss races through.
 //
 // Example:
 //   {

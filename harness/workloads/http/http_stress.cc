@@ -146,7 +146,7 @@ class HttpStress : public StressWorkload {
   }
   std::string InFlightUnit() const override { return "tasks"; }
   bool OperationsWedged() const override {
-    return watchdog_ != nullptr && watchdog_->hang_reported();
+    return hung_ || (watchdog_ != nullptr && watchdog_->hang_reported());
   }
 
   void Finish(const DriveResult& /*drive*/, bool interrupted) override {
@@ -155,6 +155,7 @@ class HttpStress : public StressWorkload {
     // After a hang the client is deadlocked: any call into it (invalidating, destroying) would
     // block this thread too. Its sessions, tasks and the task side are left as they are.
     const bool hung = watchdog_ != nullptr && watchdog_->hang_reported();
+    hung_ = hung;  // Finish drops the watchdog; RunStress asks after it.
     if (tasks_ != nullptr && !hung) {
       tasks_->Drain(/*cancel=*/interrupted);  // The run core times the drain.
       watchdog_->CheckNow();
@@ -170,6 +171,7 @@ class HttpStress : public StressWorkload {
     if (watchdog_ != nullptr) {
       watchdog_->Stop();
       stuck_ = watchdog_->stuck_reported();
+      // A stuck task's state comes from the client, which is deadlocked after a hang.
       if (stuck_ > 0 && !hung) tasks_->PrintStuckStates(options_.status_out);
     }
     if (tasks_ != nullptr) {
@@ -197,8 +199,13 @@ class HttpStress : public StressWorkload {
           errors_by_kind_.emplace_back(kOutcomeNames[i], tasks_->by_kind(i));
       }
       if (hung) {
-        // Left alive on purpose (see above): the reaper and the spawners wait inside the client.
-        (void)tasks_.release();  // NOLINT
+        // Never destroyed (see above): the spawners Drive left blocked, the client's own threads
+        // and the reaper wait inside the client, and any of them that ever moves on returns into
+        // the task side (its own copy of the options, the ledger, the ViolationLog that RunStress
+        // keeps alive too) or into the fault planner. Destroying them now would make that a
+        // use-after-free of netrig's own, which ASan would report as the client's finding.
+        KeepAliveForWedgedThreads(std::shared_ptr<HttpStressWorkload>(std::move(tasks_)));
+        KeepAliveForWedgedThreads(std::shared_ptr<FaultPlanner>(std::move(planner_)));
       } else {
         tasks_->DropClient();
         tasks_.reset();  // Joins the reaper.
@@ -438,7 +445,8 @@ class HttpStress : public StressWorkload {
     MutexLock lock(&monitor_mu_);
     while (!monitor_stop_) {
       monitor_cv_.WaitWithTimeout(&monitor_mu_, absl::Milliseconds(100));
-      if (watchdog_->stuck_reported() > stuck_printed) {
+      // After a hang the client is deadlocked: asking it for task states would block here too.
+      if (watchdog_->stuck_reported() > stuck_printed && !watchdog_->hang_reported()) {
         stuck_printed = watchdog_->stuck_reported();
         tasks_->PrintStuckStates(options_.status_out);
       }
@@ -496,6 +504,7 @@ class HttpStress : public StressWorkload {
   CondVar monitor_cv_;
   bool monitor_stop_ ABSL_GUARDED_BY(monitor_mu_) = false;
   bool finished_ = false;
+  bool hung_ = false;
 
   // What Finish() captured for the report.
   uint64_t started_ = 0, completed_ = 0, duplicates_ = 0, after_close_ = 0, cancelled_ = 0;

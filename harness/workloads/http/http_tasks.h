@@ -170,7 +170,8 @@ class HttpStressWorkload {
   // is reported and deliberately leaked: destroying it would block forever.
   void ReapLoop();
 
-  const HttpStressOptions& options_;
+  // A copy: after a hang this object outlives the run's options (KeepAliveForWedgedThreads).
+  const HttpStressOptions options_;
   const std::string url_;
   const FaultPlanner* const planner_;
   const HttpSessionOptions session_options_;
