@@ -185,7 +185,8 @@ class HttpStress : public StressWorkload {
         }
         failed_by_requested_[requested] = tasks_->failed_by_requested(requested);
       }
-      completed_ = tasks_->ledger().completed();
+      // The ledger also closes the entries of tasks the client refused: never started.
+      completed_ = tasks_->ledger().completed() - tasks_->not_created();
       duplicates_ = tasks_->ledger().duplicate_completions();
       after_close_ = tasks_->ledger().completions_after_close();
       cancelled_ = tasks_->cancelled();

@@ -112,14 +112,14 @@ void HttpStressWorkload::Operate(int worker, uint64_t /*index*/, absl::Time inte
     if (link->invalidated_from_callback.load() &&
         task.status().code() == absl::StatusCode::kFailedPrecondition) {
       // A completion invalidated the session meanwhile (--reentrant): refused rightly.
-      tasks_.Complete(record->ledger_id, "not_created");
+      CloseNotCreated(record->ledger_id);
       in_flight_.Release(1);
       return;
     }
     // Our own session, not invalidated: the client refused a valid request.
     violations_->Report("make_task_failed", absl::StrCat("MakeTask on an open session failed: ",
                                                          task.status().ToString()));
-    tasks_.Complete(record->ledger_id, "not_created");
+    CloseNotCreated(record->ledger_id);
     in_flight_.Release(1);
     return;
   }
@@ -237,6 +237,7 @@ nlohmann::json HttpStressWorkload::Counters() const {
             {"completions_reentered", reentrant_completions_.load()},
             {"follow_up_tasks", follow_ups_.load()},
             {"follow_ups_refused_by_invalidating_session", follow_ups_refused_.load()},
+            {"observer_follow_ups_skipped_at_cap", observer_follow_ups_capped_.load()},
             {"cancels_from_callbacks", cancels_from_callbacks_.load()},
             {"invalidations_from_callbacks", invalidations_from_callbacks_.load()},
             {"observer_callbacks_reentered", reentrant_observer_events_.load()}}}};
@@ -290,10 +291,18 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
     live_tasks_.erase(record.ledger_id);
   }
   if (record.cancel_after_completion) canceller_.Add(netrig::Now(), record.task.lock());
+  if (record.from_observer) {
+    record.link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (!record.follow_up) {
     Reenter(record);
     in_flight_.Release(1);
   }
+}
+
+void HttpStressWorkload::CloseNotCreated(uint64_t ledger_id) {
+  not_created_.fetch_add(1, std::memory_order_relaxed);
+  tasks_.Complete(ledger_id, "not_created");
 }
 
 bool HttpStressWorkload::ReentryAllowed() const {
@@ -329,7 +338,7 @@ void HttpStressWorkload::Reenter(TaskRecord& record) {
 }
 
 bool HttpStressWorkload::MakeFollowUp(const std::shared_ptr<SessionLink>& link, HttpVersion version,
-                                      uint64_t seed, uint64_t fault_key) {
+                                      uint64_t seed, uint64_t fault_key, bool from_observer) {
   HttpRequest request;
   request.url = url_;
   request.timeout = options_.request_timeout;
@@ -344,6 +353,7 @@ bool HttpStressWorkload::MakeFollowUp(const std::shared_ptr<SessionLink>& link, 
   record->reenter_seed = seed;
   record->fault_key = fault_key;
   record->follow_up = true;
+  record->from_observer = from_observer;
   // The scope is open: this runs inside a callback of the session, before its invalidation
   // completes (nothing is called back after it).
   record->ledger_id = tasks_.Open(link->scope);
@@ -353,7 +363,8 @@ bool HttpStressWorkload::MakeFollowUp(const std::shared_ptr<SessionLink>& link, 
       std::move(request),
       [this, record](const HttpResult& result) { OnComplete(*record, result); });
   if (!task.ok()) {
-    tasks_.Complete(record->ledger_id, "not_created");
+    if (from_observer) link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
+    CloseNotCreated(record->ledger_id);
     if (task.status().code() == absl::StatusCode::kFailedPrecondition) {
       // The session is being invalidated (by its spawner or by another callback).
       follow_ups_refused_.fetch_add(1, std::memory_order_relaxed);
@@ -367,6 +378,7 @@ bool HttpStressWorkload::MakeFollowUp(const std::shared_ptr<SessionLink>& link, 
   record->task = *task;
   TrackLive(record->ledger_id, link->scope, *task);
   follow_ups_.fetch_add(1, std::memory_order_relaxed);
+  tasks_started_.fetch_add(1, std::memory_order_relaxed);  // Started like any task.
   (*task)->Resume();
   return true;
 }
@@ -403,8 +415,14 @@ void HttpStressWorkload::OnObserverEvent(const std::shared_ptr<SessionLink>& lin
   if (static_cast<int>(rng() % 100) >= options_.reentrant_percent) return;
   reentrant_observer_events_.fetch_add(1, std::memory_order_relaxed);
   if ((rng() & 1) == 0 || !CancelAnotherTask(link->scope, 0)) {
+    if (link->observer_follow_ups_open.fetch_add(1, std::memory_order_relaxed) >=
+        kMaxObserverFollowUpsOpen) {
+      link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
+      observer_follow_ups_capped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     MakeFollowUp(link, PickVersion(rng), DeriveSeed(seed, "observer_follow_up"),
-                 rng() | (uint64_t{1} << 62));
+                 rng() | (uint64_t{1} << 62), /*from_observer=*/true);
   }
 }
 

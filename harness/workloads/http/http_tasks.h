@@ -86,6 +86,8 @@ class HttpStressWorkload {
 
   uint64_t tasks_started() const { return tasks_started_.load(); }
   uint64_t cancelled() const { return cancelled_.load(); }
+  // Ledger entries closed because MakeTask refused them (never started, so never completed).
+  uint64_t not_created() const { return not_created_.load(); }
   uint64_t errors() const { return errors_.load(); }
   uint64_t by_kind(int i) const { return by_kind_[i].load(); }
   // Tasks that asked for `requested` and succeeded over `negotiated` (0: HTTP/1.1, 1: h2c).
@@ -111,7 +113,15 @@ class HttpStressWorkload {
     // second invalidation, and the reaper closes its ledger scope once the session reports
     // invalidation (closing it from the callback would race the spawner opening a task in it).
     std::atomic<bool> invalidated_from_callback{false};
+    // Follow-ups made from observer callbacks and not completed yet (kMaxObserverFollowUpsOpen).
+    std::atomic<int> observer_follow_ups_open{0};
   };
+  // At most this many observer-made follow-ups open per session. A better-path event goes to
+  // every established connection to the peer, and each follow-up opens or readies a connection
+  // that raises such events again: unbounded, 5% of them made follow-ups faster than the session
+  // could run them (a run of the reference client spent its event thread delivering them, every
+  // task stuck). Completions need no bound: a follow-up never re-enters.
+  static constexpr int kMaxObserverFollowUpsOpen = 4;
   struct TaskRecord {
     uint64_t ledger_id = 0;
     absl::Time start;
@@ -125,6 +135,7 @@ class HttpStressWorkload {
     uint64_t fault_key = 0;
     // Made from a callback: holds no in-flight budget and does not re-enter again.
     bool follow_up = false;
+    bool from_observer = false;  // Counted in link->observer_follow_ups_open until it completes.
   };
   struct LiveTask {
     std::weak_ptr<HttpTask> task;
@@ -155,11 +166,13 @@ class HttpStressWorkload {
   // A follow-up task in `link`'s session, made and resumed from a callback. False if the
   // session refused it (being invalidated).
   bool MakeFollowUp(const std::shared_ptr<SessionLink>& link, HttpVersion version, uint64_t seed,
-                    uint64_t fault_key);
+                    uint64_t fault_key, bool from_observer = false);
   // Cancels an in-flight task of `scope` other than `except` (from a callback); false if none.
   bool CancelAnotherTask(uint64_t scope, uint64_t except);
   void OnObserverEvent(const std::shared_ptr<SessionLink>& link, uint64_t seed);
   bool ReentryAllowed() const;
+  // Closes the ledger entry of a task MakeTask refused (counted in not_created()).
+  void CloseNotCreated(uint64_t ledger_id);
   HttpVersion PickVersion(OperationRandom& rng);
   bool EnsureSession(Slot& slot);
   // Starts invalidating the slot's session; the reaper destroys it once invalidated.
@@ -212,6 +225,8 @@ class HttpStressWorkload {
   std::atomic<uint64_t> reentrant_completions_{0};
   std::atomic<uint64_t> follow_ups_{0};
   std::atomic<uint64_t> follow_ups_refused_{0};
+  std::atomic<uint64_t> observer_follow_ups_capped_{0};
+  std::atomic<uint64_t> not_created_{0};
   std::atomic<uint64_t> cancels_from_callbacks_{0};
   std::atomic<uint64_t> invalidations_from_callbacks_{0};
   std::atomic<uint64_t> reentrant_observer_events_{0};
