@@ -11,6 +11,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "harness/base/mutex.h"
 #include "harness/sched/thread.h"
 
 // TSan's annotation entry points (defined only in TSan builds; null elsewhere).
@@ -81,10 +81,13 @@ class InvisibleToTsan {
   InvisibleToTsan& operator=(const InvisibleToTsan&) = delete;
 };
 
-Mutex census_mu;
+// A plain std::mutex, not netrig::Mutex: a controlled scheduler (controlled.h) makes every
+// netrig::Mutex operation a step of its schedule, and the census, taken at each thread's start
+// and end, would add steps whose order is timing (a replay's trace differed from its run's).
+std::mutex census_mu;
 // Records are never freed: a thread that ends leaves its record for the next one to claim, so a
 // thread-per-task client does not grow the list without bound.
-std::vector<CensusRecord*>& Records() ABSL_EXCLUSIVE_LOCKS_REQUIRED(census_mu) {
+std::vector<CensusRecord*>& Records() {
   static auto* const records = new std::vector<CensusRecord*>();
   return *records;
 }
@@ -95,7 +98,7 @@ struct Leave {
     CensusRecord* record = census_record;
     if (record == nullptr) return;
     InvisibleToTsan invisible;
-    MutexLock lock(&census_mu);
+    std::lock_guard<std::mutex> lock(census_mu);
     record->in_use = false;
     record->last_point.store(nullptr, std::memory_order_relaxed);
     record->callback_since_ns.store(0, std::memory_order_relaxed);
@@ -151,8 +154,7 @@ std::string Symbolized(void* const* frames, int count, int skip) {
   return out;
 }
 
-ThreadSnapshot SnapshotLocked(const CensusRecord& record, int64_t now_ns)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(census_mu) {
+ThreadSnapshot SnapshotLocked(const CensusRecord& record, int64_t now_ns) {
   ThreadSnapshot snapshot;
   snapshot.id = record.id;
   snapshot.name = record.name;
@@ -175,7 +177,7 @@ CensusRecord* JoinCensus(bool netrig_thread) {
   thread_local Leave leave;
   (void)leave;
   InvisibleToTsan invisible;
-  MutexLock lock(&census_mu);
+  std::lock_guard<std::mutex> lock(census_mu);
   CensusRecord* record = nullptr;
   for (CensusRecord* candidate : Records()) {
     if (!candidate->in_use) {
@@ -222,7 +224,7 @@ std::vector<ThreadSnapshot> ThreadsInCallbackLongerThan(absl::Duration limit) {
   const int64_t before_ns = now_ns - absl::ToInt64Nanoseconds(limit);
   std::vector<ThreadSnapshot> out;
   internal::InvisibleToTsan invisible;
-  MutexLock lock(&internal::census_mu);
+  std::lock_guard<std::mutex> lock(internal::census_mu);
   for (const internal::CensusRecord* record : internal::Records()) {
     if (!record->in_use) continue;
     const int64_t since = record->callback_since_ns.load(std::memory_order_relaxed);
@@ -238,7 +240,7 @@ std::vector<ThreadSnapshot> CaptureThreadStacks(absl::Duration timeout) {
   std::vector<ThreadSnapshot> out;
   // Held throughout: a thread cannot leave the census (and end) while it is being signalled.
   internal::InvisibleToTsan invisible;
-  MutexLock lock(&internal::census_mu);
+  std::lock_guard<std::mutex> lock(internal::census_mu);
   std::vector<internal::CensusRecord*> asked;
   std::vector<uint64_t> tickets;
   for (internal::CensusRecord* record : internal::Records()) {
