@@ -2,12 +2,13 @@
 // HttpOptionTable() and runs the workload (harness/workloads/http/http_stress.h) under the run core
 // (harness/drive/stress_run.h).
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "cli/command.h"
 #include "harness/http/http_client.h"
 #include "harness/workloads/http/http_stress.h"
-#include "cli/command.h"
 
 namespace netrig::cli {
 
@@ -29,6 +30,12 @@ int RunHttp(const std::vector<std::string>& args) {
   if (!result.ok()) {
     PrintError("http", result.status().message());
     return kExitUsage;
+  }
+  if (result->operations_wedged) {
+    // A hang left threads blocked inside the client, pointing into objects kept alive for them:
+    // end here, without the static destructors exit() would run under them.
+    std::fflush(nullptr);
+    std::_Exit(result->exit_code);
   }
   return result->exit_code;
 }

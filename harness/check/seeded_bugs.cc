@@ -42,6 +42,10 @@ const std::vector<SeededBug>& SeededBugs() {
        "the raw-socket client scans a chunk-size line for its LF past the bytes received when "
        "the line arrived without its CRLF (heap buffer over-read; split delivery shows it)",
        "asan", "asan", "--http=1.1"},
+      {"http", "bug-completion-under-lock", "1",
+       "runs completions while holding its session lock: a completion that calls back into its "
+       "session (netrig http --reentrant) deadlocks the session and every thread that touches it",
+       "hang", "any"},
       {"domain", "bug-case-sensitive", "8",
        "compares an ASCII host with the patterns without folding its case (WWW.Example.com "
        "escapes *.example.com)",

@@ -44,6 +44,11 @@ const std::vector<ViolationKindInfo>& ViolationCatalogue() {
       {"open_at_close", "http",
        "a session reported invalidation while one of its tasks had not completed"},
       {"stuck", "http", "a task stayed open past its deadline"},
+      {"hang", "http",
+       "a client's callback into the harness (a completion or an observer callback) did not "
+       "return within the hang limit: the client deadlocked in or under it (typically a lock "
+       "held across callbacks that a re-entrant call needs); the report gives every thread's "
+       "name, last schedule point and stack"},
       {"stuck_invalidation", "http", "a session never completed its invalidation"},
       {"make_task_failed", "http", "MakeTask failed on an open session for a valid request"},
       {"new_session_failed", "http", "NewSession failed"},

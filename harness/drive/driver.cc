@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -18,6 +19,9 @@
 namespace netrig {
 namespace {
 
+// How long Drive still waits for workers once the workload reports them wedged.
+constexpr absl::Duration kWedgedGrace = absl::Seconds(1);
+
 std::atomic<int> stop_requests{0};
 
 }  // namespace
@@ -29,12 +33,51 @@ void ClearStopRequest() { stop_requests.store(0, std::memory_order_relaxed); }
 bool StopRequested() { return stop_requests.load(std::memory_order_relaxed) >= 1; }
 bool DrainCutRequested() { return stop_requests.load(std::memory_order_relaxed) >= 2; }
 
+void KeepAliveForWedgedThreads(std::shared_ptr<void> object) {
+  static Mutex mu;
+  // Never destroyed (not even at exit, while wedged threads may still run), and reachable.
+  static auto* const kept = new std::vector<std::shared_ptr<void>>();
+  MutexLock lock(&mu);
+  kept->push_back(std::move(object));
+}
+
 std::string HumanCount(double value) {
   if (value >= 1e9) return absl::StrFormat("%.2fG", value / 1e9);
   if (value >= 1e6) return absl::StrFormat("%.2fM", value / 1e6);
   if (value >= 1e4) return absl::StrFormat("%.1fk", value / 1e3);
   return absl::StrFormat("%.0f", value);
 }
+
+namespace {
+
+// What Drive shares with its workers. On the heap and co-owned by every worker: a worker that
+// Drive leaves blocked inside the client after a hang (Workload::OperationsWedged) may come back
+// long after Drive returned, and must then find only this, never Drive's stack.
+struct DriveShared {
+  explicit DriveShared(int threads) : in_operate(threads) {}
+
+  // The first reason to stop wins.
+  void Finish(const char* why) {
+    const char* none = nullptr;
+    reason.compare_exchange_strong(none, why);
+    done.store(true, std::memory_order_relaxed);
+  }
+
+  std::atomic<uint64_t> next_index{0};
+  std::atomic<uint64_t> started{0};
+  std::atomic<uint64_t> late{0};
+  std::atomic<bool> done{false};
+  std::atomic<const char*> reason{nullptr};
+  std::atomic<int> workers_done{0};
+  // The abandon handshake (seq_cst on both sides, as Dekker's): a worker marks itself inside
+  // Operate and then checks `abandoned`; Drive sets `abandoned` and then reads the marks. So
+  // either Drive sees the worker inside (and leaves it), or the worker sees `abandoned` (and
+  // touches nothing of the run again: the workload, the options, the ViolationLog may be gone).
+  std::atomic<bool> abandoned{false};
+  std::vector<std::atomic<bool>> in_operate;
+};
+
+}  // namespace
 
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations) {
   const int threads = options.threads > 0 ? options.threads : 1;
@@ -44,63 +87,63 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   // Open loop: intended starts before `end` that are behind schedule still start, up to this
   // long after it (a moment's stall, a loaded machine); a run further behind stops anyway.
   const absl::Time backlog_end = end + std::min(options.duration / 10, absl::Seconds(1));
-  std::atomic<uint64_t> next_index{0};
-  std::atomic<uint64_t> started{0};
-  std::atomic<uint64_t> late{0};
-  std::atomic<bool> done{false};
-  // The first reason to stop wins.
-  std::atomic<const char*> reason{nullptr};
-  auto finish = [&](const char* why) {
-    const char* none = nullptr;
-    reason.compare_exchange_strong(none, why);
-    done.store(true, std::memory_order_relaxed);
-  };
+  auto shared = std::make_shared<DriveShared>(threads);
 
-  auto worker_main = [&](int worker) {
+  // Everything a worker reads is a copy or lives in `shared`, except `workload` and
+  // `violations`, which it touches only while Drive has not abandoned it.
+  auto worker_main = [shared, &workload, violations, open_loop, start, end, backlog_end,
+                      rate = options.rate, max_operations = options.max_operations,
+                      stop_on_violation = options.stop_on_violation](int worker) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    std::atomic<bool>& in_operate = shared->in_operate[worker];
     workload.WorkerStarted(worker);
-    while (!done.load(std::memory_order_relaxed)) {
-      const uint64_t index = next_index.fetch_add(1, std::memory_order_relaxed);
-      if (options.max_operations != 0 && index >= options.max_operations) {
-        finish("max_operations");
+    while (!shared->done.load(std::memory_order_relaxed)) {
+      const uint64_t index = shared->next_index.fetch_add(1, std::memory_order_relaxed);
+      if (max_operations != 0 && index >= max_operations) {
+        shared->Finish("max_operations");
         break;
       }
       absl::Time intended = netrig::Now();
       if (open_loop) {
         const absl::Time now = intended;
-        intended = start + absl::Seconds(static_cast<double>(index) / options.rate);
+        intended = start + absl::Seconds(static_cast<double>(index) / rate);
         // A run that cannot keep up with its rate still ends nearly on time.
         if (intended >= end || now >= backlog_end) {
-          finish("duration");
+          shared->Finish("duration");
           break;
         }
         PaceUntil(intended);
         if (netrig::Now() - intended > absl::Milliseconds(1))
-          late.fetch_add(1, std::memory_order_relaxed);
+          shared->late.fetch_add(1, std::memory_order_relaxed);
       } else if (intended >= end) {
-        finish("duration");
+        shared->Finish("duration");
         break;
       }
       if (StopRequested()) {
-        finish("interrupted");
+        shared->Finish("interrupted");
         break;
       }
-      if (options.stop_on_violation && violations != nullptr && !violations->empty()) {
-        finish("violation");
+      if (stop_on_violation && violations != nullptr && !violations->empty()) {
+        shared->Finish("violation");
         break;
       }
       SchedulePoint("driver.operate");
+      in_operate.store(true, std::memory_order_seq_cst);
+      if (shared->abandoned.load(std::memory_order_seq_cst)) return;
       workload.Operate(worker, index, intended);
-      started.fetch_add(1, std::memory_order_relaxed);
+      in_operate.store(false, std::memory_order_seq_cst);
+      if (shared->abandoned.load(std::memory_order_seq_cst)) return;
+      shared->started.fetch_add(1, std::memory_order_relaxed);
     }
     workload.WorkerFinished(worker);
+    shared->workers_done.fetch_add(1, std::memory_order_release);
   };
 
   std::vector<Thread> workers;
   workers.reserve(threads);
   for (int worker = 0; worker < threads; ++worker) {
     workers.emplace_back(absl::StrCat("driver.", worker),
-                         [&worker_main, worker] { worker_main(worker); });
+                         [worker_main, worker] { worker_main(worker); });
   }
 
   // The status line and the series, from this thread, until the workers are done.
@@ -109,7 +152,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   std::vector<std::pair<std::string, bool>> band_states;
   auto sample_series = [&](absl::Time now) {
     SeriesSample sample;
-    sample.started = started.load(std::memory_order_relaxed);
+    sample.started = shared->started.load(std::memory_order_relaxed);
     workload.SampleSeries(sample);
     series->Sample(now, sample);
   };
@@ -125,14 +168,14 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   absl::Time next_status = start + options.status_interval;
   uint64_t last_count = 0;
   absl::Time last_time = start;
-  while (!done.load(std::memory_order_relaxed)) {
+  while (!shared->done.load(std::memory_order_relaxed)) {
     netrig::SleepFor(absl::Milliseconds(20));
     const absl::Time now = netrig::Now();
-    if (StopRequested()) finish("interrupted");
+    if (StopRequested()) shared->Finish("interrupted");
     if (options.stop_on_violation && violations != nullptr && !violations->empty()) {
-      finish("violation");
+      shared->Finish("violation");
     }
-    if (now >= end) finish("duration");  // Also ends workers that wait inside Operate().
+    if (now >= end) shared->Finish("duration");  // Also ends workers that wait inside Operate().
     if (series != nullptr) {
       sample_bands(now);
       if (now >= next_sample) {
@@ -141,7 +184,7 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
       }
     }
     if (options.status_out != nullptr && now >= next_status) {
-      const uint64_t count = started.load(std::memory_order_relaxed);
+      const uint64_t count = shared->started.load(std::memory_order_relaxed);
       const double rate =
           static_cast<double>(count - last_count) / absl::ToDoubleSeconds(now - last_time);
       absl::FPrintF(options.status_out, "[%5.1fs] ops %s (%s/s) %s| violations %d\n",
@@ -154,7 +197,28 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
       next_status += options.status_interval;
     }
   }
-  for (auto& worker : workers) worker.join();
+  // A worker deadlocked inside the client never returns: when the workload says so, a worker
+  // still inside Operate a grace after the run stopped is left blocked (detached; see
+  // DriveShared for why that is safe). Otherwise (always, unless a hang was reported) every
+  // worker is joined.
+  if (workload.OperationsWedged()) {
+    const absl::Time stopped = netrig::Now();
+    while (shared->workers_done.load(std::memory_order_acquire) < threads &&
+           netrig::Now() - stopped < kWedgedGrace) {
+      netrig::SleepFor(absl::Milliseconds(20));
+    }
+    if (shared->workers_done.load(std::memory_order_acquire) < threads) {
+      shared->abandoned.store(true, std::memory_order_seq_cst);
+    }
+  }
+  const bool abandoned = shared->abandoned.load(std::memory_order_seq_cst);
+  for (int worker = 0; worker < threads; ++worker) {
+    if (abandoned && shared->in_operate[worker].load(std::memory_order_seq_cst)) {
+      workers[worker].detach();
+    } else {
+      workers[worker].join();
+    }
+  }
   if (series != nullptr) {
     // The last, partial second, then every band still open ends here.
     const absl::Time now = netrig::Now();
@@ -164,14 +228,15 @@ DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog*
   }
 
   DriveResult result;
-  result.operations = started.load();
+  result.operations = shared->started.load();
   result.elapsed = netrig::Now() - start;
-  result.late_starts = late.load();
+  result.late_starts = shared->late.load();
   if (open_loop) {
     result.intended_operations = static_cast<uint64_t>(
         options.rate * absl::ToDoubleSeconds(std::min(result.elapsed, options.duration)));
   }
-  result.stop_reason = reason.load() != nullptr ? reason.load() : "duration";
+  const char* const reason = shared->reason.load();
+  result.stop_reason = reason != nullptr ? reason : "duration";
   return result;
 }
 

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,7 +64,21 @@ class Workload {
   virtual void SampleSeries(SeriesSample& /*sample*/) {}
   // Band states now ({kBandPathDown, true}), every tick (20 ms) from the same thread: cheap.
   virtual void SampleBands(std::vector<std::pair<std::string, bool>>& /*states*/) {}
+  // True once operations are blocked inside the code under test for good (the watchdog reported
+  // a `hang`: a deadlocked client). Drive then stops waiting for the workers still inside
+  // Operate a short grace after the run stopped and leaves them blocked (detached): joining them
+  // would hang the run, and the finding would never be written. Such a worker, should Operate
+  // ever return, touches nothing of the run again (driver.cc, DriveShared). What Operate itself
+  // and the client's threads reach must outlive the run: the workload hands it to
+  // KeepAliveForWedgedThreads, and the process ends soon after (StressResult::operations_wedged).
+  virtual bool OperationsWedged() const { return false; }
 };
+
+// Keeps `object` alive until the process ends, still reachable (LeakSanitizer does not call it a
+// leak): for what threads left blocked inside a deadlocked client may touch if they ever move on
+// (the task side, the fault planner, the run's ViolationLog). Destroying those while such a
+// thread can still return into them would be a use-after-free of netrig's own.
+void KeepAliveForWedgedThreads(std::shared_ptr<void> object);
 
 struct DriveResult {
   uint64_t operations = 0;  // Operations started.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -286,7 +287,9 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
       {"perturb_seed", perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr},
       {"schedule", options.schedule},
       {"replay", replay}};
-  ViolationLog violations(recipe);
+  // Shared, not a local: after a hang it must outlive this function (KeepAliveForWedgedThreads).
+  const auto violations_owner = std::make_shared<ViolationLog>(recipe);
+  ViolationLog& violations = *violations_owner;
 
   ClearStopRequest();
   ScopedStopSignals signals(options.handle_signals);
@@ -355,6 +358,9 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   const absl::Time drain_start = netrig::Now();
   workload.Finish(driven, interrupted);
   const absl::Duration drain = netrig::Now() - drain_start;
+  // Threads left blocked inside the client may still report into the log if they ever return.
+  const bool wedged = workload.OperationsWedged();
+  if (wedged) KeepAliveForWedgedThreads(violations_owner);
   end_control();
   ConfigureSchedule(previous_schedule);
 
@@ -367,7 +373,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
     live_at_end[type] = change;
     live_parts.push_back(absl::StrCat(change, " ", type));
   }
-  if (!live_parts.empty()) {
+  // After a `hang` the workload left the deadlocked client's objects alive on purpose.
+  if (!live_parts.empty() && !AlreadyReported(violations, "hang")) {
     violations.Report("live_objects", absl::StrCat("objects still alive after every ", command,
                                                    " object of the run was released: ",
                                                    absl::StrJoin(live_parts, ", ")));
@@ -466,6 +473,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   series.set_units(tally.unit, workload.InFlightUnit());
   report["series"] = series.ToJson();
 
+  result.operations_wedged = wedged;
   result.violation_total = violations.total();
   result.violations = violations.Kept();
   result.violation_counts = violations.CountsByKind();

@@ -218,6 +218,10 @@ struct StressResult {
   std::vector<std::pair<std::string, uint64_t>> violation_counts;
   std::string finding_path;  // Empty when none was written.
   std::string inconclusive;  // Why the run cannot vouch for the client; empty when it can.
+  // A `hang`: threads are still blocked inside the client under test, holding pointers into the
+  // run (kept alive, KeepAliveForWedgedThreads). A command-line caller should then end the process
+  // with std::_Exit after flushing: exit() would run static destructors under those threads.
+  bool operations_wedged = false;
 
   bool HasViolation(absl::string_view kind) const;
   // Each kept violation on a line, for test failure messages.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "harness/base/mutex.h"
 #include "harness/check/seeded_bugs.h"
+#include "harness/http/completion_under_lock_client.h"
 #include "harness/http/curl/buggy_clients.h"
 #include "harness/http/curl/session.h"
 #include "harness/http/null_client.h"
@@ -52,6 +53,14 @@ Registry<HttpClientRegistration>& HttpClientRegistry() {
                                         seeded->found_as, "): ", seeded->summary),
                      [name] { return NewBuggyHttpClient(name); }});
         }
+        // A seeded bug outside the libcurl session: its own small client.
+        const SeededBug* locked = FindSeededBug("bug-completion-under-lock");
+        (void)add({"bug-completion-under-lock",
+                   locked == nullptr
+                       ? std::string("seeded bug")
+                       : absl::StrCat("seeded bug (story ", locked->story, ", found as ",
+                                      locked->found_as, "): ", locked->summary),
+                   [] { return NewCompletionUnderLockClient(); }});
       });
   return *registry;
 }

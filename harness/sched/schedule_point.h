@@ -10,6 +10,9 @@
 //   netrig::ConfigureSchedule({.mode = netrig::ScheduleMode::kPerturb, .seed = 42});
 //   ...
 //   netrig::SchedulePoint("task.resume");
+//
+// Names are string literals: the thread census (thread_census.h) keeps the last one each thread
+// passed, for the watchdog's hang report.
 #ifndef NETRIG_HARNESS_SCHED_SCHEDULE_POINT_H_
 #define NETRIG_HARNESS_SCHED_SCHEDULE_POINT_H_
 
@@ -43,9 +46,13 @@ extern std::atomic<bool> schedule_active;
 void SchedulePointSlow(absl::string_view name);
 // A controlled scheduler (controlled.h) turns schedule points into its steps while it runs.
 void EnableScheduleHooks(bool enabled);
+// thread_census.h; `point` must be a string literal.
+void NoteSchedulePoint(const char* point);
 }  // namespace internal
 
 inline void SchedulePoint(absl::string_view name) {
+  // Always: the watchdog's hang report names each thread's last point (thread_census.h).
+  internal::NoteSchedulePoint(name.data());
   if (internal::schedule_active.load(std::memory_order_relaxed)) {
     internal::SchedulePointSlow(name);
   }

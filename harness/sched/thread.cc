@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "harness/sched/control_hooks.h"
+#include "harness/sched/thread_census.h"
 
 namespace netrig {
 namespace {
@@ -54,6 +55,7 @@ Thread::Thread(std::string name, absl::AnyInvocable<void() &&> body) {
   }
   thread_ = std::thread([identity, record, hooks, body = std::move(body)]() mutable {
     current_identity = identity.get();
+    internal::JoinCensus(/*netrig_thread=*/true);
     prctl(PR_SET_NAME, identity->name.substr(0, 15).c_str(), 0, 0, 0);
     if (record != nullptr) hooks->on_start(record);
     std::move(body)();

@@ -1,6 +1,7 @@
 #include "harness/drive/driver.h"
 
 #include <atomic>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -108,14 +109,75 @@ TEST(DriverTest, OpenLoopThatCannotKeepUpEndsOnTime) {
   class SlowWorkload : public Workload {
     void Operate(int, uint64_t, absl::Time) override { absl::SleepFor(absl::Milliseconds(10)); }
   } workload;
-  const DriveResult result =
-      Drive({.duration = absl::Milliseconds(400), .threads = 1, .rate = 1000, .status_out = nullptr},
-            workload, nullptr);
+  const DriveResult result = Drive(
+      {.duration = absl::Milliseconds(400), .threads = 1, .rate = 1000, .status_out = nullptr},
+      workload, nullptr);
   EXPECT_EQ(result.stop_reason, "duration");
   EXPECT_LT(result.elapsed, absl::Milliseconds(400) + absl::Milliseconds(150));
   EXPECT_GE(result.intended_operations, 390u);
   EXPECT_LT(result.operations, result.intended_operations / 2);
   EXPECT_GT(result.late_starts, 0u);
+}
+
+// A worker blocked inside Operate for good (a deadlocked client: OperationsWedged) is left
+// behind, the others are joined, and when the blocked Operate returns after Drive did, the worker
+// touches nothing of the run again (the workload may be gone by then).
+TEST(DriverTest, AWedgedWorkerIsLeftBehindAndTouchesNothingWhenItReturns) {
+  struct Gate {
+    Mutex mu;
+    CondVar opened_cv;
+    bool opened ABSL_GUARDED_BY(mu) = false;
+    std::atomic<bool> blocked{false};
+    std::atomic<bool> left_operate{false};
+    std::atomic<bool> run_gone{false};
+    std::atomic<int> touched_after_run{0};
+    std::atomic<int> finished[2] = {0, 0};
+  };
+  class WedgingWorkload : public Workload {
+   public:
+    explicit WedgingWorkload(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
+    void Operate(int worker, uint64_t, absl::Time) override {
+      const std::shared_ptr<Gate> gate = gate_;  // Not `this` once blocked.
+      if (gate->run_gone.load()) gate->touched_after_run.fetch_add(1);
+      if (worker != 0) {
+        absl::SleepFor(absl::Milliseconds(1));
+        return;
+      }
+      gate->blocked.store(true);
+      MutexLock lock(&gate->mu);
+      while (!gate->opened) gate->opened_cv.Wait(&gate->mu);
+      gate->left_operate.store(true);
+    }
+    void WorkerFinished(int worker) override {
+      if (gate_->run_gone.load()) gate_->touched_after_run.fetch_add(1);
+      gate_->finished[worker].fetch_add(1);
+    }
+    bool OperationsWedged() const override { return gate_->blocked.load(); }
+
+   private:
+    const std::shared_ptr<Gate> gate_;
+  };
+  auto gate = std::make_shared<Gate>();
+  WedgingWorkload workload(gate);
+  const DriveResult result =
+      Drive({.duration = absl::Milliseconds(200), .threads = 2, .status_out = nullptr}, workload,
+            nullptr);
+  EXPECT_EQ(result.stop_reason, "duration");
+  EXPECT_TRUE(gate->blocked.load());
+  EXPECT_FALSE(gate->left_operate.load());
+  EXPECT_EQ(gate->finished[1].load(), 1);  // The free worker was joined.
+  EXPECT_EQ(gate->finished[0].load(), 0);
+
+  gate->run_gone.store(true);  // From here on, the run's objects are gone.
+  {
+    MutexLock lock(&gate->mu);
+    gate->opened = true;
+    gate->opened_cv.SignalAll();
+  }
+  while (!gate->left_operate.load()) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(100));  // Time for a wrong worker to carry on.
+  EXPECT_EQ(gate->touched_after_run.load(), 0);
+  EXPECT_EQ(gate->finished[0].load(), 0);
 }
 
 TEST(SeedsTest, DerivationIsStableAndNamed) {

@@ -108,9 +108,9 @@ class HttpStress : public StressWorkload {
     }
     tasks_ = std::make_unique<HttpStressWorkload>(options_, seed_, url_, *std::move(client),
                                                   violations_, planner_.get(), session_options);
-    watchdog_ =
-        std::make_unique<Watchdog>(std::vector<const Ledger*>{&tasks_->ledger()}, violations_,
-                                   absl::Milliseconds(200), options_.status_out);
+    watchdog_ = std::make_unique<Watchdog>(
+        std::vector<const Ledger*>{&tasks_->ledger()}, violations_, absl::Milliseconds(200),
+        options_.status_out, HttpStressWorkload::kCallbackHangAfter);
     monitor_ = Thread("http.monitor", [this] { MonitorLoop(); });
     return absl::OkStatus();
   }
@@ -150,11 +150,18 @@ class HttpStress : public StressWorkload {
     }
   }
   std::string InFlightUnit() const override { return "tasks"; }
+  bool OperationsWedged() const override {
+    return hung_ || (watchdog_ != nullptr && watchdog_->hang_reported());
+  }
 
   void Finish(const DriveResult& /*drive*/, bool interrupted) override {
     if (finished_) return;
     finished_ = true;
-    if (tasks_ != nullptr) {
+    // After a hang the client is deadlocked: any call into it (invalidating, destroying) would
+    // block this thread too. Its sessions, tasks and the task side are left as they are.
+    const bool hung = watchdog_ != nullptr && watchdog_->hang_reported();
+    hung_ = hung;  // Finish drops the watchdog; RunStress asks after it.
+    if (tasks_ != nullptr && !hung) {
       tasks_->Drain(/*cancel=*/interrupted);  // The run core times the drain.
       watchdog_->CheckNow();
     }
@@ -169,7 +176,8 @@ class HttpStress : public StressWorkload {
     if (watchdog_ != nullptr) {
       watchdog_->Stop();
       stuck_ = watchdog_->stuck_reported();
-      if (stuck_ > 0) tasks_->PrintStuckStates(options_.status_out);
+      // A stuck task's state comes from the client, which is deadlocked after a hang.
+      if (stuck_ > 0 && !hung) tasks_->PrintStuckStates(options_.status_out);
     }
     if (tasks_ != nullptr) {
       started_ = tasks_->tasks_started();
@@ -182,7 +190,8 @@ class HttpStress : public StressWorkload {
         }
         failed_by_requested_[requested] = tasks_->failed_by_requested(requested);
       }
-      completed_ = tasks_->ledger().completed();
+      // The ledger also closes the entries of tasks the client refused: never started.
+      completed_ = tasks_->ledger().completed() - tasks_->not_created();
       duplicates_ = tasks_->ledger().duplicate_completions();
       after_close_ = tasks_->ledger().completions_after_close();
       cancelled_ = tasks_->cancelled();
@@ -195,8 +204,18 @@ class HttpStress : public StressWorkload {
         if (tasks_->by_kind(i) != 0)
           errors_by_kind_.emplace_back(kOutcomeNames[i], tasks_->by_kind(i));
       }
-      tasks_->DropClient();
-      tasks_.reset();  // Joins the reaper.
+      if (hung) {
+        // Never destroyed (see above): the spawners Drive left blocked, the client's own threads
+        // and the reaper wait inside the client, and any of them that ever moves on returns into
+        // the task side (its own copy of the options, the ledger, the ViolationLog that RunStress
+        // keeps alive too) or into the fault planner. Destroying them now would make that a
+        // use-after-free of netrig's own, which ASan would report as the client's finding.
+        KeepAliveForWedgedThreads(std::shared_ptr<HttpStressWorkload>(std::move(tasks_)));
+        KeepAliveForWedgedThreads(std::shared_ptr<FaultPlanner>(std::move(planner_)));
+      } else {
+        tasks_->DropClient();
+        tasks_.reset();  // Joins the reaper.
+      }
     }
     watchdog_.reset();
     if (server_ != nullptr) {
@@ -314,6 +333,21 @@ class HttpStress : public StressWorkload {
           "observers",
           absl::StrFormat("%d added, %d removed", counters_["observers_added"].get<uint64_t>(),
                           counters_["observers_removed"].get<uint64_t>()));
+      const nlohmann::json& reentrant = counters_["reentrant"];
+      summary.emplace_back(
+          "re-entrance",
+          options_.reentrant_percent == 0
+              ? std::string("off (--reentrant=0)")
+              : absl::StrFormat(
+                    "%d%% of callbacks: %d completions and %d observer callbacks called back in "
+                    "(%d follow-up tasks, %d refused by an invalidating session, %d cancels, %d "
+                    "invalidations)",
+                    options_.reentrant_percent, reentrant["completions_reentered"].get<uint64_t>(),
+                    reentrant["observer_callbacks_reentered"].get<uint64_t>(),
+                    reentrant["follow_up_tasks"].get<uint64_t>(),
+                    reentrant["follow_ups_refused_by_invalidating_session"].get<uint64_t>(),
+                    reentrant["cancels_from_callbacks"].get<uint64_t>(),
+                    reentrant["invalidations_from_callbacks"].get<uint64_t>()));
     }
     // A target without HTTP/2 answers h2c tasks over HTTP/1.1: the run looks healthy while
     // nothing it meant to test ran.
@@ -417,7 +451,8 @@ class HttpStress : public StressWorkload {
     MutexLock lock(&monitor_mu_);
     while (!monitor_stop_) {
       monitor_cv_.WaitWithTimeout(&monitor_mu_, absl::Milliseconds(100));
-      if (watchdog_->stuck_reported() > stuck_printed) {
+      // After a hang the client is deadlocked: asking it for task states would block here too.
+      if (watchdog_->stuck_reported() > stuck_printed && !watchdog_->hang_reported()) {
         stuck_printed = watchdog_->stuck_reported();
         tasks_->PrintStuckStates(options_.status_out);
       }
@@ -475,6 +510,7 @@ class HttpStress : public StressWorkload {
   CondVar monitor_cv_;
   bool monitor_stop_ ABSL_GUARDED_BY(monitor_mu_) = false;
   bool finished_ = false;
+  bool hung_ = false;
 
   // What Finish() captured for the report.
   uint64_t started_ = 0, completed_ = 0, duplicates_ = 0, after_close_ = 0, cancelled_ = 0;

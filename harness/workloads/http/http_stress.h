@@ -9,10 +9,17 @@
 //     after Resume, after a random delay (from another thread), after its completion;
 //   - every spawner thread has its own session, replaced every `tasks_per_session` tasks,
 //     alternately by FinishTasksAndInvalidate and InvalidateAndCancel, while the old one drains;
-//   - connection observers are registered and removed at random; schedule points perturbed.
+//   - connection observers are registered and removed at random; schedule points perturbed;
+//   - with `reentrant_percent`, that share of completions calls back into its session from the
+//     callback: makes and resumes a follow-up task (a retry), cancels another in-flight task of
+//     the session, or invalidates the session (the spawner then carries on with a fresh one);
+//     that share of observer callbacks makes a follow-up task or cancels one. Follow-ups do not
+//     re-enter again.
 // Checked while it runs: exactly-once completion and nothing after invalidation (Ledger, one
 // scope per session), no task past its deadline (Watchdog; the run stops and prints the stuck
-// tasks' states), live Session/Task/connection counters back to zero at the end, and in ASan
+// tasks' states), no client callback into the harness blocked for kCallbackHangAfter (a `hang`,
+// reported with every thread's last schedule point and stack), live Session/Task/connection
+// counters back to zero at the end, and in ASan
 // builds a periodic recoverable LeakSanitizer check. The first violation stops the run.
 //
 // Every decision draws from a generator seeded from the run's seed (DeriveSeed names: "faults",
@@ -64,6 +71,9 @@ struct HttpStressOptions : StressOptions {
   double cancel_probability = 0.05;
   int tasks_per_session = 1000;
   double observer_probability = 0.01;  // Per task: add or remove a connection observer.
+  // Percent of completions and observer callbacks that call back into their session from the
+  // callback (a follow-up task, a cancel of another task, or the session's invalidation); 0: none.
+  int reentrant_percent = 5;
   absl::Duration request_timeout = absl::Seconds(5);
   // A task open longer than this is stuck (a violation). At least request_timeout + 2 s: a
   // correct task may take its timeout plus the session's 1 s backstop.

@@ -92,6 +92,11 @@ OptionTable<HttpStressOptions> MakeHttpOptionTable() {
            "FinishTasksAndInvalidate and InvalidateAndCancel.")
       .Double("observer_probability", &O::observer_probability, 0, 1,
               "Per task: probability of registering or removing a connection observer.")
+      .Int("reentrant", &O::reentrant_percent, 0, 100,
+           "Percent of completions (and observer callbacks) that call back into their session\n"
+           "from the callback: a follow-up task (a retry), a cancel of another in-flight task,\n"
+           "or (completions only) the session's invalidation. 0: never. A client that runs\n"
+           "callbacks under its own lock deadlocks: a `hang` with every thread's stack.")
       .Duration("request_timeout", &O::request_timeout, absl::Milliseconds(1), absl::Hours(1),
                 "Per-task timeout.")
       .Duration("task_deadline", &O::task_deadline, absl::Milliseconds(1), absl::Hours(24),
@@ -231,6 +236,10 @@ absl::Status ValidateHttpStressOptions(const HttpStressOptions& options) {
       options.observer_probability < 0 || options.observer_probability > 1) {
     return absl::InvalidArgumentError(
         "--cancel_probability and --observer_probability must be in [0, 1]");
+  }
+  if (options.reentrant_percent < 0 || options.reentrant_percent > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("--reentrant ", options.reentrant_percent,
+                                                   ": expected a percent in [0, 100]"));
   }
   if (options.tasks_per_session <= 0) {
     return absl::InvalidArgumentError("--tasks_per_session must be positive");

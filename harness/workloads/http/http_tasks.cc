@@ -24,6 +24,7 @@
 #include "harness/sched/clock.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/thread.h"
+#include "harness/sched/thread_census.h"
 #include "nlohmann/json.hpp"
 
 namespace netrig::internal::http_stress {
@@ -79,16 +80,16 @@ void HttpStressWorkload::Operate(int worker, uint64_t /*index*/, absl::Time inte
     in_flight_.Release(1);
     return;
   }
+  const std::shared_ptr<SessionLink> link = slot.link;
   MaybeTouchObservers(slot, rng);
 
   HttpRequest request;
   request.url = url_;
   request.timeout = options_.request_timeout;
   request.version = PickVersion(rng);
+  const uint64_t fault_key = (uint64_t{slot.worker} << 40) | task_number;
   if (planner_ != nullptr) {
-    request.headers.emplace_back(
-        "X-Netrig-Fault",
-        EncodeFaultPlan(planner_->PlanFor((uint64_t{slot.worker} << 40) | task_number)));
+    request.headers.emplace_back("X-Netrig-Fault", EncodeFaultPlan(planner_->PlanFor(fault_key)));
   }
 
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -100,20 +101,30 @@ void HttpStressWorkload::Operate(int worker, uint64_t /*index*/, absl::Time inte
   record->start = start;
   record->cancel_after_completion = cancel && moment == CancelMoment::kAfterCompletion;
   record->requested = request.version;
+  record->link = link;
+  record->reenter_seed = DeriveSeed(DeriveSeed(slot.seed, task_number), "reenter");
+  record->fault_key = fault_key;
   record->ledger_id = tasks_.Open(slot.scope);
   absl::StatusOr<std::shared_ptr<HttpTask>> task = slot.session->MakeTask(
       std::move(request),
       [this, record](const HttpResult& result) { OnComplete(*record, result); });
   if (!task.ok()) {
+    if (link->invalidated_from_callback.load() &&
+        task.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // A completion invalidated the session meanwhile (--reentrant): refused rightly.
+      CloseNotCreated(record->ledger_id);
+      in_flight_.Release(1);
+      return;
+    }
     // Our own session, not invalidated: the client refused a valid request.
     violations_->Report("make_task_failed", absl::StrCat("MakeTask on an open session failed: ",
                                                          task.status().ToString()));
-    tasks_.Complete(record->ledger_id, "not_created");
+    CloseNotCreated(record->ledger_id);
     in_flight_.Release(1);
     return;
   }
   record->task = *task;
-  TrackLive(record->ledger_id, *task);
+  TrackLive(record->ledger_id, slot.scope, *task);
   ++slot.tasks_in_session;
   tasks_started_.fetch_add(1, std::memory_order_relaxed);
 
@@ -192,7 +203,7 @@ void HttpStressWorkload::PrintStuckStates(FILE* out) {
     {
       MutexLock lock(&live_mu_);
       auto it = live_tasks_.find(item.id);
-      if (it != live_tasks_.end()) task = it->second.lock();
+      if (it != live_tasks_.end()) task = it->second.task.lock();
     }
     absl::FPrintF(out,
                   "netrig http: stuck task %d (session %d): client state '%s', last noted '%s', "
@@ -220,7 +231,16 @@ nlohmann::json HttpStressWorkload::Counters() const {
           {"observers_removed", observers_removed_.load()},
           {"viability_events", viability_events_.load()},
           {"better_path_events", better_path_events_.load()},
-          {"stuck_sessions", stuck_sessions_.load()}};
+          {"stuck_sessions", stuck_sessions_.load()},
+          {"reentrant",
+           {{"percent", options_.reentrant_percent},
+            {"completions_reentered", reentrant_completions_.load()},
+            {"follow_up_tasks", follow_ups_.load()},
+            {"follow_ups_refused_by_invalidating_session", follow_ups_refused_.load()},
+            {"observer_follow_ups_skipped_at_cap", observer_follow_ups_capped_.load()},
+            {"cancels_from_callbacks", cancels_from_callbacks_.load()},
+            {"invalidations_from_callbacks", invalidations_from_callbacks_.load()},
+            {"observer_callbacks_reentered", reentrant_observer_events_.load()}}}};
 }
 
 std::string HttpStressWorkload::first_failure() const {
@@ -228,6 +248,7 @@ std::string HttpStressWorkload::first_failure() const {
 }
 
 void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result) {
+  WatchedCallback in_callback("completion");
   SchedulePoint("stress.complete");
   const bool first = record.completions.fetch_add(1, std::memory_order_acq_rel) == 0;
   tasks_.Complete(record.ledger_id, OutcomeName(result.error));
@@ -270,7 +291,150 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
     live_tasks_.erase(record.ledger_id);
   }
   if (record.cancel_after_completion) canceller_.Add(netrig::Now(), record.task.lock());
-  in_flight_.Release(1);
+  if (record.from_observer) {
+    record.link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (!record.follow_up) {
+    Reenter(record);
+    in_flight_.Release(1);
+  }
+}
+
+void HttpStressWorkload::CloseNotCreated(uint64_t ledger_id) {
+  not_created_.fetch_add(1, std::memory_order_relaxed);
+  tasks_.Complete(ledger_id, "not_created");
+}
+
+bool HttpStressWorkload::ReentryAllowed() const {
+  return options_.reentrant_percent > 0 && !StopRequested() && violations_->empty() &&
+         netrig::Now() < end_;
+}
+
+void HttpStressWorkload::Reenter(TaskRecord& record) {
+  if (!ReentryAllowed()) return;
+  OperationRandom rng(record.reenter_seed);
+  if (static_cast<int>(rng() % 100) >= options_.reentrant_percent) return;
+  reentrant_completions_.fetch_add(1, std::memory_order_relaxed);
+  SessionLink& link = *record.link;
+  switch (rng() % 3) {
+    case 0:  // A retry: a follow-up task made and resumed from the completion.
+      MakeFollowUp(record.link, record.requested, DeriveSeed(record.reenter_seed, "follow_up"),
+                   record.fault_key | (uint64_t{1} << 63));
+      break;
+    case 1:
+      if (CancelAnotherTask(link.scope, record.ledger_id)) break;
+      // No other task in flight: a retry instead, so the share still re-enters.
+      MakeFollowUp(record.link, record.requested, DeriveSeed(record.reenter_seed, "follow_up"),
+                   record.fault_key | (uint64_t{1} << 63));
+      break;
+    default:
+      // Rarer than the other two: at the full third, callbacks ended nearly every session (2,465
+      // of 2,467 in a 20 s run) long before --tasks_per_session, and the spawner's own churn
+      // (invalidation racing running tasks) was no longer exercised. One in `rarity` keeps about
+      // one callback invalidation per --tasks_per_session tasks; the rest become retries.
+      if (const uint64_t rarity = std::max<uint64_t>(
+              1, uint64_t(options_.tasks_per_session) * options_.reentrant_percent / 300);
+          rng() % rarity != 0) {
+        MakeFollowUp(record.link, record.requested, DeriveSeed(record.reenter_seed, "follow_up"),
+                     record.fault_key | (uint64_t{1} << 63));
+        break;
+      }
+      if (!link.invalidated_from_callback.exchange(true)) {
+        SchedulePoint("stress.invalidate_from_callback");
+        invalidations_from_callbacks_.fetch_add(1, std::memory_order_relaxed);
+        link.session->InvalidateAndCancel(nullptr);
+      }
+      break;
+  }
+}
+
+bool HttpStressWorkload::MakeFollowUp(const std::shared_ptr<SessionLink>& link, HttpVersion version,
+                                      uint64_t seed, uint64_t fault_key, bool from_observer) {
+  HttpRequest request;
+  request.url = url_;
+  request.timeout = options_.request_timeout;
+  request.version = version;
+  if (planner_ != nullptr) {
+    request.headers.emplace_back("X-Netrig-Fault", EncodeFaultPlan(planner_->PlanFor(fault_key)));
+  }
+  auto record = std::make_shared<TaskRecord>();
+  record->start = netrig::Now();
+  record->requested = version;
+  record->link = link;
+  record->reenter_seed = seed;
+  record->fault_key = fault_key;
+  record->follow_up = true;
+  record->from_observer = from_observer;
+  // The scope is open: this runs inside a callback of the session, before its invalidation
+  // completes (nothing is called back after it).
+  record->ledger_id = tasks_.Open(link->scope);
+  tasks_.Note(record->ledger_id, "follow_up_from_callback");
+  SchedulePoint("stress.follow_up");
+  absl::StatusOr<std::shared_ptr<HttpTask>> task = link->session->MakeTask(
+      std::move(request),
+      [this, record](const HttpResult& result) { OnComplete(*record, result); });
+  if (!task.ok()) {
+    if (from_observer) link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
+    CloseNotCreated(record->ledger_id);
+    if (task.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // The session is being invalidated (by its spawner or by another callback).
+      follow_ups_refused_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    violations_->Report("make_task_failed",
+                        absl::StrCat("MakeTask from a callback of an open session failed: ",
+                                     task.status().ToString()));
+    return false;
+  }
+  record->task = *task;
+  TrackLive(record->ledger_id, link->scope, *task);
+  follow_ups_.fetch_add(1, std::memory_order_relaxed);
+  tasks_started_.fetch_add(1, std::memory_order_relaxed);  // Started like any task.
+  (*task)->Resume();
+  return true;
+}
+
+bool HttpStressWorkload::CancelAnotherTask(uint64_t scope, uint64_t except) {
+  std::shared_ptr<HttpTask> victim;
+  uint64_t victim_id = 0;
+  {
+    MutexLock lock(&live_mu_);
+    for (const auto& [id, live] : live_tasks_) {
+      if (id == except || live.scope != scope) continue;
+      victim = live.task.lock();
+      if (victim != nullptr) {
+        victim_id = id;
+        break;
+      }
+    }
+  }
+  if (victim == nullptr) return false;
+  // Outside live_mu_: the client may complete the victim on this thread, inside Cancel().
+  tasks_.Note(victim_id, "cancelled_from_callback");
+  cancels_from_callbacks_.fetch_add(1, std::memory_order_relaxed);
+  SchedulePoint("stress.cancel_from_callback");
+  victim->Cancel();
+  return true;
+}
+
+void HttpStressWorkload::OnObserverEvent(const std::shared_ptr<SessionLink>& link, uint64_t seed) {
+  WatchedCallback in_callback("observer");
+  if (link == nullptr || !ReentryAllowed()) return;
+  // Which events re-enter depends on their order (timing): observers are not replayed exactly.
+  OperationRandom rng(
+      DeriveSeed(seed, observer_event_number_.fetch_add(1, std::memory_order_relaxed)));
+  if (static_cast<int>(rng() % 100) >= options_.reentrant_percent) return;
+  reentrant_observer_events_.fetch_add(1, std::memory_order_relaxed);
+  if ((rng() & 1) == 0 || !CancelAnotherTask(link->scope, 0)) {
+    if (link->observer_follow_ups_open.fetch_add(1, std::memory_order_relaxed) >=
+        kMaxObserverFollowUpsOpen) {
+      link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
+      observer_follow_ups_capped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    MakeFollowUp(link, PickVersion(rng), DeriveSeed(seed, "observer_follow_up"),
+                 rng() | (uint64_t{1} << 62), /*from_observer=*/true);
+  }
 }
 
 HttpVersion HttpStressWorkload::PickVersion(OperationRandom& rng) {
@@ -285,7 +449,12 @@ HttpVersion HttpStressWorkload::PickVersion(OperationRandom& rng) {
 }
 
 bool HttpStressWorkload::EnsureSession(Slot& slot) {
-  if (slot.session != nullptr && slot.tasks_in_session < options_.tasks_per_session) return true;
+  const bool invalidated_from_callback =
+      slot.link != nullptr && slot.link->invalidated_from_callback.load();
+  if (slot.session != nullptr && slot.tasks_in_session < options_.tasks_per_session &&
+      !invalidated_from_callback) {
+    return true;
+  }
   if (slot.session != nullptr) Retire(slot, /*cancel=*/slot.sessions % 2 == 0);
   absl::StatusOr<std::unique_ptr<HttpSession>> session = client_->NewSession(session_options_);
   if (!session.ok()) {
@@ -295,6 +464,9 @@ bool HttpStressWorkload::EnsureSession(Slot& slot) {
   }
   slot.session = *std::move(session);
   slot.scope = next_scope_.fetch_add(1, std::memory_order_relaxed);
+  slot.link = std::make_shared<SessionLink>();
+  slot.link->session = slot.session.get();
+  slot.link->scope = slot.scope;
   slot.tasks_in_session = 0;
   ++slot.sessions;
   sessions_created_.fetch_add(1, std::memory_order_relaxed);
@@ -305,6 +477,18 @@ void HttpStressWorkload::Retire(Slot& slot, bool cancel) {
   SchedulePoint("stress.retire_session");
   const uint64_t scope = slot.scope;
   auto on_invalidated = [this, scope] { tasks_.CloseScope(scope, /*require_all_complete=*/true); };
+  // Once a completion began invalidating the session (--reentrant), a second invalidation call
+  // would not be the spawner's to make: the reaper closes the scope instead.
+  const bool invalidated_from_callback =
+      slot.link != nullptr && slot.link->invalidated_from_callback.exchange(true);
+  slot.link.reset();
+  if (invalidated_from_callback) {
+    slot.observers.clear();
+    MutexLock lock(&reap_mu_);
+    retiring_.push_back(Retiring{std::move(slot.session), scope, netrig::Now(),
+                                 /*close_scope_when_reaped=*/true});
+    return;
+  }
   if (cancel) {
     sessions_cancelled_.fetch_add(1, std::memory_order_relaxed);
     slot.session->InvalidateAndCancel(std::move(on_invalidated));
@@ -314,7 +498,8 @@ void HttpStressWorkload::Retire(Slot& slot, bool cancel) {
   }
   slot.observers.clear();
   MutexLock lock(&reap_mu_);
-  retiring_.push_back(Retiring{std::move(slot.session), scope, netrig::Now()});
+  retiring_.push_back(Retiring{std::move(slot.session), scope, netrig::Now(),
+                               /*close_scope_when_reaped=*/false});
 }
 
 void HttpStressWorkload::MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
@@ -329,11 +514,17 @@ void HttpStressWorkload::MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
     return;
   }
   ConnectionObserver observer;
-  observer.on_viability_changed = [this](const ConnectionInfo&, bool) {
+  // The observer's re-entrance stream; its callbacks re-enter the session (--reentrant).
+  // From the spawner's task count, not from `rng`: the task's other draws stay as they were.
+  const uint64_t seed = DeriveSeed(DeriveSeed(slot.seed, "observer"), slot.tasks);
+  std::weak_ptr<SessionLink> link = slot.link;
+  observer.on_viability_changed = [this, link, seed](const ConnectionInfo&, bool) {
     viability_events_.fetch_add(1, std::memory_order_relaxed);
+    OnObserverEvent(link.lock(), seed);
   };
-  observer.on_better_path = [this](const ConnectionInfo&, bool) {
+  observer.on_better_path = [this, link, seed](const ConnectionInfo&, bool) {
     better_path_events_.fetch_add(1, std::memory_order_relaxed);
+    OnObserverEvent(link.lock(), seed);
   };
   SchedulePoint("stress.add_observer");
   absl::StatusOr<ObserverId> id = slot.session->AddConnectionObserver(std::move(observer));
@@ -343,10 +534,11 @@ void HttpStressWorkload::MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
   }
 }
 
-void HttpStressWorkload::TrackLive(uint64_t id, const std::shared_ptr<HttpTask>& task) {
+void HttpStressWorkload::TrackLive(uint64_t id, uint64_t scope,
+                                   const std::shared_ptr<HttpTask>& task) {
   // Called before Resume() and Cancel(): the task cannot have completed yet.
   MutexLock lock(&live_mu_);
-  live_tasks_.emplace(id, task);
+  live_tasks_.emplace(id, LiveTask{task, scope});
 }
 
 void HttpStressWorkload::ReapLoop() {
@@ -361,6 +553,9 @@ void HttpStressWorkload::ReapLoop() {
         const bool escalated_too_long =
             escalate_deadline_ != absl::InfiniteFuture() && now >= escalate_deadline_;
         if (it->session->WaitUntilInvalidated(absl::ZeroDuration())) {
+          if (it->close_scope_when_reaped) {
+            tasks_.CloseScope(it->scope, /*require_all_complete=*/true);
+          }
           done.push_back(std::move(*it));
           it = retiring_.erase(it);
         } else if (stopping || escalated_too_long) {

@@ -80,10 +80,14 @@ class HttpStressWorkload {
   void PrintStuckStates(FILE* out);
 
   void DropClient() { client_.reset(); }
+  // How long a client's callback into the workload may run before the watchdog calls it a hang.
+  static constexpr absl::Duration kCallbackHangAfter = absl::Seconds(3);
   nlohmann::json Counters() const;
 
   uint64_t tasks_started() const { return tasks_started_.load(); }
   uint64_t cancelled() const { return cancelled_.load(); }
+  // Ledger entries closed because MakeTask refused them (never started, so never completed).
+  uint64_t not_created() const { return not_created_.load(); }
   uint64_t errors() const { return errors_.load(); }
   uint64_t by_kind(int i) const { return by_kind_[i].load(); }
   // Tasks that asked for `requested` and succeeded over `negotiated` (0: HTTP/1.1, 1: h2c).
@@ -99,6 +103,25 @@ class HttpStressWorkload {
   int64_t in_flight() const { return in_flight_.in_flight(); }
 
  private:
+  // A session as its callbacks see it. The session object outlives every callback of it: it is
+  // destroyed by the reaper only once its invalidation completed, after which nothing of it is
+  // called back (http_client.h).
+  struct SessionLink {
+    HttpSession* session = nullptr;
+    uint64_t scope = 0;
+    // A completion invalidated the session (--reentrant): the spawner retires it without a
+    // second invalidation, and the reaper closes its ledger scope once the session reports
+    // invalidation (closing it from the callback would race the spawner opening a task in it).
+    std::atomic<bool> invalidated_from_callback{false};
+    // Follow-ups made from observer callbacks and not completed yet (kMaxObserverFollowUpsOpen).
+    std::atomic<int> observer_follow_ups_open{0};
+  };
+  // At most this many observer-made follow-ups open per session. A better-path event goes to
+  // every established connection to the peer, and each follow-up opens or readies a connection
+  // that raises such events again: unbounded, 5% of them made follow-ups faster than the session
+  // could run them (a run of the reference client spent its event thread delivering them, every
+  // task stuck). Completions need no bound: a follow-up never re-enters.
+  static constexpr int kMaxObserverFollowUpsOpen = 4;
   struct TaskRecord {
     uint64_t ledger_id = 0;
     absl::Time start;
@@ -106,10 +129,22 @@ class HttpStressWorkload {
     HttpVersion requested = HttpVersion::kHttp11;
     std::atomic<int> completions{0};
     std::weak_ptr<HttpTask> task;  // Set before Resume(), read by the completion.
+    std::shared_ptr<SessionLink> link;
+    // The task's re-entrance stream (DeriveSeed of its identity), and its fault-plan key.
+    uint64_t reenter_seed = 0;
+    uint64_t fault_key = 0;
+    // Made from a callback: holds no in-flight budget and does not re-enter again.
+    bool follow_up = false;
+    bool from_observer = false;  // Counted in link->observer_follow_ups_open until it completes.
+  };
+  struct LiveTask {
+    std::weak_ptr<HttpTask> task;
+    uint64_t scope = 0;
   };
   // One per spawner thread, touched only by it.
   struct Slot {
     std::unique_ptr<HttpSession> session;
+    std::shared_ptr<SessionLink> link;
     uint64_t scope = 0;
     int tasks_in_session = 0;
     uint64_t sessions = 0;
@@ -122,20 +157,34 @@ class HttpStressWorkload {
     std::unique_ptr<HttpSession> session;
     uint64_t scope;
     absl::Time since;
+    bool close_scope_when_reaped = false;  // Invalidated from a callback (SessionLink).
   };
 
   void OnComplete(TaskRecord& record, const HttpResult& result);
+  // --reentrant: calls back into the record's session from its completion.
+  void Reenter(TaskRecord& record);
+  // A follow-up task in `link`'s session, made and resumed from a callback. False if the
+  // session refused it (being invalidated).
+  bool MakeFollowUp(const std::shared_ptr<SessionLink>& link, HttpVersion version, uint64_t seed,
+                    uint64_t fault_key, bool from_observer = false);
+  // Cancels an in-flight task of `scope` other than `except` (from a callback); false if none.
+  bool CancelAnotherTask(uint64_t scope, uint64_t except);
+  void OnObserverEvent(const std::shared_ptr<SessionLink>& link, uint64_t seed);
+  bool ReentryAllowed() const;
+  // Closes the ledger entry of a task MakeTask refused (counted in not_created()).
+  void CloseNotCreated(uint64_t ledger_id);
   HttpVersion PickVersion(OperationRandom& rng);
   bool EnsureSession(Slot& slot);
   // Starts invalidating the slot's session; the reaper destroys it once invalidated.
   void Retire(Slot& slot, bool cancel);
   void MaybeTouchObservers(Slot& slot, OperationRandom& rng);
-  void TrackLive(uint64_t id, const std::shared_ptr<HttpTask>& task);
+  void TrackLive(uint64_t id, uint64_t scope, const std::shared_ptr<HttpTask>& task);
   // Destroys retired sessions once invalidated. A session whose invalidation never completes
   // is reported and deliberately leaked: destroying it would block forever.
   void ReapLoop();
 
-  const HttpStressOptions& options_;
+  // A copy: after a hang this object outlives the run's options (KeepAliveForWedgedThreads).
+  const HttpStressOptions options_;
   const std::string url_;
   const FaultPlanner* const planner_;
   const HttpSessionOptions session_options_;
@@ -172,9 +221,19 @@ class HttpStressWorkload {
   std::atomic<uint64_t> viability_events_{0};
   std::atomic<uint64_t> better_path_events_{0};
   std::atomic<uint64_t> stuck_sessions_{0};
+  // --reentrant: what callbacks did inside the client.
+  std::atomic<uint64_t> reentrant_completions_{0};
+  std::atomic<uint64_t> follow_ups_{0};
+  std::atomic<uint64_t> follow_ups_refused_{0};
+  std::atomic<uint64_t> observer_follow_ups_capped_{0};
+  std::atomic<uint64_t> not_created_{0};
+  std::atomic<uint64_t> cancels_from_callbacks_{0};
+  std::atomic<uint64_t> invalidations_from_callbacks_{0};
+  std::atomic<uint64_t> reentrant_observer_events_{0};
+  std::atomic<uint64_t> observer_event_number_{0};
 
   Mutex live_mu_;
-  absl::flat_hash_map<uint64_t, std::weak_ptr<HttpTask>> live_tasks_ ABSL_GUARDED_BY(live_mu_);
+  absl::flat_hash_map<uint64_t, LiveTask> live_tasks_ ABSL_GUARDED_BY(live_mu_);
 
   Mutex reap_mu_;
   std::vector<Retiring> retiring_ ABSL_GUARDED_BY(reap_mu_);
