@@ -122,6 +122,9 @@ extern "C" {
 // base/leak_check.cc, when linked: prints what a quiet leak check captured (a real error another
 // thread hit during it) before the process dies.
 __attribute__((weak)) void NetrigFlushLeakCheckCapture();
+// drive/stress_run.cc, when linked: a controlled run writes its schedule so far (a finding file
+// with the exit code about to be used), so that a sanitizer finding can be replayed strictly.
+__attribute__((weak)) void NetrigBeforeSanitizerExit(int exit_code);
 
 namespace {
 volatile int ubsan_reported = 0;
@@ -131,9 +134,10 @@ volatile int ubsan_reported = 0;
 void ExitWithSanitizerCode() {
   if (NetrigFlushLeakCheckCapture != nullptr) NetrigFlushLeakCheckCapture();
   netrig::PrintCrashContext();
-  if (ubsan_reported) _exit(82);
-  if (__asan_report_present()) _exit(81);
-  _exit(83);  // Leak report at exit (the only other way Die() is reached here).
+  // A leak report at exit is the only other way Die() is reached here.
+  const int code = ubsan_reported ? 82 : __asan_report_present() ? 81 : 83;
+  if (NetrigBeforeSanitizerExit != nullptr) NetrigBeforeSanitizerExit(code);
+  _exit(code);
 }
 
 __attribute__((constructor)) void InstallDeathCallback() {
