@@ -1,12 +1,15 @@
-// Tasks per second through the reference libcurl Session (harness/http/curl/session.h) against a bare
-// single-thread curl multi loop (32 concurrent transfers, a fresh easy handle per request), both
-// on the same embedded loopback server in the same run (the session should not be slower).
-// Also wrk against the same server when wrk is installed.
+// Tasks per second through the reference libcurl session (harness/http/curl/session.h) against a
+// bare single-thread curl multi loop (a fresh easy handle per request), both on the same embedded
+// loopback server in the same run (the session should not be slower).
+// Also wrk against the same server when wrk is installed, and the bare loop doing h2c the way the
+// session does against the embedded server (H2cMode::kEither), which scripts/bench compares with
+// `netrig http --http h2c`.
 //
-//   flock /tmp/netrig-build.lock build/default/bench/http_session_bench
+//   /work/scratch/nbuild build/default/bench/http_session_bench   # under the machine's build lock
 //
-// BM_SessionVsBareLoop runs both loops back to back per iteration and reports the ratio; the
-// other benchmarks report each loop alone (items_per_second = requests per second).
+// BM_SessionVsBareLoop runs both loops back to back per iteration and reports the ratio (32
+// concurrent, HTTP/1.1) and the session's easy handles created per task; the other benchmarks
+// report each loop alone (items_per_second = requests per second that ended CURLE_OK with 200).
 #include <curl/curl.h>
 
 #include <cstdio>
@@ -17,9 +20,9 @@
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "harness/base/mutex.h"
+#include "harness/http/curl/session.h"
 #include "harness/http/http_client.h"
 #include "harness/http/server/server.h"
-#include "harness/http/curl/session.h"
 
 namespace netrig {
 namespace {
@@ -44,10 +47,22 @@ HttpServer& Server() {
 
 size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
 
+// How the bare loop asks for its transfers.
+enum class BareMode {
+  kHttp11,
+  // What the session does with HttpVersion::kH2cPriorKnowledge and H2cMode::kEither (the embedded
+  // server's mode, session.h): the transfer that opens the loop's first connection asks for prior
+  // knowledge on a fresh connection, every other one asks for HTTP/2, which multiplexes it onto
+  // that connection once it is up (or opens another with an h2c Upgrade meanwhile).
+  kH2cEither,
+};
+
 // The bare loop: one thread, one multi handle, `concurrency` transfers in flight, a new easy
-// handle per request. Returns the requests that completed with status 200.
-int BareCurlMulti(const std::string& url, int total, int concurrency) {
+// handle per request. Returns the requests that completed with CURLE_OK and status 200.
+int BareCurlMulti(const std::string& url, int total, int concurrency,
+                  BareMode mode = BareMode::kHttp11) {
   CURLM* multi = curl_multi_init();
+  curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   int started = 0;
   int done = 0;
   int ok = 0;
@@ -56,6 +71,16 @@ int BareCurlMulti(const std::string& url, int total, int concurrency) {
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Discard);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // Never a proxy from the environment.
+    if (mode == BareMode::kH2cEither) {
+      if (started == 0) {
+        curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                         static_cast<long>(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+      } else {
+        curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2_0));
+      }
+    }
     curl_multi_add_handle(multi, easy);
     ++started;
   };
@@ -135,6 +160,20 @@ void BM_BareCurlMulti(benchmark::State& state) {
 }
 BENCHMARK(BM_BareCurlMulti)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 
+// The bare loop doing h2c as the session does against the embedded server, with `netrig http`'s
+// default concurrency (64): scripts/bench sets its rate against `netrig http --http h2c`'s.
+void BM_BareCurlH2c(benchmark::State& state) {
+  const std::string url = Server().url() + "/";
+  constexpr int kNetrigHttpConcurrency = 64;
+  int64_t ok = 0;
+  for (auto _ : state) {
+    ok += BareCurlMulti(url, kRequestsPerIteration, kNetrigHttpConcurrency, BareMode::kH2cEither);
+  }
+  state.SetItemsProcessed(ok);
+  state.counters["failed"] = static_cast<double>(state.iterations() * kRequestsPerIteration - ok);
+}
+BENCHMARK(BM_BareCurlH2c)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
 void BM_CurlSession(benchmark::State& state) {
   const std::string url = Server().url() + "/";
   std::unique_ptr<HttpClient> client = ReferenceClient();
@@ -155,6 +194,7 @@ void BM_SessionVsBareLoop(benchmark::State& state) {
   std::unique_ptr<HttpClient> client = ReferenceClient();
   absl::Duration bare_time;
   absl::Duration session_time;
+  const CurlEasyHandleCounts before = CurlEasyHandleCounters();
   for (auto _ : state) {
     absl::Time start = absl::Now();
     BareCurlMulti(url, kRequestsPerIteration, kConcurrency);
@@ -169,6 +209,10 @@ void BM_SessionVsBareLoop(benchmark::State& state) {
   state.counters["bare_per_s"] = bare_rate;
   state.counters["session_per_s"] = session_rate;
   state.counters["ratio"] = session_rate / bare_rate;
+  const CurlEasyHandleCounts after = CurlEasyHandleCounters();
+  state.counters["session_handles_per_task"] =
+      static_cast<double>(after.handles_created - before.handles_created) /
+      static_cast<double>(after.transfers_started - before.transfers_started);
 }
 BENCHMARK(BM_SessionVsBareLoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(6);
 

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
+#include "harness/base/shell_line.h"
 
 namespace netrig {
 namespace {
@@ -31,7 +34,8 @@ void SetProgramName(absl::string_view argv0) {
 const std::string& ProgramName() { return Name(); }
 
 std::string FindingReplayCommand(absl::string_view path, absl::string_view program) {
-  return absl::StrCat(program.empty() ? ProgramName() : program, " replay ", path);
+  return ShellLine(
+      {std::string(program.empty() ? ProgramName() : program), "replay", std::string(path)});
 }
 
 }  // namespace netrig

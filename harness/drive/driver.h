@@ -77,8 +77,9 @@ struct DriveResult {
   uint64_t intended_operations = 0;
 };
 
-// Runs `workload` until the duration passes (in open loop too, when the workers cannot keep up
-// with the rate: the run still ends on time), max_operations are started, a violation is
+// Runs `workload` until the duration passes (in open loop: until every start intended before the
+// end has started, or a tenth of the duration (at most 1 s) after the end when the workers cannot
+// keep up with the rate), max_operations are started, a violation is
 // reported (with stop_on_violation), or RequestStop() is called. Returns when every worker has
 // returned from its last Operate(); draining asynchronous completions is the workload's job.
 DriveResult Drive(const DriveOptions& options, Workload& workload, ViolationLog* violations);

@@ -20,6 +20,7 @@
 #include "harness/base/leak_check.h"
 #include "harness/base/mutex.h"
 #include "harness/base/program_name.h"
+#include "harness/base/shell_line.h"
 #include "harness/check/live_objects.h"
 #include "harness/drive/html_report.h"
 #include "harness/drive/report.h"
@@ -352,8 +353,9 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   const std::optional<uint64_t> perturb_seed =
       options.perturb && !controlled ? options.perturb_seed : std::optional<uint64_t>();
   // Named after the running program: a user's binary knows flows and clients `netrig` does not.
-  const std::string replay =
-      absl::StrCat(ProgramName(), " ", command, " ", absl::StrJoin(replay_args, " "));
+  std::vector<std::string> replay_words = {ProgramName(), std::string(command)};
+  replay_words.insert(replay_words.end(), replay_args.begin(), replay_args.end());
+  const std::string replay = ShellLine(replay_words);
   nlohmann::json recipe = {
       {"command", command},
       {"args", replay_args},

@@ -29,22 +29,6 @@ namespace {
 constexpr int kDefaultTimeoutPerInputS = 25;
 constexpr absl::Duration kWrapUpGrace = absl::Seconds(60);
 
-std::string QuoteForShell(absl::string_view arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789-_=./:,+@%") == absl::string_view::npos) {
-    return std::string(arg);
-  }
-  std::string quoted = "'";
-  for (char c : arg) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted.push_back(c);
-    }
-  }
-  return quoted + "'";
-}
-
 bool HasFlag(const std::vector<std::string>& flags, absl::string_view name) {
   const std::string prefix = absl::StrCat("-", name, "=");
   return std::any_of(flags.begin(), flags.end(),
@@ -52,12 +36,6 @@ bool HasFlag(const std::vector<std::string>& flags, absl::string_view name) {
 }
 
 }  // namespace
-
-std::string ShellLine(const std::vector<std::string>& argv) {
-  std::vector<std::string> quoted;
-  for (const auto& arg : argv) quoted.push_back(QuoteForShell(arg));
-  return absl::StrJoin(quoted, " ");
-}
 
 int TimeoutPerInput(const std::vector<std::string>& flags) {
   int timeout = kDefaultTimeoutPerInputS;

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "harness/base/shell_line.h"
 #include "harness/findings/child_process.h"
 #include "harness/findings/fuzz_session.h"
 #include "harness/findings/stack_signature.h"
@@ -45,8 +46,6 @@ absl::Status FreshCopy(const std::string& from, const std::string& to);
 
 // ---- fuzz_libfuzzer.cc ----
 
-// The command line as one shell line, each argument quoted when it needs it.
-std::string ShellLine(const std::vector<std::string>& argv);
 // The -timeout=N among `flags` (the last one), else the session's default.
 int TimeoutPerInput(const std::vector<std::string>& flags);
 

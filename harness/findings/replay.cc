@@ -14,6 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "harness/base/exit_codes.h"
+#include "harness/base/program_name.h"
+#include "harness/base/shell_line.h"
 #include "harness/findings/json_input.h"
 #include "harness/findings/temp_dir.h"
 
@@ -212,8 +214,11 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       child.extra_env = LeakReplayEnvironment();
     }
     if (options.log != nullptr) {
-      std::fprintf(options.log, "replay %d/%d: %s\n", attempt, times,
-                   absl::StrJoin(child.argv, " ").c_str());
+      // The line a person can paste: this program by the name it was started with, not the
+      // /proc/self/exe the child is started through.
+      std::vector<std::string> shown = child.argv;
+      if (!shown.empty() && shown[0] == "/proc/self/exe") shown[0] = ProgramName();
+      std::fprintf(options.log, "replay %d/%d: %s\n", attempt, times, ShellLine(shown).c_str());
       std::fflush(options.log);
     }
     absl::StatusOr<ChildResult> ran = RunChild(child);

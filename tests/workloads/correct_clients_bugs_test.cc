@@ -149,7 +149,10 @@ TEST(CorrectClients, AUserBinarysFindingIsRerunByTheCommandItPrints) {
   EXPECT_THAT(replayed.output, HasSubstr("expect reproduce: REPRODUCED"));
   // The replayed run (started as /proc/self/exe) names the binary too, not the link.
   EXPECT_THAT(replayed.output, HasSubstr(prefix)) << Tail(replayed.output);
-  EXPECT_THAT(replayed.output, ::testing::Not(HasSubstr("/proc/self/exe replay")));
+  EXPECT_THAT(replayed.output, ::testing::Not(HasSubstr("/proc/self/exe")));
+  // Its own "replay 1/1: ..." line is one a person can paste: it names the binary as well.
+  EXPECT_THAT(replayed.output, HasSubstr(absl::StrCat("replay 1/1: ", testing::BinaryDir(),
+                                                      "/bin/netrig_with_examples udp ")));
 }
 
 // The examples count their own objects (examples/: example-udp.*, example-threads.*), and the

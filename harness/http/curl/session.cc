@@ -1,5 +1,6 @@
 #include "harness/http/curl/session.h"
 
+#include <atomic>
 #include <memory>
 #include <utility>
 
@@ -19,6 +20,7 @@ LiveCounter kTaskCounter("http.task");
 LiveCounter kConnectionCounter("http.connection");
 LiveCounter kObserverCounter("http.observer");
 LiveCounter kRegistrationCounter("http.observer_registration");
+EasyHandleCounters kEasyHandles;
 
 namespace {
 
@@ -90,6 +92,20 @@ CurlLiveCounts CurlLiveObjects() {
   counts.connections = internal::curl_session::kConnectionCounter.live();
   counts.observers = internal::curl_session::kObserverCounter.live();
   counts.observer_registrations = internal::curl_session::kRegistrationCounter.live();
+  return counts;
+}
+
+}  // namespace netrig
+
+namespace netrig {
+
+CurlEasyHandleCounts CurlEasyHandleCounters() {
+  const internal::curl_session::EasyHandleCounters& counters = internal::curl_session::kEasyHandles;
+  CurlEasyHandleCounts counts;
+  counts.transfers_started = counters.transfers_started.load(std::memory_order_relaxed);
+  counts.handles_created = counters.handles_created.load(std::memory_order_relaxed);
+  counts.handles_destroyed = counters.handles_destroyed.load(std::memory_order_relaxed);
+  counts.handles_pooled = counters.handles_pooled.load(std::memory_order_relaxed);
   return counts;
 }
 

@@ -5,7 +5,12 @@
 // queue plus curl_multi_wakeup, so each easy handle, connection record and observer list is
 // touched by that one thread only. Completion callbacks, observer callbacks and the invalidation
 // callback all run on the event thread, in that order, which is what makes "exactly once" and
-// "nothing after invalidation" hold by construction. Easy handles are pooled per session.
+// "nothing after invalidation" hold by construction. Easy handles are pooled per session (at
+// most CurlClientOptions::max_pooled_easy_handles idle ones, curl_easy_reset before they go back
+// to the pool, so a task starts from libcurl's defaults whichever handle it gets; counted by
+// CurlEasyHandleCounters()). Commands are batched: the event thread takes every queued command at
+// once, and a caller writes curl_multi_wakeup's byte only when the thread may be asleep in
+// curl_multi_poll and nobody woke it yet.
 // Connections are modelled as records (CURLOPT_OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION), which
 // carry the tasks queued on them and the per-connection observer registrations. The sessions of
 // one client share a DNS cache through a CURLSH whose lock callbacks take netrig::Mutexes.
@@ -102,6 +107,18 @@ struct CurlLiveCounts {
   }
 };
 CurlLiveCounts CurlLiveObjects();
+
+// Easy-handle reuse, counted since the process started over every session of every client: read
+// before and after, and compare. transfers_started - handles_created is how often a transfer took
+// a pooled handle; handles_created - handles_destroyed is what sessions hold now (running or
+// pooled).
+struct CurlEasyHandleCounts {
+  int64_t transfers_started = 0;  // Tasks handed an easy handle (the transfer was started).
+  int64_t handles_created = 0;    // curl_easy_init calls.
+  int64_t handles_destroyed = 0;  // curl_easy_cleanup calls (pool full, or the session ended).
+  int64_t handles_pooled = 0;     // Idle in some session's pool now.
+};
+CurlEasyHandleCounts CurlEasyHandleCounters();
 
 }  // namespace netrig
 

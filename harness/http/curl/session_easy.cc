@@ -48,13 +48,7 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
     return;
   }
 
-  CURL* easy = nullptr;
-  if (!idle_easy_.empty()) {
-    easy = idle_easy_.back();
-    idle_easy_.pop_back();
-  } else {
-    easy = curl_easy_init();
-  }
+  CURL* easy = TakeEasy();
   if (easy == nullptr) {
     HttpResult result;
     result.error = HttpErrorKind::kOther;

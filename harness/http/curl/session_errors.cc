@@ -37,9 +37,9 @@ HttpErrorKind ErrorKindOf(CURLcode code) {
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP_RETURNED_ERROR:
-    case CURLE_UNSUPPORTED_PROTOCOL:
       return HttpErrorKind::kProtocol;
     case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_BAD_FUNCTION_ARGUMENT:
     case CURLE_NOT_BUILT_IN:
       return HttpErrorKind::kInvalidRequest;
@@ -47,6 +47,60 @@ HttpErrorKind ErrorKindOf(CURLcode code) {
       return HttpErrorKind::kTooLarge;
     default:
       return HttpErrorKind::kOther;
+  }
+}
+
+namespace {
+
+// How far a finished transfer got, from libcurl's counters of the transfer.
+struct TransferProgress {
+  bool request_sent = false;      // libcurl wrote the request (it could build it).
+  bool response_arrived = false;  // A status line, header or body bytes of the answer arrived.
+};
+
+TransferProgress ProgressOf(CURL* easy) {
+  long status = 0;
+  long header_bytes = 0;
+  long request_bytes = 0;
+  curl_off_t body_bytes = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(easy, CURLINFO_HEADER_SIZE, &header_bytes);
+  curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+  curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &body_bytes);
+  TransferProgress progress;
+  progress.request_sent = request_bytes > 0;
+  progress.response_arrived = status != 0 || header_bytes > 0 || body_bytes > 0;
+  return progress;
+}
+
+}  // namespace
+
+HttpErrorKind ErrorKindOf(CURL* easy, CURLcode code) {
+  const HttpErrorKind by_code = ErrorKindOf(code);
+  if (easy == nullptr) return by_code;
+  switch (code) {
+    // libcurl 7.88 reports a response it refuses to store with the code of a caller's mistake
+    // (a folded first header line, a NUL in a chunked trailer: Curl_headers_push) or of a
+    // request-side failure ("Unsupported HTTP version in response" is
+    // CURLE_UNSUPPORTED_PROTOCOL, like an https:// URL libcurl may not use). Once the request
+    // went out or the server's bytes arrived, the request was usable: the response is to blame.
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNSUPPORTED_PROTOCOL: {
+      const TransferProgress progress = ProgressOf(easy);
+      return progress.request_sent || progress.response_arrived ? HttpErrorKind::kProtocol
+                                                                : HttpErrorKind::kInvalidRequest;
+    }
+    // An illegal chunk size ends the transfer with CURLE_RECV_ERROR too, but the socket did not
+    // fail: a real reset or receive failure leaves the OS error (ECONNRESET, ...) behind, and
+    // libcurl clears it when the transfer is added to the multi handle.
+    case CURLE_RECV_ERROR: {
+      long os_errno = 0;
+      curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+      if (os_errno == 0 && ProgressOf(easy).response_arrived) return HttpErrorKind::kProtocol;
+      return by_code;
+    }
+    default:
+      return by_code;
   }
 }
 

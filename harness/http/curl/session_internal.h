@@ -55,13 +55,30 @@ extern LiveCounter kConnectionCounter;
 extern LiveCounter kObserverCounter;
 extern LiveCounter kRegistrationCounter;
 
+// What CurlEasyHandleCounters() reads (session.cc); relaxed atomics, counted on event threads.
+struct EasyHandleCounters {
+  std::atomic<int64_t> transfers_started{0};
+  std::atomic<int64_t> handles_created{0};
+  std::atomic<int64_t> handles_destroyed{0};
+  std::atomic<int64_t> handles_pooled{0};
+
+  void Add(std::atomic<int64_t>& counter, int64_t n) {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+extern EasyHandleCounters kEasyHandles;
+
 // curl_global_init, once per process (session_share.cc).
 absl::Status GlobalInit();
 
 // ---- session_errors.cc ----
 
-// The HttpErrorKind of a transfer's CURLcode.
+// The HttpErrorKind of a CURLcode alone (no transfer to look at).
 HttpErrorKind ErrorKindOf(CURLcode code);
+// The HttpErrorKind of a finished transfer: the party at fault, from what happened on `easy`
+// (whether response bytes arrived, whether the socket failed), where the code alone is
+// ambiguous. A malformed response is kProtocol, whichever code libcurl chose for it.
+HttpErrorKind ErrorKindOf(CURL* easy, CURLcode code);
 // "host:port" or "[host]:port" of an IPv4 or IPv6 address; "?" for any other family.
 std::string PeerName(const struct sockaddr* address);
 // The local port a socket is bound to; -1 if unknown.
@@ -231,7 +248,7 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
 
   ~SessionCore() {
     // Normally empty by now; a session torn down with the event thread never started.
-    for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+    DestroyPooledEasyHandles();
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
   }
 
@@ -373,11 +390,14 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
     if (!accepting_commands_) return;
     inbox_.push_back(std::move(command));
     inbox_filled_.store(true, std::memory_order_release);
-    // One wakeup per batch: the event thread clears wake_pending_ when it takes the inbox. Under
-    // mu_, so teardown cannot free the multi handle in between (the call only writes a byte).
-    // The event thread itself (a callback resuming the next task) needs no wakeup: it looks at
-    // the inbox before it polls.
-    if (!wake_pending_ && !OnEventThread()) {
+    // A wakeup only when the event thread may be asleep in curl_multi_poll (it set
+    // may_sleep_ under mu_ after it found the inbox empty) and nobody woke it yet: while it
+    // works, it takes this command with the next batch without one (a write and a read saved,
+    // and no extra loop turn). Both flags are cleared when it takes the inbox. Under mu_, so
+    // teardown cannot free the multi handle in between (the call only writes a byte). The event
+    // thread itself (a callback resuming the next task) needs no wakeup: it looks at the inbox
+    // before it polls.
+    if (may_sleep_ && !wake_pending_ && !OnEventThread()) {
       wake_pending_ = true;
       curl_multi_wakeup(multi_);
     }
@@ -414,6 +434,10 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   void Complete(const std::shared_ptr<CurlTask>& task, HttpResult result);
   void EndOverdueTransfers();
   void ReleaseEasy(CurlTask* task);
+  // A pooled easy handle (reset to libcurl's defaults when it was pooled) or a new one; nullptr
+  // when curl_easy_init fails.
+  CURL* TakeEasy();
+  void DestroyPooledEasyHandles();
   void DropH2cConnection(const std::string& origin) {
     auto it = h2c_connections_by_origin_.find(origin);
     if (it != h2c_connections_by_origin_.end() && --it->second <= 0) {
@@ -464,6 +488,8 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // scheduling point of its own.
   std::atomic<bool> inbox_filled_{false};
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
+  // The event thread found the inbox empty and is about to wait (or waits) for work.
+  bool may_sleep_ ABSL_GUARDED_BY(mu_) = false;
   bool accepting_commands_ ABSL_GUARDED_BY(mu_) = true;
   // Every task made and not yet completed.
   absl::flat_hash_map<uint64_t, std::shared_ptr<CurlTask>> live_tasks_ ABSL_GUARDED_BY(mu_);

@@ -28,6 +28,7 @@ void SessionCore::Run() {
       commands.swap(inbox_);
       inbox_filled_.store(false, std::memory_order_relaxed);
       wake_pending_ = false;
+      may_sleep_ = false;
     }
     for (Command& command : commands) Handle(command);
     commands.clear();
@@ -45,12 +46,14 @@ void SessionCore::Run() {
       return;
     }
 
-    bool more_commands = false;
+    bool idle = false;
     {
       MutexLock lock(&mu_);
-      more_commands = !inbox_.empty();
+      idle = inbox_.empty();
+      // From here on a command posted from another thread writes the wakeup byte (Post).
+      may_sleep_ = idle;
     }
-    if (!more_commands) WaitForWork();
+    if (idle) WaitForWork();
   }
 }
 
@@ -168,7 +171,7 @@ void SessionCore::FinishTransfer(CURL* easy, CURLcode code) {
   result.timings.connect = Micros(connect_us);
   result.timings.first_byte = Micros(first_byte_us);
   result.timings.total = Micros(total_us);
-  result.error = ErrorKindOf(code);
+  result.error = ErrorKindOf(easy, code);
   if (bugs_.remember_unreachable_forever && share_ != nullptr && status == 0 &&
       (result.error == HttpErrorKind::kConnect || result.error == HttpErrorKind::kReset)) {
     share_->marked_unreachable.store(true, std::memory_order_relaxed);
@@ -220,11 +223,35 @@ void SessionCore::ReleaseEasy(CurlTask* task) {
   }
   if (easy == nullptr) return;
   if (idle_easy_.size() < client_options_.max_pooled_easy_handles) {
+    // Back to libcurl's defaults now, so that nothing of this task (URL, method, body, headers,
+    // timeout, HTTP version, fresh-connect, its callbacks' data pointers) reaches the next one.
     curl_easy_reset(easy);
     idle_easy_.push_back(easy);
+    kEasyHandles.Add(kEasyHandles.handles_pooled, 1);
   } else {
     curl_easy_cleanup(easy);
+    kEasyHandles.Add(kEasyHandles.handles_destroyed, 1);
   }
+}
+
+CURL* SessionCore::TakeEasy() {
+  kEasyHandles.Add(kEasyHandles.transfers_started, 1);
+  if (!idle_easy_.empty()) {
+    CURL* easy = idle_easy_.back();
+    idle_easy_.pop_back();
+    kEasyHandles.Add(kEasyHandles.handles_pooled, -1);
+    return easy;
+  }
+  CURL* easy = curl_easy_init();
+  if (easy != nullptr) kEasyHandles.Add(kEasyHandles.handles_created, 1);
+  return easy;
+}
+
+void SessionCore::DestroyPooledEasyHandles() {
+  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+  kEasyHandles.Add(kEasyHandles.handles_pooled, -static_cast<int64_t>(idle_easy_.size()));
+  kEasyHandles.Add(kEasyHandles.handles_destroyed, static_cast<int64_t>(idle_easy_.size()));
+  idle_easy_.clear();
 }
 
 void SessionCore::Complete(const std::shared_ptr<CurlTask>& task, HttpResult result) {
@@ -306,8 +333,7 @@ void SessionCore::Teardown() {
     MutexLock lock(&mu_);
     accepting_commands_ = false;
   }
-  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
-  idle_easy_.clear();
+  DestroyPooledEasyHandles();
   // Closes every connection: OnCloseSocket tells the observers, then drops the records.
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
