@@ -20,9 +20,6 @@
 #include "harness/findings/temp_dir.h"
 
 namespace netrig {
-
-std::string LeakageCause(const ReplayRun& run);
-
 namespace {
 
 constexpr int kTailLines = 30;
@@ -276,13 +273,14 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
         absl::StrAppend(&schedule_note, ", strict replay unknown (no schedule in the report)");
       }
       if (!recorded_trace.empty()) {
-        schedule_note =
+        absl::StrAppend(
+            &schedule_note,
             run.trace_hash == recorded_trace
                 ? absl::StrCat(", same schedule (trace ", recorded_trace, ")")
             : run.trace_hash.empty()
                 ? absl::StrCat(", schedule trace unknown (recorded ", recorded_trace, ")")
                 : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash, ", recorded ",
-                               recorded_trace, "; ", DivergenceCause(run), ")");
+                               recorded_trace, "; ", LeakageCause(run), ")"));
       }
       std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s])%s: %s\n",
                    attempt, times, run.child.Describe().c_str(),
@@ -294,9 +292,9 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
                                        : "violation, but not the recorded one");
       std::fflush(options.log);
     }
-    // A strict run that could not follow its recording and did not reproduce: the next runs
-    // replay by seed (a determinism check keeps every run strict: that is what it measures).
-    const bool fall_back = strict && !check && !run.divergence.empty() && !run.reproduced;
+    // A strict run that could not follow its recording: the next runs replay by seed (a
+    // determinism check keeps every run strict: that is what it measures).
+    const bool fall_back = strict && !check && !run.divergence.empty();
     result.runs.push_back(std::move(run));
     if (fall_back) {
       strict = false;

@@ -111,6 +111,9 @@ bool RunReproduces(const Finding& finding, const ChildResult& child,
 // Why a controlled run's trace may differ from the recorded one, from what the run reported:
 // the strict replay's first divergence (step, thread, point), then the control leakage.
 std::string DivergenceCause(const ReplayRun& run);
+// The control leakage alone (watchdog handoffs, wake-ups from uncontrolled threads, else timing
+// the scheduler does not own): why a run's trace may differ when no step was forced.
+std::string LeakageCause(const ReplayRun& run);
 
 // The recorded schedule's trace hash ("": the finding ran uncontrolled): the schedule's own hash
 // in a version 2 file, else its report's.

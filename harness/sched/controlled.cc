@@ -228,7 +228,12 @@ const char* StateName(State state) {
 
 struct ControlledThread {
   uint32_t index = 0;
+  // The scheduler's own id: the controlling thread's netrig id, then parent.k for the k-th
+  // child a thread spawned under this scheduler. Unlike a netrig::Thread id it does not depend
+  // on threads spawned before control began, so a recording made in one process (a test's
+  // second run, a replay) names the same threads.
   std::string id;
+  uint32_t spawned = 0;
   pid_t tid = 0;
   State state = State::kRunnable;
   std::condition_variable baton;
@@ -363,7 +368,7 @@ class ControlledScheduler::Impl {
 
   // ---- Hooks: threads ----
 
-  void* OnSpawn(const std::string& id) {
+  void* OnSpawn(const std::string& /*netrig_id*/) {
     ControlledThread* self = current_thread;
     if (self == nullptr || !Controls()) return nullptr;
     IgnoreSync ignore;
@@ -371,7 +376,7 @@ class ControlledScheduler::Impl {
     if (!controlling_) return nullptr;
     // Registered now, runnable from the parent's next step (the spawn point, taken once the OS
     // thread exists: handing it the baton earlier would wait for a thread not yet started).
-    return Register(id);
+    return Register(absl::StrCat(self->id, ".", self->spawned++));
   }
 
   void OnStart(void* record) {

@@ -99,9 +99,11 @@ struct ScheduleTrace {
   uint64_t seed = 0;
   int pct_depth = 0;
   std::vector<uint64_t> change_points;  // PCT: the choice numbers where priorities changed.
-  std::vector<std::string> threads;     // Stable ids ("t0", "t0.3"), in registration order.
-  std::vector<std::string> points;      // Point names, in order of first use.
-  std::vector<ScheduleStep> steps;      // One per choice.
+  // Stable ids in registration order: the controlling thread's ("t0"), then parent.k for the
+  // k-th child a thread spawned under control ("t0.3"), whatever ran before control began.
+  std::vector<std::string> threads;
+  std::vector<std::string> points;  // Point names, in order of first use.
+  std::vector<ScheduleStep> steps;  // One per choice.
   std::vector<ScheduleEvent> events;
   uint64_t max_enabled = 0;           // The largest number of threads that could run at once.
   uint64_t watchdog_handoffs = 0;     // Control leakage.

@@ -68,9 +68,10 @@ TEST(FindingFile, RejectsWrongFieldsByName) {
     nlohmann::json value;
   };
   for (const Case& c :
-       {Case{"tool", "other"}, Case{"version", 2}, Case{"command", ""}, Case{"args", {1, 2}},
-        Case{"seed", -1}, Case{"seed", "42"}, Case{"perturb_seed", "7"}, Case{"violations", "none"},
-        Case{"report", 3}, Case{"signature", 5}}) {
+       {Case{"tool", "other"}, Case{"version", 3}, Case{"version", 0}, Case{"command", ""},
+        Case{"args", {1, 2}}, Case{"seed", -1}, Case{"seed", "42"}, Case{"perturb_seed", "7"},
+        Case{"violations", "none"}, Case{"report", 3}, Case{"signature", 5}, Case{"environment", 5},
+        Case{"environment", {{"preset", 7}}}, Case{"schedule", "pct"}}) {
     nlohmann::json json = FindingToJson(Example());
     json[c.field] = c.value;
     absl::StatusOr<Finding> finding = FindingFromJson(json);

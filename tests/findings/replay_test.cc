@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -226,16 +227,31 @@ TEST(ReplayFinding, AnEditedChoiceIsReportedAsADivergence) {
   const std::string thread = schedule.threads[schedule.steps[10].thread];
   ReplayOptions options;
   options.netrig_binary = netrig::testing::NetrigBinary();
-  options.check_determinism = 1;
+  // Two runs whatever the first finds (the bug is still there, so "clean" fails: exit 1).
+  options.times = 2;
+  options.expect = "clean";
+  char* log_text = nullptr;
+  size_t log_size = 0;
+  options.log = open_memstream(&log_text, &log_size);
   absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
+  std::fclose(options.log);
+  const std::string log(log_text, log_size);
+  std::free(log_text);
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->runs.size(), 1u);
+  ASSERT_EQ(result->runs.size(), 2u) << log;
   const ReplayRun& run = result->runs[0];
   EXPECT_TRUE(run.strict);
   EXPECT_THAT(run.divergence, HasSubstr(absl::StrCat("at step 10: expected ", thread,
                                                      "@edited.point, actual ", thread, "@")));
   EXPECT_EQ(run.replayed_steps, 10u);
   EXPECT_THAT(DivergenceCause(run), HasSubstr("strict replay diverged at step 10"));
+  EXPECT_THAT(log, HasSubstr("replay 1/2: "));
+  EXPECT_THAT(log, HasSubstr("strict replay DIVERGED at step 10"));
+  // Then seed replay: the second run forced nothing.
+  EXPECT_THAT(log, HasSubstr("falling back to seed replay"));
+  EXPECT_FALSE(result->runs[1].strict);
+  EXPECT_EQ(result->runs[1].divergence, "");
+  EXPECT_EQ(result->strict_runs, 1);
   std::filesystem::remove_all(dir);
 }
 
@@ -243,10 +259,10 @@ TEST(ReplayFinding, AnEditedChoiceIsReportedAsADivergence) {
 // finding replays strictly to the same trace (bug-observer-leak is found by every run).
 TEST(ReplayFinding, AControlledHttpFindingReplaysStrictly) {
   const std::string dir = TempDir();
-  CommandRun found = RunNetrig(
-      {"http", "--client=bug-observer-leak", "--schedule=pct", "--seed=5", "--operations=60",
-       "--duration=30s", "--http=1.1", absl::StrCat("--finding_dir=", dir, "/found")},
-      dir);
+  CommandRun found = RunNetrig({"http", "--client=bug-observer-leak", "--schedule=pct", "--seed=5",
+                                "--operations=60", "--observer_probability=0.2", "--duration=30s",
+                                "--http=1.1", absl::StrCat("--finding_dir=", dir, "/found")},
+                               dir);
   ASSERT_EQ(found.child.exit_code, 1) << found.output;
   std::string path;
   for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {
