@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <poll.h>
+#include <sys/personality.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -1159,6 +1160,24 @@ std::optional<ScheduleTrace> ControlledScheduler::Snapshot(absl::Duration patien
 }
 
 bool UnderControl() { return current_thread != nullptr && active_scheduler != nullptr; }
+
+bool AddressRandomizationOff() {
+  const int persona = personality(0xffffffff);
+  return persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0;
+}
+
+void ReexecWithoutAddressRandomization(char** argv) {
+  if (AddressRandomizationOff()) return;
+  // Set before the exec: if the new image still runs randomized (a kernel or seccomp policy
+  // that ignores the flag), it goes on rather than re-executing forever.
+  constexpr const char* kTried = "NETRIG_ASLR_REEXEC";
+  if (getenv(kTried) != nullptr) return;
+  const int persona = personality(0xffffffff);
+  if (persona == -1 || personality(persona | ADDR_NO_RANDOMIZE) == -1) return;
+  setenv(kTried, "1", 1);
+  execv("/proc/self/exe", argv);
+  personality(persona);  // The exec failed: run as before.
+}
 
 int Poll(pollfd* fds, unsigned long count, int timeout_ms) {
   ControlledScheduler::Impl* scheduler = active_scheduler;
