@@ -355,6 +355,16 @@ class ControlledScheduler::Impl {
 
   bool Controls() const { return controlling_.load(std::memory_order_acquire); }
 
+  // A sanitizer began its report: keep the trace as it stands. The report takes long enough
+  // for the watchdog to hand the reporting thread's baton on, and the choices made meanwhile
+  // depend on how long printing takes, so a snapshot taken at death would differ run to run.
+  void MarkReport() {
+    IgnoreSync ignore;
+    // try_lock: the report may come from inside the scheduler, its lock held.
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock() && !at_report_.has_value()) at_report_ = trace_;
+  }
+
   std::optional<ScheduleTrace> Snapshot(absl::Duration patience) {
     IgnoreSync ignore;
     const absl::Time give_up = absl::Now() + patience;
@@ -364,6 +374,7 @@ class ControlledScheduler::Impl {
       absl::SleepFor(absl::Milliseconds(1));
       lock.try_lock();
     }
+    if (at_report_.has_value()) return at_report_;
     return trace_;
   }
 
@@ -1098,6 +1109,7 @@ class ControlledScheduler::Impl {
   size_t pct_next_change_ = 0;
   bool strict_ = false;
   bool diverged_ = false;
+  std::optional<ScheduleTrace> at_report_;    // The trace when a sanitizer's report began.
   std::vector<ScheduleEvent> replay_events_;  // The recording's, divergences left out.
   size_t replay_event_next_ = 0;
 
@@ -1161,6 +1173,10 @@ std::optional<ScheduleTrace> ControlledScheduler::Snapshot(absl::Duration patien
 
 bool UnderControl() { return current_thread != nullptr && active_scheduler != nullptr; }
 
+void MarkSanitizerReport() {
+  if (ControlledScheduler::Impl* scheduler = active_scheduler) scheduler->MarkReport();
+}
+
 bool AddressRandomizationOff() {
   const int persona = personality(0xffffffff);
   return persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0;
@@ -1210,6 +1226,9 @@ int ProbeUntil(const std::function<int()>& probe, int timeout_ms, absl::string_v
 // a library loaded after the executable (shared runtimes): either way this definition wins and
 // RealClockGettime reaches the C library (tests/sched/controlled_test.cc checks both clocks in
 // every preset).
+// AddressSanitizer calls this (a weak hook in its runtime) when a report begins.
+extern "C" void __asan_on_error() { netrig::MarkSanitizerReport(); }
+
 extern "C" int clock_gettime(clockid_t clock, timespec* ts) noexcept {
   if (netrig::virtual_monotonic_on.load(std::memory_order_relaxed) &&
       netrig::current_thread != nullptr && netrig::tsan_ignore_depth == 0 &&

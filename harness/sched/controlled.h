@@ -159,8 +159,9 @@ class ControlledScheduler {
   void Begin();
   // Gives control up: every thread still controlled runs free again. Returns the trace.
   ScheduleTrace End();
-  // The trace so far, control going on (for a process about to die: a sanitizer's report). Gives
-  // up after `patience` when the scheduler's lock stays taken (nullopt).
+  // The trace so far, control going on (for a process about to die: a sanitizer's report): as it
+  // stood when the report began (MarkSanitizerReport), else now. Gives up after `patience` when
+  // the scheduler's lock stays taken (nullopt).
   std::optional<ScheduleTrace> Snapshot(absl::Duration patience);
 
   class Impl;
@@ -171,6 +172,10 @@ class ControlledScheduler {
 
 // Whether a controlled scheduler is running and the calling thread is one of its threads.
 bool UnderControl();
+
+// A sanitizer's report begins (ASan's __asan_on_error, defined in controlled.cc): the running
+// scheduler keeps its trace as it stands, for Snapshot.
+void MarkSanitizerReport();
 
 // Pointer-keyed containers (a client's observer set, Abseil's per-process hash seed) iterate in
 // an order that follows heap addresses, and address space layout randomization moves those on
