@@ -125,6 +125,9 @@ __attribute__((weak)) void NetrigFlushLeakCheckCapture();
 // drive/stress_run.cc, when linked: a controlled run writes its schedule so far (a finding file
 // with the exit code about to be used), so that a sanitizer finding can be replayed strictly.
 __attribute__((weak)) void NetrigBeforeSanitizerExit(int exit_code);
+// sched/controlled.cc, when linked: a controlled run keeps its trace as it stands when a report
+// begins, before the report's own duration moves the schedule on.
+__attribute__((weak)) void NetrigOnSanitizerReport();
 
 namespace {
 volatile int ubsan_reported = 0;
@@ -146,6 +149,11 @@ __attribute__((constructor)) void InstallDeathCallback() {
 }  // namespace
 
 void __ubsan_on_report() { ubsan_reported = 1; }
+
+// ASan calls this (a weak hook in its runtime) when a report begins.
+void __asan_on_error() {
+  if (NetrigOnSanitizerReport != nullptr) NetrigOnSanitizerReport();
+}
 
 NETRIG_UNINSTRUMENTED const char* __asan_default_options() {
   static char buffer[1024];

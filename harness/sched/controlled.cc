@@ -1226,8 +1226,8 @@ int ProbeUntil(const std::function<int()>& probe, int timeout_ms, absl::string_v
 // a library loaded after the executable (shared runtimes): either way this definition wins and
 // RealClockGettime reaches the C library (tests/sched/controlled_test.cc checks both clocks in
 // every preset).
-// AddressSanitizer calls this (a weak hook in its runtime) when a report begins.
-extern "C" void __asan_on_error() { netrig::MarkSanitizerReport(); }
+// base/sanitizer_defaults.cc calls this from ASan's __asan_on_error, when a report begins.
+extern "C" void NetrigOnSanitizerReport() { netrig::MarkSanitizerReport(); }
 
 extern "C" int clock_gettime(clockid_t clock, timespec* ts) noexcept {
   if (netrig::virtual_monotonic_on.load(std::memory_order_relaxed) &&

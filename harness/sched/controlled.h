@@ -173,7 +173,7 @@ class ControlledScheduler {
 // Whether a controlled scheduler is running and the calling thread is one of its threads.
 bool UnderControl();
 
-// A sanitizer's report begins (ASan's __asan_on_error, defined in controlled.cc): the running
+// A sanitizer's report begins (ASan's __asan_on_error, in base/sanitizer_defaults.cc): the running
 // scheduler keeps its trace as it stands, for Snapshot.
 void MarkSanitizerReport();
 
