@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "cli/command.h"
 #include "harness/base/crash_context.h"
 #include "harness/base/program_name.h"
 #include "harness/check/violation_kinds.h"
+#include "harness/sched/controlled.h"
 
 namespace netrig::cli {
 
@@ -206,6 +208,19 @@ int main(int argc, char** argv) {
     if (arg == "--help" || arg == "-h" || arg == "--helpfull") {
       PrintSubcommandHelp(*command, stdout);
       return netrig::kExitOk;
+    }
+  }
+  // A controlled run (--schedule other than off) re-executes itself once with ASLR off, so
+  // that address-dependent orders repeat on replay (harness/sched/controlled.h).
+  if (absl::string_view(argv[1]) == "udp" || absl::string_view(argv[1]) == "http") {
+    for (size_t i = 0; i < args.size() && args[i] != "--"; ++i) {
+      const std::string& arg = args[i];
+      const bool controlled = (absl::StartsWith(arg, "--schedule=") && arg != "--schedule=off") ||
+                              (arg == "--schedule" && i + 1 < args.size() && args[i + 1] != "off");
+      if (controlled) {
+        netrig::ReexecWithoutAddressRandomization(argv);
+        break;
+      }
     }
   }
   return command->run(args);

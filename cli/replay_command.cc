@@ -30,6 +30,7 @@ namespace {
 struct ReplayCommandOptions {
   int times = 3;
   int check_determinism = 0;
+  bool seed_replay = false;
   std::string expect;
   std::string promote;
   std::string promote_expect = "clean";
@@ -49,6 +50,9 @@ const OptionTable<ReplayCommandOptions>& ReplayTable() {
                "N > 0: check a controlled finding's determinism instead: N runs, each compared\n"
                "with the recorded schedule; prints how many followed it and why the others may\n"
                "not have (control leakage). Exit 0 when all N did, else 1.")
+          .Bool("seed_replay", &O::seed_replay,
+                "Replay a controlled finding by its seeds only, even when the file records its\n"
+                "schedule (version 2); without it such a finding replays strictly.")
           .Choice("expect", &O::expect, {"reproduce", "clean"},
                   "reproduce (exit 0 when some run reproduces the finding, else 1) or clean (exit\n"
                   "0 when no run has any violation, else 1). A run that times out fails both.\n"
@@ -157,6 +161,7 @@ int RunReplay(const std::vector<std::string>& args) {
   ReplayOptions options;
   options.times = flags.times;
   options.check_determinism = flags.check_determinism;
+  options.strict = !flags.seed_replay;
   // Promotion needs a reproduction, whatever the file or --expect say.
   options.expect = flags.promote.empty() ? flags.expect : std::string(kExpectReproduce);
   options.run_timeout = flags.run_timeout;
@@ -167,6 +172,16 @@ int RunReplay(const std::vector<std::string>& args) {
               option_internal::Shorten(path).c_str(), finding->command.c_str(),
               finding->violations.size(),
               option_internal::Shorten(FindingSignature(*finding)).c_str());
+  if (finding->schedule.has_value()) {
+    std::printf(
+        "netrig replay: recorded schedule: %s seed %llu, %zu choices over %zu threads, "
+        "%zu events, trace %s: %s\n",
+        std::string(ScheduleStrategyName(finding->schedule->strategy)).c_str(),
+        static_cast<unsigned long long>(finding->schedule->seed), finding->schedule->steps.size(),
+        finding->schedule->threads.size(), finding->schedule->events.size(),
+        RecordedTraceHash(*finding).c_str(),
+        flags.seed_replay ? "replaying by seed (--seed_replay)" : "replaying strictly");
+  }
   for (const std::string& note : notes) std::printf("netrig replay: %s\n", note.c_str());
   std::fflush(stdout);
   absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
@@ -184,13 +199,14 @@ int RunReplay(const std::vector<std::string>& args) {
     std::printf("netrig replay: a run TIMED OUT: a hang fails the replay whatever it expects\n");
   }
   if (flags.check_determinism > 0) {
+    const std::string recorded = RecordedTraceHash(*finding);
     std::printf(
         "netrig replay: determinism: %d of %zu run(s) followed the recorded schedule "
-        "(trace %s)\n",
-        result->same_schedule, runs, finding->report["schedule"].value("trace_hash", "").c_str());
+        "(trace %s; %d strict), %d reproduced the finding\n",
+        result->same_schedule, runs, recorded.c_str(), result->strict_runs, result->reproductions);
     for (size_t i = 0; i < runs; ++i) {
       const ReplayRun& run = result->runs[i];
-      if (run.trace_hash == finding->report["schedule"].value("trace_hash", "")) continue;
+      if (run.trace_hash == recorded) continue;
       std::printf("  run %zu: trace %s: %s\n", i + 1,
                   run.trace_hash.empty() ? "unknown" : run.trace_hash.c_str(),
                   DivergenceCause(run).c_str());

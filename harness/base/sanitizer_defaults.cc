@@ -122,6 +122,12 @@ extern "C" {
 // base/leak_check.cc, when linked: prints what a quiet leak check captured (a real error another
 // thread hit during it) before the process dies.
 __attribute__((weak)) void NetrigFlushLeakCheckCapture();
+// drive/stress_run.cc, when linked: a controlled run writes its schedule so far (a finding file
+// with the exit code about to be used), so that a sanitizer finding can be replayed strictly.
+__attribute__((weak)) void NetrigBeforeSanitizerExit(int exit_code);
+// sched/controlled.cc, when linked: a controlled run keeps its trace as it stands when a report
+// begins, before the report's own duration moves the schedule on.
+__attribute__((weak)) void NetrigOnSanitizerReport();
 
 // libFuzzer's death callback (it writes the crashing input as crash-<sha1>) and its flag "an
 // input is running", weak references by their mangled names: null outside libFuzzer binaries.
@@ -147,9 +153,10 @@ void ExitWithSanitizerCode() {
   }
   if (NetrigFlushLeakCheckCapture != nullptr) NetrigFlushLeakCheckCapture();
   netrig::PrintCrashContext();
-  if (ubsan_reported) _exit(82);
-  if (__asan_report_present()) _exit(81);
-  _exit(83);  // Leak report at exit (the only other way Die() is reached here).
+  // A leak report at exit is the only other way Die() is reached here.
+  const int code = ubsan_reported ? 82 : __asan_report_present() ? 81 : 83;
+  if (NetrigBeforeSanitizerExit != nullptr) NetrigBeforeSanitizerExit(code);
+  _exit(code);
 }
 
 __attribute__((constructor)) void InstallDeathCallback() {
@@ -164,6 +171,11 @@ void __asan_on_error() { __sanitizer_set_death_callback(ExitWithSanitizerCode); 
 void __ubsan_on_report() {
   ubsan_reported = 1;
   __sanitizer_set_death_callback(ExitWithSanitizerCode);
+}
+
+// ASan calls this (a weak hook in its runtime) when a report begins.
+void __asan_on_error() {
+  if (NetrigOnSanitizerReport != nullptr) NetrigOnSanitizerReport();
 }
 
 NETRIG_UNINSTRUMENTED const char* __asan_default_options() {

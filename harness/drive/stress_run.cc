@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -133,8 +134,15 @@ ScheduleStrategy StrategyNamed(absl::string_view name) {
 }
 
 ControlledOptions ControlledSchedulerOptions(const StressOptions& options,
+                                             const ScheduleTrace* recorded,
                                              ViolationLog* violations) {
   ControlledOptions controlled;
+  if (recorded != nullptr) {
+    controlled.replay = recorded->steps;
+    controlled.replay_threads = recorded->threads;
+    controlled.replay_points = recorded->points;
+    controlled.replay_events = recorded->events;
+  }
   controlled.strategy = StrategyNamed(options.schedule);
   controlled.seed = options.schedule_seed.value_or(0);
   controlled.pct_depth = options.pct_depth;
@@ -159,7 +167,28 @@ std::string ScheduleDescription(const StressOptions& options,
                       perturb_seed.has_value() ? absl::StrCat("seed ", *perturb_seed) : "off");
 }
 
-nlohmann::json TraceReport(const StressOptions& options, const ScheduleTrace& trace) {
+// A strict replay's outcome: how far the recorded choices were followed, and where not.
+nlohmann::json StrictReplayReport(const ScheduleTrace& trace, const ScheduleTrace* recorded) {
+  if (recorded == nullptr) return nullptr;
+  nlohmann::json divergence = nullptr;
+  if (trace.diverged) {
+    const ScheduleDivergence& detail = trace.divergence_detail;
+    divergence = {{"step", detail.step},
+                  {"expected_thread", detail.expected_thread},
+                  {"expected_point", detail.expected_point},
+                  {"actual", detail.actual},
+                  {"enabled", detail.enabled},
+                  {"text", trace.divergence}};
+  }
+  return {{"recorded_steps", recorded->steps.size()},
+          {"replayed_steps", trace.replayed_steps},
+          {"recorded_trace_hash", absl::StrFormat("%016x", recorded->Hash())},
+          {"diverged", trace.diverged},
+          {"divergence", divergence}};
+}
+
+nlohmann::json TraceReport(const StressOptions& options, const ScheduleTrace& trace,
+                           const ScheduleTrace* recorded) {
   if (options.schedule == "off") return nullptr;
   return {{"strategy", options.schedule},
           {"seed", options.schedule_seed.value_or(0)},
@@ -170,7 +199,8 @@ nlohmann::json TraceReport(const StressOptions& options, const ScheduleTrace& tr
           {"max_enabled", trace.max_enabled},
           {"watchdog_handoffs", trace.watchdog_handoffs},
           {"uncontrolled_enables", trace.uncontrolled_enables},
-          {"trace_hash", absl::StrFormat("%016x", trace.Hash())}};
+          {"trace_hash", absl::StrFormat("%016x", trace.Hash())},
+          {"strict_replay", StrictReplayReport(trace, recorded)}};
 }
 
 // --json and --html must not name one file (the page would replace the report), nor both
@@ -191,6 +221,25 @@ absl::Status CheckDistinctOutputs(absl::string_view json, absl::string_view html
       json == kStdoutPath ? "--json and --html cannot both go to stdout"
                           : "--json and --html name the same file; give the page its own name");
 }
+
+// A controlled run's last word when a sanitizer ends the process (NetrigBeforeSanitizerExit,
+// called from base/sanitizer_defaults.cc): it writes the schedule so far as a finding file, so
+// that a use-after-free the schedule ran into can be replayed strictly like any other finding.
+std::atomic<std::function<void(int)>*> write_schedule_at_death{nullptr};
+
+// Installs `write` for the scope of a controlled run.
+class ScheduleAtDeath {
+ public:
+  explicit ScheduleAtDeath(std::function<void(int)> write) : write_(std::move(write)) {
+    write_schedule_at_death.store(&write_);
+  }
+  ~ScheduleAtDeath() { write_schedule_at_death.store(nullptr); }
+  ScheduleAtDeath(const ScheduleAtDeath&) = delete;
+  ScheduleAtDeath& operator=(const ScheduleAtDeath&) = delete;
+
+ private:
+  std::function<void(int)> write_;
+};
 
 }  // namespace
 
@@ -262,6 +311,14 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
       return absl::Status(writable.code(), absl::StrCat("--html: ", writable.message()));
     }
   }
+  if (!options.record_schedule.empty()) {
+    if (options.schedule == "off") {
+      return absl::InvalidArgumentError("--record_schedule needs --schedule");
+    }
+    if (absl::Status writable = CheckWritable(options.record_schedule); !writable.ok()) {
+      return absl::Status(writable.code(), absl::StrCat("--record_schedule: ", writable.message()));
+    }
+  }
   if (!options.finding_dir.empty()) {
     if (absl::Status ready = PrepareOutputDirectory(options.finding_dir); !ready.ok()) {
       return absl::Status(ready.code(), absl::StrCat("--finding_dir: ", ready.message()));
@@ -274,6 +331,26 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
           : options.summary_out;
   const uint64_t seed = *options.seed;
   const bool controlled = options.schedule != "off";
+  // Strict replay: the schedule recorded in a finding file.
+  std::optional<ScheduleTrace> recorded;
+  if (!options.replay_schedule.empty()) {
+    if (!controlled) {
+      return absl::InvalidArgumentError(
+          "--replay_schedule needs --schedule (the recorded strategy and seed)");
+    }
+    absl::StatusOr<Finding> file = ReadFindingFile(options.replay_schedule);
+    if (!file.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--replay_schedule: ", file.status().message()));
+    }
+    if (!file->schedule.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--replay_schedule: ", options.replay_schedule,
+                       " records no schedule (a version 1 file, or a run without --schedule)"));
+    }
+    recorded = std::move(file->schedule);
+  }
+  const ScheduleTrace* const recorded_schedule = recorded.has_value() ? &*recorded : nullptr;
   const std::optional<uint64_t> perturb_seed =
       options.perturb && !controlled ? options.perturb_seed : std::optional<uint64_t>();
   // Named after the running program: a user's binary knows flows and clients `netrig` does not.
@@ -301,10 +378,43 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   std::optional<ControlledScheduler> scheduler;
   ScheduleTrace trace;
   if (controlled) {
-    scheduler.emplace(ControlledSchedulerOptions(options, &violations));
+    scheduler.emplace(ControlledSchedulerOptions(options, recorded_schedule, &violations));
     scheduler->Begin();
   }
+  std::optional<ScheduleAtDeath> schedule_at_death;
+  if (controlled && (!options.finding_dir.empty() || !options.record_schedule.empty())) {
+    schedule_at_death.emplace([&, command](int exit_code) {
+      std::optional<ScheduleTrace> so_far = scheduler->Snapshot(absl::Milliseconds(500));
+      if (!so_far.has_value()) return;
+      Finding finding;
+      finding.command = std::string(command);
+      finding.args = replay_args;
+      finding.seed = seed;
+      finding.violations = nlohmann::json::array(
+          {{{"kind", "sanitizer_report"},
+            {"message", absl::StrCat("a sanitizer ended the run (exit ", exit_code,
+                                     "); its report is in the run's output")}}});
+      finding.report = {{"schedule", TraceReport(options, *so_far, recorded_schedule)},
+                        {"exit_code", exit_code}};
+      finding.exit_code = exit_code;
+      finding.environment = BuildEnvironment();
+      finding.schedule = *std::move(so_far);
+      std::vector<std::string> paths;
+      if (!options.record_schedule.empty()) paths.push_back(options.record_schedule);
+      if (!options.finding_dir.empty()) {
+        paths.push_back(FindingPath(options.finding_dir, command, workload.subject(), seed,
+                                    {"sanitizer_report"}));
+      }
+      for (const std::string& path : paths) {
+        if (WriteFindingFile(path, finding).ok()) {
+          absl::FPrintF(stderr, "netrig %s: the schedule up to the sanitizer's report: %s\n",
+                        command, path);
+        }
+      }
+    });
+  }
   auto end_control = [&] {
+    schedule_at_death.reset();
     if (scheduler.has_value()) {
       trace = scheduler->End();
       scheduler.reset();
@@ -443,7 +553,7 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
   report["program"] = ProgramName();
   report["seed"] = seed;
   report["perturb_seed"] = perturb_seed.has_value() ? nlohmann::json(*perturb_seed) : nullptr;
-  report["schedule"] = TraceReport(options, trace);
+  report["schedule"] = TraceReport(options, trace, recorded_schedule);
   report["stop_reason"] = driven.stop_reason;
   report["interrupted"] = interrupted ? nlohmann::json(interrupted_by) : nullptr;
   report["duration_s"] = seconds;
@@ -496,20 +606,29 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
 
   // The finding first: whatever happens to the report, the finding is kept.
   std::string finding_error;
+  Finding finding;
+  finding.command = std::string(command);
+  finding.args = replay_args;
+  finding.seed = seed;
+  finding.perturb_seed = perturb_seed;
+  finding.violations = report["violations"];
+  finding.report = report;
+  finding.exit_code = result.exit_code;
+  finding.environment = BuildEnvironment();
+  if (controlled) finding.schedule = trace;
+  if (!options.record_schedule.empty()) {
+    if (absl::Status written = WriteFindingFile(options.record_schedule, finding); !written.ok()) {
+      std::fprintf(stderr, "netrig %s: error: --record_schedule: %s\n",
+                   std::string(command).c_str(), std::string(written.message()).c_str());
+      if (result.exit_code == kExitOk) result.exit_code = kExitUsage;
+    }
+  }
   if (!violations.empty() && !options.finding_dir.empty()) {
     std::vector<std::string> kinds;
     for (const auto& [kind, count] : result.violation_counts) kinds.push_back(kind);
     std::sort(kinds.begin(), kinds.end());
     const std::string path =
         FindingPath(options.finding_dir, command, workload.subject(), seed, kinds);
-    Finding finding;
-    finding.command = std::string(command);
-    finding.args = replay_args;
-    finding.seed = seed;
-    finding.perturb_seed = perturb_seed;
-    finding.violations = report["violations"];
-    finding.report = report;
-    finding.exit_code = kExitFinding;
     if (absl::Status written = WriteFindingFile(path, finding); written.ok()) {
       result.finding_path = path;
       report["finding_file"] = path;
@@ -560,6 +679,18 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
                           trace.steps.size(), trace.threads.size(), trace.max_enabled,
                           trace.watchdog_handoffs, trace.uncontrolled_enables, trace.Hash()));
     }
+    if (recorded_schedule != nullptr) {
+      rows.emplace_back(
+          "strict replay",
+          trace.diverged
+              ? absl::StrFormat("DIVERGED %s (%d of %d recorded choices followed); the %s "
+                                "strategy (seed %d) chose from there",
+                                trace.divergence, trace.replayed_steps,
+                                recorded_schedule->steps.size(), options.schedule,
+                                options.schedule_seed.value_or(0))
+              : absl::StrFormat("followed all %d recorded choices (recorded trace %016x)",
+                                recorded_schedule->steps.size(), recorded_schedule->Hash()));
+    }
     if (!live_counted.empty()) {
       std::vector<std::string> counted;
       for (const auto& [type, created] : live_counted.items()) {
@@ -605,3 +736,8 @@ absl::StatusOr<StressResult> RunStress(const StressOptions& options, absl::strin
 }
 
 }  // namespace netrig
+
+extern "C" void NetrigBeforeSanitizerExit(int exit_code) {
+  std::function<void(int)>* write = netrig::write_schedule_at_death.exchange(nullptr);
+  if (write != nullptr) (*write)(exit_code);
+}

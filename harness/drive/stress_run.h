@@ -67,6 +67,9 @@ struct StressOptions {
   // PCT's k: the steps an episode takes, among which the change points are drawn (0: 2000).
   // Take it from the "schedule: N steps" a first run of the same episode reports.
   uint64_t pct_steps = 0;
+  // Strict replay: a version 2 finding file whose recorded choices the controlled scheduler
+  // forces step by step ("": none). Never recorded, never taken from a file.
+  std::string replay_schedule;
   // Stop after this many operations (0: only --duration bounds the run): a bounded episode.
   uint64_t operations = 0;
   // The workload's fault mix: "default", "none", or kind=probability,... (ParseFaultMix).
@@ -81,6 +84,9 @@ struct StressOptions {
   std::string json;
   std::string html;  // The run's HTML page (html_report.h); "": none.
   std::string finding_dir = "artifacts/findings";
+  // A controlled run's schedule as a version 2 finding file, violations or not ("": none), so
+  // that `netrig replay FILE --check_determinism=N` can replay a clean run strictly too.
+  std::string record_schedule;
 
   // Not options: how the run talks.
   absl::Duration status_interval = absl::Seconds(1);
@@ -131,6 +137,11 @@ void AddStressOptions(OptionTable<T>& table) {
               "--schedule=pct: the steps an episode takes (PCT's k; 0: 2000). Use the steps a\n"
               "first run of the same episode reports.")
       .RecordedWhen([](const T& options) { return options.schedule == "pct"; })
+      .String("replay_schedule", &T::replay_schedule,
+              "Strict replay (what `netrig replay` passes): force the choices recorded in this\n"
+              "version 2 finding file step by step; the first that cannot be followed is\n"
+              "reported, and the schedule's strategy takes over from there. Needs --schedule.",
+              "FILE", OptionRole::kAuthority)
       .UInt64("operations", &T::operations, 0, uint64_t{1} << 40,
               "Stop after this many operations (a bounded episode); 0: --duration alone.")
       .String("faults", &T::faults,
@@ -158,7 +169,11 @@ void AddStressOptions(OptionTable<T>& table) {
       .String("finding_dir", &T::finding_dir,
               "On a violation, write a finding file here (`netrig replay FILE` reruns it);\n"
               "empty: none.",
-              "DIR", OptionRole::kOutput);
+              "DIR", OptionRole::kOutput)
+      .String("record_schedule", &T::record_schedule,
+              "With --schedule: write the run's schedule (a version 2 finding file, whether or\n"
+              "not the run found anything) here, for `netrig replay FILE --check_determinism=N`.",
+              "FILE", OptionRole::kOutput);
 }
 
 // Fills in `options.seed` (fresh when unset) and `options.perturb_seed` (derived when unset and

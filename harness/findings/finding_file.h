@@ -2,9 +2,9 @@
 // the same parameters and says whether it reproduced. Confirmed findings are kept in
 // corpora/regressions/*.json, and CTest replays each one under label `replay`.
 //
-// Format (JSON, version 1):
+// Format (JSON, version 2; version 1 files, which lack "environment" and "schedule", still load):
 //   {
-//     "tool": "netrig", "version": 1,
+//     "tool": "netrig", "version": 2,
 //     "command": "udp",                      // the subcommand: "udp" or "http"
 //     "args": ["--flow=dns_proxy", "--seed=42", "--perturb_seed=7", "--duration=5s"],
 //                                            // exact arguments after `netrig <command>`
@@ -14,8 +14,23 @@
 //     "report": {...},                       // the run's JSON report, as written by the driver
 //     "signature": "udp duplicate_completion", // optional dedup key; derived when absent
 //     "exit_code": 1,                        // optional: the run's exit status (81-84: sanitizer)
-//     "expect": "clean"                      // optional, regressions: what `netrig replay` expects
-//   }                                        // by default: "reproduce" or "clean"
+//     "expect": "clean",                     // optional, regressions: what `netrig replay` expects
+//                                            // by default: "reproduce" or "clean"
+//     "environment": {"netrig": "511db3e", "preset": "tsan", "sanitizer": "tsan",
+//                     "libcurl": "7.88.1"},  // v2: where it was found (netrig: null if unknown)
+//     "schedule": {                          // v2, a controlled run only: what `netrig replay`
+//       "strategy": "pct", "seed": 9, "depth": 3, "change_points": [212, 907],  // forces again
+//       "threads": ["t0", "t0.0", ...],      // thread ids, in registration order
+//       "points": ["thread.spawn", "mutex.lock", ...],  // point names, in order of first use
+//       "step_count": 1530,                  // choices (steps among 2+ runnable threads)
+//       "steps_b64": "...",                  // the choices: base64 of LEB128 varint triples
+//                                            // (thread index, point index, run length)
+//       "events": [{"step": 640, "kind": "timer", "thread": 3, "detail": ""}, ...],
+//                                            // timer jumps, watchdog handoffs, rejoins
+//       "max_enabled": 4, "watchdog_handoffs": 0, "uncontrolled_enables": 0,
+//       "trace_hash": "9f3c0d2e11aa0b3c"     // ScheduleTrace::Hash() of steps and events,
+//     }                                      // checked on load
+//   }
 //
 // Example:
 //   netrig::Finding finding;
@@ -37,18 +52,40 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "harness/sched/controlled.h"
 #include "nlohmann/json.hpp"
 
 namespace netrig {
 
-inline constexpr int kFindingFileVersion = 1;
+// The version written; every version from kOldestFindingFileVersion on is read.
+inline constexpr int kFindingFileVersion = 2;
+inline constexpr int kOldestFindingFileVersion = 1;
 // Bounds on what a finding file may hold; a file past them is refused, not truncated.
 inline constexpr size_t kMaxFindingFileBytes = 16 << 20;
 inline constexpr size_t kMaxFindingArgs = 256;
 inline constexpr size_t kMaxFindingArgBytes = 4096;
 inline constexpr size_t kMaxFindingViolations = 10000;
+// A recorded schedule's bounds, checked before anything is expanded: a file that claims more is
+// refused (the decoded steps of the largest take 8 MB).
+inline constexpr size_t kMaxScheduleSteps = 1'000'000;  // ControlledOptions::step_limit
+inline constexpr size_t kMaxScheduleThreads = 4096;
+inline constexpr size_t kMaxSchedulePoints = 4096;
+inline constexpr size_t kMaxScheduleEvents = 100'000;
+inline constexpr size_t kMaxScheduleNameBytes = 256;
 inline constexpr absl::string_view kExpectReproduce = "reproduce";
 inline constexpr absl::string_view kExpectClean = "clean";
+
+// Where a finding was found: what a replay elsewhere may differ in.
+struct FindingEnvironment {
+  std::string netrig;     // The netrig commit when the build knew it (git at configure), else "".
+  std::string preset;     // The build directory's name ("default", "asan", "tsan", ...).
+  std::string sanitizer;  // "none", "asan", "tsan" or "fuzz".
+  std::string libcurl;    // The libcurl version netrig was built against.
+  bool operator==(const FindingEnvironment&) const = default;
+};
+
+// This build's environment.
+FindingEnvironment BuildEnvironment();
 
 struct Finding {
   std::string command;            // "udp" or "http".
@@ -64,9 +101,26 @@ struct Finding {
   // violation still shows, e.g. a permanently seeded bug) or kExpectClean (a fixed bug stays
   // fixed). Empty: reproduce.
   std::string expect;
+  // Version 2.
+  std::optional<FindingEnvironment> environment;
+  // A controlled run's schedule: its choices, events and trace hash (strict replay forces them).
+  std::optional<ScheduleTrace> schedule;
 
   bool operator==(const Finding&) const = default;
 };
+
+// The "schedule" object of a finding file, and back. ScheduleFromJson checks every bound above,
+// every index against the thread and point lists, and the trace hash against the decoded steps
+// and events; errors name the field. Never throws.
+nlohmann::json ScheduleToJson(const ScheduleTrace& trace);
+absl::StatusOr<ScheduleTrace> ScheduleFromJson(const nlohmann::json& json);
+
+// The steps as base64 of LEB128 varint triples (thread, point, run length), and back: `count`
+// is the number of steps the text must decode to, `threads` and `points` bound the indices.
+std::string EncodeScheduleSteps(const std::vector<ScheduleStep>& steps);
+absl::StatusOr<std::vector<ScheduleStep>> DecodeScheduleSteps(absl::string_view base64,
+                                                              size_t count, size_t threads,
+                                                              size_t points);
 
 nlohmann::json FindingToJson(const Finding& finding);
 // Checks tool, version, command and every field's type and bounds (no NUL in an argument, no

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "harness/base/exit_codes.h"
@@ -69,15 +70,18 @@ nlohmann::json ScheduleWritten(const std::string& path) {
   return (*report)["schedule"];
 }
 
-// The trace hash in the finding file the child wrote into `dir` ("" if none).
-std::string TraceHashWritten(const std::string& dir) {
+// The schedule report of the finding file the child wrote into `dir` (null if none): a run that
+// a sanitizer ended writes no report, only a finding with its schedule so far.
+nlohmann::json ScheduleInFindings(const std::string& dir) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     if (entry.path().extension() != ".json") continue;
     absl::StatusOr<Finding> written = ReadFindingFile(entry.path().string());
-    if (written.ok()) return TraceHashOf(written->report);
+    if (written.ok() && written->report.is_object() && written->report.contains("schedule")) {
+      return written->report["schedule"];
+    }
   }
-  return "";
+  return nullptr;
 }
 
 // A leak finding replays with the slow unwinder on every allocation, so that LeakSanitizer's
@@ -144,12 +148,17 @@ bool RunReproduces(const Finding& finding, const ChildResult& child,
   return true;
 }
 
+std::string RecordedTraceHash(const Finding& finding) {
+  if (finding.schedule.has_value()) return absl::StrFormat("%016x", finding.schedule->Hash());
+  return TraceHashOf(finding.report);
+}
+
 absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayOptions& options) {
   absl::StatusOr<std::string> expect = ResolveExpectation(finding, options.expect);
   if (!expect.ok()) return expect.status();
   if (options.times < 1) return absl::InvalidArgumentError("times must be at least 1");
   const bool check = options.check_determinism > 0;
-  const std::string recorded_trace = TraceHashOf(finding.report);
+  const std::string recorded_trace = RecordedTraceHash(finding);
   if (check && recorded_trace.empty()) {
     return absl::InvalidArgumentError(
         "the finding ran without --schedule: there is no recorded schedule to compare with");
@@ -164,6 +173,14 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
   absl::StatusOr<std::unique_ptr<ScopedTempDir>> work = ScopedTempDir::Create("netrig-replay");
   if (!work.ok()) return work.status();
   const std::string& work_dir = (*work)->path();
+  // Strict replay: the child reads the recorded schedule from its own copy of the finding.
+  bool strict = options.strict && finding.schedule.has_value();
+  const std::string schedule_path = work_dir + "/schedule.json";
+  if (strict) {
+    if (absl::Status written = WriteFindingFile(schedule_path, finding); !written.ok()) {
+      return written;
+    }
+  }
 
   ReplayResult result;
   result.expect = *expect;
@@ -182,6 +199,7 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
     child.argv.push_back(absl::StrCat("--finding_dir=", run_dir, "/findings"));
     // The report too: it carries the schedule (trace, leakage) of a clean run as well.
     child.argv.push_back(absl::StrCat("--json=", run_dir, "/report.json"));
+    if (strict) child.argv.push_back(absl::StrCat("--replay_schedule=", schedule_path));
     child.output_path = run_dir + "/output.txt";
     child.timeout = timeout;
     child.kill_grace = absl::Seconds(10);
@@ -215,15 +233,25 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       break;
     }
     run.violation_kinds = KindsWritten(run_dir + "/findings");
-    const nlohmann::json schedule = ScheduleWritten(run_dir + "/report.json");
+    nlohmann::json schedule = ScheduleWritten(run_dir + "/report.json");
+    if (!schedule.is_object()) schedule = ScheduleInFindings(run_dir + "/findings");
     if (schedule.is_object()) {
       run.trace_hash = schedule.value("trace_hash", "");
       run.watchdog_handoffs = schedule.value("watchdog_handoffs", uint64_t{0});
       run.uncontrolled_enables = schedule.value("uncontrolled_enables", uint64_t{0});
+      const nlohmann::json replayed = schedule.value("strict_replay", nlohmann::json());
+      if (replayed.is_object()) {
+        run.strict = true;
+        run.replayed_steps = replayed.value("replayed_steps", uint64_t{0});
+        run.recorded_steps = replayed.value("recorded_steps", uint64_t{0});
+        const nlohmann::json divergence = replayed.value("divergence", nlohmann::json());
+        if (divergence.is_object()) run.divergence = divergence.value("text", "");
+      }
     }
-    if (run.trace_hash.empty()) run.trace_hash = TraceHashWritten(run_dir + "/findings");
     if (!recorded_trace.empty() && run.trace_hash == recorded_trace) ++result.same_schedule;
     run.reproduced = RunReproduces(finding, run.child, run.violation_kinds);
+    result.reproductions += run.reproduced ? 1 : 0;
+    result.strict_runs += run.strict ? 1 : 0;
     run.clean = run.child.ok() && !run.child.timed_out;
     result.reproduced |= run.reproduced;
     result.any_violation |= !run.clean && !run.child.timed_out;
@@ -235,14 +263,24 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       std::fprintf(options.log, "%s", tail.c_str());
       // A controlled run: say whether the replay followed the recorded schedule.
       std::string schedule_note;
+      if (run.strict) {
+        absl::StrAppend(&schedule_note, ", strict replay ",
+                        run.divergence.empty()
+                            ? absl::StrCat("followed all ", run.recorded_steps, " choices")
+                            : absl::StrCat("DIVERGED ", run.divergence, " (", run.replayed_steps,
+                                           " of ", run.recorded_steps, " choices followed)"));
+      } else if (strict) {
+        absl::StrAppend(&schedule_note, ", strict replay unknown (no schedule in the report)");
+      }
       if (!recorded_trace.empty()) {
-        schedule_note =
+        absl::StrAppend(
+            &schedule_note,
             run.trace_hash == recorded_trace
                 ? absl::StrCat(", same schedule (trace ", recorded_trace, ")")
             : run.trace_hash.empty()
                 ? absl::StrCat(", schedule trace unknown (recorded ", recorded_trace, ")")
                 : absl::StrCat(", schedule DIVERGED (trace ", run.trace_hash, ", recorded ",
-                               recorded_trace, "; ", DivergenceCause(run), ")");
+                               recorded_trace, "; ", LeakageCause(run), ")"));
       }
       std::fprintf(options.log, "replay %d/%d: %s, violation kinds [%s] (recorded [%s])%s: %s\n",
                    attempt, times, run.child.Describe().c_str(),
@@ -254,7 +292,19 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
                                        : "violation, but not the recorded one");
       std::fflush(options.log);
     }
+    // A strict run that could not follow its recording: the next runs replay by seed (a
+    // determinism check keeps every run strict: that is what it measures).
+    const bool fall_back = strict && !check && !run.divergence.empty();
     result.runs.push_back(std::move(run));
+    if (fall_back) {
+      strict = false;
+      if (options.log != nullptr && attempt < times) {
+        std::fprintf(options.log,
+                     "replay: the recorded schedule could not be followed; falling back to seed "
+                     "replay for the remaining run(s)\n");
+        std::fflush(options.log);
+      }
+    }
     if (result.interrupted || result.timed_out) break;
     if (!check && !want_clean && result.reproduced) break;
   }
@@ -267,6 +317,15 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
 }
 
 std::string DivergenceCause(const ReplayRun& run) {
+  std::string strict;
+  if (!run.divergence.empty()) {
+    strict = absl::StrCat("strict replay diverged ", run.divergence, " (", run.replayed_steps,
+                          " of ", run.recorded_steps, " recorded choices followed); ");
+  }
+  return absl::StrCat(strict, LeakageCause(run));
+}
+
+std::string LeakageCause(const ReplayRun& run) {
   if (run.watchdog_handoffs > 0) {
     return absl::StrCat(run.watchdog_handoffs,
                         " watchdog handoff(s): a thread blocked where the scheduler could not see");

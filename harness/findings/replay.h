@@ -9,6 +9,12 @@
 // A run is clean when the child exits 0 before its timeout. A run that times out is neither: a
 // regression that brings back a hang must fail `--expect clean` too.
 //
+// A controlled finding of version 2 carries its schedule: its runs replay strictly (the child
+// gets --replay_schedule and forces the recorded choices step by step). A strict run that
+// diverges reports the step, thread and point, and its schedule's strategy chooses from there;
+// the runs after it replay by seed, and the log says so. --check_determinism replays every run
+// strictly and reports where each diverged.
+//
 // Example:
 //   absl::StatusOr<netrig::Finding> finding = netrig::ReadFindingFile(path);
 //   netrig::ReplayOptions options;
@@ -50,6 +56,8 @@ struct ReplayOptions {
   // find), each compared with the recorded schedule (ReplayResult::same_schedule). An
   // uncontrolled finding is refused.
   int check_determinism = 0;
+  // False: replay by seeds only, even when the finding records its schedule (to compare).
+  bool strict = true;
 };
 
 struct ReplayRun {
@@ -60,6 +68,12 @@ struct ReplayRun {
   // From the child's report: the scheduler's control leakage, the likely causes of a divergence.
   uint64_t watchdog_handoffs = 0;
   uint64_t uncontrolled_enables = 0;
+  // Strict replay: the run forced the recorded choices; how many it followed, and where it
+  // could not ("" when it followed them all).
+  bool strict = false;
+  uint64_t replayed_steps = 0;
+  uint64_t recorded_steps = 0;
+  std::string divergence;
   bool reproduced = false;
   bool clean = false;
   std::string output_tail;  // The last lines of the child's output (its summary).
@@ -74,6 +88,8 @@ struct ReplayResult {
   bool interrupted = false;
   // Runs whose schedule trace equals the one recorded in the finding (controlled findings).
   int same_schedule = 0;
+  int reproductions = 0;  // Runs that reproduced.
+  int strict_runs = 0;    // Runs that forced the recorded schedule.
   // The expectation held: reproduce mode, some run reproduced; clean mode, every run was clean;
   // and no run timed out.
   bool passed = false;
@@ -92,8 +108,16 @@ absl::Duration DefaultRunTimeout(const Finding& finding);
 bool RunReproduces(const Finding& finding, const ChildResult& child,
                    const std::vector<std::string>& kinds);
 
-// Why a controlled run's trace may differ from the recorded one, from what the run reported.
+// Why a controlled run's trace may differ from the recorded one, from what the run reported:
+// the strict replay's first divergence (step, thread, point), then the control leakage.
 std::string DivergenceCause(const ReplayRun& run);
+// The control leakage alone (watchdog handoffs, wake-ups from uncontrolled threads, else timing
+// the scheduler does not own): why a run's trace may differ when no step was forced.
+std::string LeakageCause(const ReplayRun& run);
+
+// The recorded schedule's trace hash ("": the finding ran uncontrolled): the schedule's own hash
+// in a version 2 file, else its report's.
+std::string RecordedTraceHash(const Finding& finding);
 
 // Reruns the finding. Errors: a bad expectation or times, the child could not be started, or
 // the child rejected the recorded arguments (exit 2): all mean a bad finding file or usage.

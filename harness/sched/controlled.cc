@@ -8,8 +8,11 @@
 // with the ignores lifted. tests/sched/controlled_tsan_test.cc keeps both halves true.
 #include "harness/sched/controlled.h"
 
+#include <dlfcn.h>
 #include <poll.h>
+#include <sys/personality.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,6 +74,29 @@ absl::string_view ScheduleEventKindName(ScheduleEvent::Kind kind) {
   return "timer";
 }
 
+bool ScheduleEventKindNamed(absl::string_view name, ScheduleEvent::Kind* kind) {
+  for (ScheduleEvent::Kind candidate :
+       {ScheduleEvent::kWatchdogHandoff, ScheduleEvent::kRejoin, ScheduleEvent::kTimer,
+        ScheduleEvent::kDivergence, ScheduleEvent::kDeadlock, ScheduleEvent::kStepLimit}) {
+    if (ScheduleEventKindName(candidate) == name) {
+      *kind = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ScheduleStrategyNamed(absl::string_view name, ScheduleStrategy* strategy) {
+  for (ScheduleStrategy candidate : {ScheduleStrategy::kRandom, ScheduleStrategy::kPct,
+                                     ScheduleStrategy::kPos, ScheduleStrategy::kReplay}) {
+    if (ScheduleStrategyName(candidate) == name) {
+      *strategy = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
 uint64_t ScheduleTrace::Hash() const {
   uint64_t hash = 0xcbf29ce484222325ULL;
   auto mix = [&hash](uint64_t value) {
@@ -83,6 +109,7 @@ uint64_t ScheduleTrace::Hash() const {
     mix(step.point);
   }
   for (const ScheduleEvent& event : events) {
+    if (event.kind == ScheduleEvent::kDivergence) continue;
     mix(event.kind);
     mix(event.step);
     mix(event.thread);
@@ -202,7 +229,12 @@ const char* StateName(State state) {
 
 struct ControlledThread {
   uint32_t index = 0;
+  // The scheduler's own id: the controlling thread's netrig id, then parent.k for the k-th
+  // child a thread spawned under this scheduler. Unlike a netrig::Thread id it does not depend
+  // on threads spawned before control began, so a recording made in one process (a test's
+  // second run, a replay) names the same threads.
   std::string id;
+  uint32_t spawned = 0;
   pid_t tid = 0;
   State state = State::kRunnable;
   std::condition_variable baton;
@@ -218,6 +250,44 @@ struct ControlledThread {
 thread_local ControlledThread* current_thread = nullptr;
 
 ControlledScheduler::Impl* active_scheduler = nullptr;
+
+// The monotonic clocks a controlled thread reads (libcurl's timers, the embedded server's delay
+// queue) while a scheduler controls: the real monotonic time when control began plus the virtual
+// time elapsed since. Atomics, because clock_gettime is read from anywhere, the scheduler's own
+// condition-variable waits included.
+std::atomic<bool> virtual_monotonic_on{false};
+std::atomic<int64_t> virtual_monotonic_ns{0};
+
+using ClockGettime = int (*)(clockid_t, timespec*);
+
+int SyscallClockGettime(clockid_t clock, timespec* ts) {
+  return static_cast<int>(syscall(SYS_clock_gettime, clock, ts));
+}
+
+// The clock_gettime this executable's definition (below) hides: the C library's (or, in a
+// build with shared sanitizer runtimes, the runtime's interceptor, which then calls the C
+// library's).
+int RealClockGettime(clockid_t clock, timespec* ts) {
+  static std::atomic<ClockGettime> real{nullptr};
+  ClockGettime call = real.load(std::memory_order_relaxed);
+  if (call == nullptr) {
+    call = reinterpret_cast<ClockGettime>(dlsym(RTLD_NEXT, "clock_gettime"));
+    if (call == nullptr || call == &clock_gettime) call = &SyscallClockGettime;
+    real.store(call, std::memory_order_relaxed);
+  }
+  return call(clock, ts);
+}
+
+int64_t RealMonotonicNs() {
+  timespec ts{};
+  RealClockGettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool IsMonotonicClock(clockid_t clock) {
+  return clock == CLOCK_MONOTONIC || clock == CLOCK_MONOTONIC_COARSE ||
+         clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_BOOTTIME;
+}
 
 }  // namespace
 
@@ -236,9 +306,10 @@ class ControlledScheduler::Impl {
       std::sort(change_points_.begin(), change_points_.end());
       trace_.change_points = change_points_;
     }
-    // Replay: thread indices are positions in the recorded thread list; map them by id.
-    for (size_t i = 0; i < options_.replay_threads.size(); ++i) {
-      replay_thread_ids_.push_back(options_.replay_threads[i]);
+    strict_ = !options_.replay.empty() || options_.strategy == ScheduleStrategy::kReplay;
+    trace_.strict_replay = strict_;
+    for (const ScheduleEvent& event : options_.replay_events) {
+      if (event.kind != ScheduleEvent::kDivergence) replay_events_.push_back(event);
     }
   }
 
@@ -250,6 +321,10 @@ class ControlledScheduler::Impl {
     active_scheduler = this;
     controlling_ = true;
     virtual_now_ = absl::Now();
+    virtual_start_ = virtual_now_;
+    monotonic_start_ns_ = RealMonotonicNs();
+    virtual_monotonic_ns.store(monotonic_start_ns_, std::memory_order_relaxed);
+    virtual_monotonic_on.store(true, std::memory_order_release);
     ControlledThread* main = Register(CurrentThreadId());
     main->tid = static_cast<pid_t>(syscall(SYS_gettid));
     current_thread = main;
@@ -265,6 +340,7 @@ class ControlledScheduler::Impl {
       IgnoreSync ignore;
       std::unique_lock<std::mutex> lock(mu_);
       ReleaseAllLocked();
+      CheckReplayCompleteLocked();
       stop_watchdog_ = true;
       watchdog_wake_.notify_all();
     }
@@ -279,9 +355,32 @@ class ControlledScheduler::Impl {
 
   bool Controls() const { return controlling_.load(std::memory_order_acquire); }
 
+  // A sanitizer began its report: keep the trace as it stands. The report takes long enough
+  // for the watchdog to hand the reporting thread's baton on, and the choices made meanwhile
+  // depend on how long printing takes, so a snapshot taken at death would differ run to run.
+  void MarkReport() {
+    IgnoreSync ignore;
+    // try_lock: the report may come from inside the scheduler, its lock held.
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (lock.owns_lock() && !at_report_.has_value()) at_report_ = trace_;
+  }
+
+  std::optional<ScheduleTrace> Snapshot(absl::Duration patience) {
+    IgnoreSync ignore;
+    const absl::Time give_up = absl::Now() + patience;
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    while (!lock.owns_lock()) {
+      if (absl::Now() > give_up) return std::nullopt;
+      absl::SleepFor(absl::Milliseconds(1));
+      lock.try_lock();
+    }
+    if (at_report_.has_value()) return at_report_;
+    return trace_;
+  }
+
   // ---- Hooks: threads ----
 
-  void* OnSpawn(const std::string& id) {
+  void* OnSpawn(const std::string& /*netrig_id*/) {
     ControlledThread* self = current_thread;
     if (self == nullptr || !Controls()) return nullptr;
     IgnoreSync ignore;
@@ -289,7 +388,7 @@ class ControlledScheduler::Impl {
     if (!controlling_) return nullptr;
     // Registered now, runnable from the parent's next step (the spawn point, taken once the OS
     // thread exists: handing it the baton earlier would wait for a thread not yet started).
-    return Register(id);
+    return Register(absl::StrCat(self->id, ".", self->spawned++));
   }
 
   void OnStart(void* record) {
@@ -564,6 +663,137 @@ class ControlledScheduler::Impl {
   void Record(ScheduleEvent::Kind kind, const ControlledThread* thread, std::string detail) {
     trace_.events.push_back(
         {kind, trace_.steps.size(), thread != nullptr ? thread->index : 0, std::move(detail)});
+    if (strict_ && !diverged_ && kind != ScheduleEvent::kDivergence) {
+      CheckReplayEvent(trace_.events.back());
+    }
+  }
+
+  void SetVirtualNow(absl::Time now) {
+    virtual_now_ = now;
+    virtual_monotonic_ns.store(
+        monotonic_start_ns_ + absl::ToInt64Nanoseconds(virtual_now_ - virtual_start_),
+        std::memory_order_relaxed);
+  }
+
+  // ---- Strict replay ----
+
+  std::string ThreadName(uint32_t index, const std::vector<std::string>& names) const {
+    return index < names.size() ? names[index] : absl::StrCat("#", index);
+  }
+
+  std::string EventName(const ScheduleEvent& event, const std::vector<std::string>& names) const {
+    return absl::StrCat(ScheduleEventKindName(event.kind), " of ", ThreadName(event.thread, names),
+                        " at step ", event.step);
+  }
+
+  // A timer, handoff or rejoin of the replay must be the recording's next one.
+  void CheckReplayEvent(const ScheduleEvent& event) {
+    const std::string actual = EventName(event, trace_.threads);
+    if (replay_event_next_ >= replay_events_.size()) {
+      DivergeAt(event.step, "(no more events)", "", absl::StrCat(actual, ", not in the recording"));
+      return;
+    }
+    const ScheduleEvent& want = replay_events_[replay_event_next_++];
+    const std::string expected_thread = ThreadName(want.thread, options_.replay_threads);
+    if (want.kind != event.kind || want.step != event.step ||
+        expected_thread != ThreadName(event.thread, trace_.threads)) {
+      DivergeAt(
+          event.step, expected_thread, ScheduleEventKindName(want.kind),
+          absl::StrCat(actual, "; the recording has ", EventName(want, options_.replay_threads)));
+    }
+  }
+
+  // When control ends: a replay that made fewer choices or events than its recording diverged
+  // at its end.
+  void CheckReplayCompleteLocked() {
+    if (!strict_ || diverged_) return;
+    const uint64_t made = trace_.steps.size();
+    if (made < options_.replay.size()) {
+      const ScheduleStep& want = options_.replay[made];
+      DivergeAt(made, ThreadName(want.thread, options_.replay_threads), ReplayPointName(want.point),
+                absl::StrCat("the run ended after ", made, " choices; the recording made ",
+                             options_.replay.size()));
+    } else if (replay_event_next_ < replay_events_.size()) {
+      const ScheduleEvent& want = replay_events_[replay_event_next_];
+      DivergeAt(want.step, ThreadName(want.thread, options_.replay_threads),
+                ScheduleEventKindName(want.kind),
+                absl::StrCat("the run ended without the recording's ",
+                             EventName(want, options_.replay_threads)));
+    }
+  }
+
+  std::string ReplayPointName(uint32_t point) const {
+    if (options_.replay_points.empty()) return "";
+    return point < options_.replay_points.size() ? options_.replay_points[point]
+                                                 : absl::StrCat("#", point);
+  }
+
+  ControlledThread* ThreadWithId(absl::string_view id) const {
+    for (const auto& thread : threads_) {
+      if (thread->id == id) return thread.get();
+    }
+    return nullptr;
+  }
+
+  // The recorded choice number `choice` among `enabled`: the recorded thread, found by id, at the
+  // recorded point; null (and the divergence recorded) when it cannot be followed.
+  ControlledThread* Forced(uint64_t choice, const std::vector<ControlledThread*>& enabled) {
+    if (choice >= options_.replay.size()) {
+      DivergeAt(
+          choice, "(none)", "",
+          absl::StrCat("a choice past the recording's last (it made ", options_.replay.size(), ")"),
+          &enabled);
+      return nullptr;
+    }
+    const ScheduleStep& want = options_.replay[choice];
+    const std::string expected_thread = ThreadName(want.thread, options_.replay_threads);
+    const std::string expected_point = ReplayPointName(want.point);
+    ControlledThread* thread = ThreadWithId(expected_thread);
+    if (thread == nullptr) {
+      DivergeAt(choice, expected_thread, expected_point,
+                absl::StrCat(expected_thread, " does not exist"), &enabled);
+      return nullptr;
+    }
+    const bool runnable = std::find(enabled.begin(), enabled.end(), thread) != enabled.end();
+    if (!runnable) {
+      DivergeAt(choice, expected_thread, expected_point,
+                absl::StrCat(expected_thread, " not runnable (", StateName(thread->state), " at ",
+                             PointName(thread->point), ")"),
+                &enabled);
+      return nullptr;
+    }
+    if (!expected_point.empty() && PointName(thread->point) != expected_point) {
+      DivergeAt(choice, expected_thread, expected_point,
+                absl::StrCat(expected_thread, "@", PointName(thread->point)), &enabled);
+      return nullptr;
+    }
+    ++trace_.replayed_steps;
+    return thread;
+  }
+
+  void DivergeAt(uint64_t step, absl::string_view expected_thread, absl::string_view expected_point,
+                 absl::string_view actual,
+                 const std::vector<ControlledThread*>* enabled = nullptr) {
+    diverged_ = true;
+    ScheduleDivergence& detail = trace_.divergence_detail;
+    detail.step = step;
+    detail.expected_thread = std::string(expected_thread);
+    detail.expected_point = std::string(expected_point);
+    detail.actual = std::string(actual);
+    if (enabled != nullptr) {
+      std::vector<std::string> names;
+      for (const ControlledThread* thread : *enabled) {
+        names.push_back(absl::StrCat(thread->id, "@", PointName(thread->point)));
+      }
+      detail.enabled = absl::StrJoin(names, ", ");
+    }
+    trace_.diverged = true;
+    trace_.divergence_step = step;
+    trace_.divergence = absl::StrCat(
+        "at step ", step, ": expected ", expected_thread,
+        expected_point.empty() ? "" : absl::StrCat("@", expected_point), ", actual ", actual,
+        enabled != nullptr ? absl::StrCat("; enabled {", detail.enabled, "}") : "");
+    Record(ScheduleEvent::kDivergence, nullptr, trace_.divergence);
   }
 
   bool Enabled(const ControlledThread& thread) const {
@@ -583,7 +813,7 @@ class ControlledScheduler::Impl {
             bool named = true) {
     if (named) self->point = Intern(name);
     if (!controlling_) return;
-    virtual_now_ += kStepTime;
+    SetVirtualNow(virtual_now_ + kStepTime);
     ++events_;
     HandOff(lock, self, /*wait=*/true);
   }
@@ -639,20 +869,21 @@ class ControlledScheduler::Impl {
     if (running_ == self) holder_outside_ = true;
   }
 
+  // Strict replay forces the recorded choice; the strategy still chooses first, so that its
+  // state (random draws, PCT change points, POS priorities) stays in step with the recording's
+  // and it can take over where the recording cannot be followed.
   ControlledThread* Choose(const std::vector<ControlledThread*>& enabled) {
     const uint64_t choice = trace_.steps.size();
+    ControlledThread* chosen = StrategyChoice(enabled, choice);
+    if (strict_ && !diverged_) {
+      if (ControlledThread* forced = Forced(choice, enabled)) return forced;
+    }
+    return chosen;
+  }
+
+  ControlledThread* StrategyChoice(const std::vector<ControlledThread*>& enabled, uint64_t choice) {
     switch (options_.strategy) {
       case ScheduleStrategy::kReplay:
-        if (!diverged_) {
-          if (choice < options_.replay.size()) {
-            const ScheduleStep& want = options_.replay[choice];
-            for (ControlledThread* thread : enabled) {
-              if (thread->index == want.thread) return thread;
-            }
-            Diverge(choice, want, enabled);
-          }
-        }
-        return enabled[rng_() % enabled.size()];
       case ScheduleStrategy::kRandom:
         return enabled[rng_() % enabled.size()];
       case ScheduleStrategy::kPct: {
@@ -682,23 +913,6 @@ class ControlledScheduler::Impl {
       }
     }
     return enabled[0];
-  }
-
-  void Diverge(uint64_t choice, const ScheduleStep& want,
-               const std::vector<ControlledThread*>& enabled) {
-    diverged_ = true;
-    std::vector<std::string> names;
-    for (const ControlledThread* thread : enabled) {
-      names.push_back(absl::StrCat(thread->id, "@", PointName(thread->point)));
-    }
-    const std::string expected_thread = want.thread < replay_thread_ids_.size()
-                                            ? replay_thread_ids_[want.thread]
-                                            : absl::StrCat("#", want.thread);
-    trace_.diverged = true;
-    trace_.divergence_step = choice;
-    trace_.divergence = absl::StrCat("at step ", choice, ": expected ", expected_thread,
-                                     ", enabled {", absl::StrJoin(names, ", "), "}");
-    Record(ScheduleEvent::kDivergence, nullptr, trace_.divergence);
   }
 
   // Nothing can run. Let I/O waiters probe again (a few rounds, with short real pauses for the
@@ -740,7 +954,7 @@ class ControlledScheduler::Impl {
     }
     quiescent_probes_ = 0;
     if (earliest != absl::InfiniteFuture()) {
-      virtual_now_ = std::max(virtual_now_, earliest);
+      SetVirtualNow(std::max(virtual_now_, earliest));
       for (auto& thread : threads_) {
         if (thread->deadline <= virtual_now_ &&
             (thread->state == State::kSleeping || thread->state == State::kBlockedCond ||
@@ -806,6 +1020,7 @@ class ControlledScheduler::Impl {
   void ReleaseAllLocked() {
     if (!controlling_) return;
     controlling_ = false;
+    virtual_monotonic_on.store(false, std::memory_order_release);
     running_ = nullptr;
     for (auto& thread : threads_) thread->baton.notify_all();
     outside_wake_.notify_all();
@@ -892,8 +1107,11 @@ class ControlledScheduler::Impl {
   std::mt19937_64 rng_;
   std::vector<uint64_t> change_points_;
   size_t pct_next_change_ = 0;
-  std::vector<std::string> replay_thread_ids_;
+  bool strict_ = false;
   bool diverged_ = false;
+  std::optional<ScheduleTrace> at_report_;    // The trace when a sanitizer's report began.
+  std::vector<ScheduleEvent> replay_events_;  // The recording's, divergences left out.
+  size_t replay_event_next_ = 0;
 
   std::mutex mu_;
   std::atomic<bool> controlling_{false};
@@ -906,6 +1124,8 @@ class ControlledScheduler::Impl {
   std::map<const void*, ControlledThread*> shadow_owner_;
   std::map<const void*, std::vector<ControlledThread*>> cond_waiters_;
   absl::Time virtual_now_;
+  absl::Time virtual_start_;
+  int64_t monotonic_start_ns_ = 0;
   uint64_t events_ = 0;
   int quiescent_probes_ = 0;
   absl::Time last_progress_;
@@ -947,7 +1167,33 @@ void ControlledScheduler::Begin() { impl_->Begin(); }
 
 ScheduleTrace ControlledScheduler::End() { return impl_->End(); }
 
+std::optional<ScheduleTrace> ControlledScheduler::Snapshot(absl::Duration patience) {
+  return impl_->Snapshot(patience);
+}
+
 bool UnderControl() { return current_thread != nullptr && active_scheduler != nullptr; }
+
+void MarkSanitizerReport() {
+  if (ControlledScheduler::Impl* scheduler = active_scheduler) scheduler->MarkReport();
+}
+
+bool AddressRandomizationOff() {
+  const int persona = personality(0xffffffff);
+  return persona != -1 && (persona & ADDR_NO_RANDOMIZE) != 0;
+}
+
+void ReexecWithoutAddressRandomization(char** argv) {
+  if (AddressRandomizationOff()) return;
+  // Set before the exec: if the new image still runs randomized (a kernel or seccomp policy
+  // that ignores the flag), it goes on rather than re-executing forever.
+  constexpr const char* kTried = "NETRIG_ASLR_REEXEC";
+  if (getenv(kTried) != nullptr) return;
+  const int persona = personality(0xffffffff);
+  if (persona == -1 || personality(persona | ADDR_NO_RANDOMIZE) == -1) return;
+  setenv(kTried, "1", 1);
+  execv("/proc/self/exe", argv);
+  personality(persona);  // The exec failed: run as before.
+}
 
 int Poll(pollfd* fds, unsigned long count, int timeout_ms) {
   ControlledScheduler::Impl* scheduler = active_scheduler;
@@ -969,3 +1215,28 @@ int ProbeUntil(const std::function<int()>& probe, int timeout_ms, absl::string_v
 }
 
 }  // namespace netrig
+
+// libcurl's timers (Curl_now), the embedded server's delay queue and std::chrono::steady_clock
+// read CLOCK_MONOTONIC through clock_gettime. An executable's definition binds every shared
+// library's call (libcurl's included) ahead of the C library's, so this one makes that time the
+// scheduler's on the threads it controls: virtual, and so the same on every replay of a
+// schedule. Everywhere else (threads netrig does not control, the scheduler's own timed waits,
+// other clocks, no scheduler running) it is the real clock, at the cost of one relaxed load.
+// Sanitizer runtimes define clock_gettime as a weak interceptor (clang's static runtimes) or in
+// a library loaded after the executable (shared runtimes): either way this definition wins and
+// RealClockGettime reaches the C library (tests/sched/controlled_test.cc checks both clocks in
+// every preset).
+// base/sanitizer_defaults.cc calls this from ASan's __asan_on_error, when a report begins.
+extern "C" void NetrigOnSanitizerReport() { netrig::MarkSanitizerReport(); }
+
+extern "C" int clock_gettime(clockid_t clock, timespec* ts) noexcept {
+  if (netrig::virtual_monotonic_on.load(std::memory_order_relaxed) &&
+      netrig::current_thread != nullptr && netrig::tsan_ignore_depth == 0 &&
+      netrig::IsMonotonicClock(clock) && ts != nullptr) {
+    const int64_t ns = netrig::virtual_monotonic_ns.load(std::memory_order_relaxed);
+    ts->tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts->tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    return 0;
+  }
+  return netrig::RealClockGettime(clock, ts);
+}

@@ -33,7 +33,11 @@
 //   a.join();
 //   b.join();
 //   netrig::ScheduleTrace trace = scheduler.End();
-//   // Later: options.strategy = kReplay; options.replay = trace.steps; -> the same interleaving.
+//   // Later, strict replay: the same strategy and seed, plus the recorded choices.
+//   options.replay = trace.steps;
+//   options.replay_threads = trace.threads;
+//   options.replay_points = trace.points;
+//   // -> the same interleaving, or trace.divergence names the first step that could not follow.
 #ifndef NETRIG_HARNESS_SCHED_CONTROLLED_H_
 #define NETRIG_HARNESS_SCHED_CONTROLLED_H_
 
@@ -42,6 +46,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,26 +75,51 @@ struct ScheduleEvent {
   uint64_t step = 0;    // The number of choices made before it.
   uint32_t thread = 0;  // Index into ScheduleTrace::threads.
   std::string detail;
+  bool operator==(const ScheduleEvent&) const = default;
 };
 absl::string_view ScheduleEventKindName(ScheduleEvent::Kind kind);
+// The kind named `name` (ScheduleEventKindName's inverse); false for an unknown name.
+bool ScheduleEventKindNamed(absl::string_view name, ScheduleEvent::Kind* kind);
+// The strategy named `name` ("random", "pct", "pos", "replay"); false for an unknown name.
+bool ScheduleStrategyNamed(absl::string_view name, ScheduleStrategy* strategy);
+
+// Where a strict replay first could not follow its recording.
+struct ScheduleDivergence {
+  uint64_t step = 0;            // The choice number (0-based).
+  std::string expected_thread;  // The recorded thread id ("t0.3").
+  std::string expected_point;   // The point it had stopped at in the recording.
+  std::string actual;           // What the replay found: "t0.3@mutex.lock", "t0.3 not runnable
+                                // (joining at thread.join)", "no choice left", ...
+  std::string enabled;          // The threads that could run, "t0.1@io.poll, t0.3@mutex.lock".
+  bool operator==(const ScheduleDivergence&) const = default;
+};
 
 struct ScheduleTrace {
   ScheduleStrategy strategy = ScheduleStrategy::kRandom;
   uint64_t seed = 0;
   int pct_depth = 0;
   std::vector<uint64_t> change_points;  // PCT: the choice numbers where priorities changed.
-  std::vector<std::string> threads;     // Stable ids ("t0", "t0.3"), in registration order.
-  std::vector<std::string> points;      // Point names, in order of first use.
-  std::vector<ScheduleStep> steps;      // One per choice.
+  // Stable ids in registration order: the controlling thread's ("t0"), then parent.k for the
+  // k-th child a thread spawned under control ("t0.3"), whatever ran before control began.
+  std::vector<std::string> threads;
+  std::vector<std::string> points;  // Point names, in order of first use.
+  std::vector<ScheduleStep> steps;  // One per choice.
   std::vector<ScheduleEvent> events;
   uint64_t max_enabled = 0;           // The largest number of threads that could run at once.
   uint64_t watchdog_handoffs = 0;     // Control leakage.
   uint64_t uncontrolled_enables = 0;  // Wake-ups that came from threads netrig does not control.
-  bool diverged = false;              // Replay: the recorded schedule could not be followed.
+  // Strict replay: whether recorded choices were forced, and how many were followed.
+  bool strict_replay = false;
+  uint64_t replayed_steps = 0;
+  bool diverged = false;  // Replay: the recorded schedule could not be followed.
   uint64_t divergence_step = 0;
-  std::string divergence;  // "at step 640: expected t0.4@io.poll, enabled {...}".
-  // FNV-1a over the steps and events: equal traces have equal hashes.
+  // "at step 640: expected t0.4@io.poll, actual t0.4@mutex.lock; enabled {...}".
+  std::string divergence;
+  ScheduleDivergence divergence_detail;
+  // FNV-1a over the steps and events (divergence events excepted: a replay that follows its
+  // recording to the end has the recording's hash): equal traces have equal hashes.
   uint64_t Hash() const;
+  bool operator==(const ScheduleTrace&) const = default;
 };
 
 struct ControlledOptions {
@@ -98,9 +128,15 @@ struct ControlledOptions {
   int pct_depth = 3;
   // PCT picks its d-1 change points in [1, k]; 0: 2000 (learn it from a first run's trace).
   uint64_t pct_k = 0;
-  // kReplay: the steps to follow; after the last one (or a divergence) the strategy is random.
+  // Strict replay (non-empty `replay`, or kReplay): the recorded choices are forced one by one,
+  // each matched by thread id and point name (not by index). `strategy` and `seed` should be the
+  // recording's: the strategy runs underneath, its state kept in step, and takes over after the
+  // last recorded choice or at the first divergence (kReplay: random underneath).
   std::vector<ScheduleStep> replay;
-  std::vector<std::string> replay_threads;  // The trace's thread ids, to map indices.
+  std::vector<std::string> replay_threads;  // The recording's thread ids, to map indices.
+  std::vector<std::string> replay_points;   // Its point names (empty: points are not checked).
+  // The recording's events: timers, handoffs and rejoins must come at the same steps too.
+  std::vector<ScheduleEvent> replay_events;
   // Past this many choices the scheduler stops controlling (livelock guard), recorded.
   uint64_t step_limit = 1'000'000;
   // The baton holder blocked in the kernel this long (twice) is handed off.
@@ -123,6 +159,10 @@ class ControlledScheduler {
   void Begin();
   // Gives control up: every thread still controlled runs free again. Returns the trace.
   ScheduleTrace End();
+  // The trace so far, control going on (for a process about to die: a sanitizer's report): as it
+  // stood when the report began (MarkSanitizerReport), else now. Gives up after `patience` when
+  // the scheduler's lock stays taken (nullopt).
+  std::optional<ScheduleTrace> Snapshot(absl::Duration patience);
 
   class Impl;
 
@@ -132,6 +172,21 @@ class ControlledScheduler {
 
 // Whether a controlled scheduler is running and the calling thread is one of its threads.
 bool UnderControl();
+
+// A sanitizer's report begins (ASan's __asan_on_error, in base/sanitizer_defaults.cc): the running
+// scheduler keeps its trace as it stands, for Snapshot.
+void MarkSanitizerReport();
+
+// Pointer-keyed containers (a client's observer set, Abseil's per-process hash seed) iterate in
+// an order that follows heap addresses, and address space layout randomization moves those on
+// every run (measured: 2 of 10 controlled `bug-observer-leak` episodes diverged on replay with
+// ASLR on; both replayed 5 of 5 under `setarch -R`). A controlled run therefore re-executes once
+// (/proc/self/exe, the same argv) with ADDR_NO_RANDOMIZE, as `setarch -R` does; children, strict
+// replays included, inherit it. Returns when ASLR is already off or cannot be turned off (then
+// the run goes on with it, and only address-dependent orders may differ on replay).
+void ReexecWithoutAddressRandomization(char** argv);
+// Whether this process runs with address space layout randomization off.
+bool AddressRandomizationOff();
 
 // poll(2) as a scheduling point: under control, a non-blocking probe; when nothing is ready the
 // caller waits (in harness time, up to `timeout_ms`; -1: no limit) while other threads run, and

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -164,6 +165,62 @@ TEST(HostileFindingFiles, MalformedShapesAreCleanErrors) {
     const CommandRun run = RunNetrig({"replay", path, "--times=1"}, absl::Seconds(30));
     ExpectCleanError(run, name);
   }
+}
+
+// Version 2 files carry a schedule whose choices are packed (base64 of varints): a truncated,
+// miscounted, oversized or undecodable one is a clean error too, found before any run.
+TEST(HostileFindingFiles, MalformedSchedulesAreCleanErrors) {
+  ScratchDir dir;
+  ScheduleTrace trace;
+  trace.strategy = ScheduleStrategy::kPct;
+  trace.seed = 3;
+  trace.pct_depth = 2;
+  trace.threads = {"t0", "t0.0"};
+  trace.points = {"thread.spawn", "io.poll"};
+  trace.steps = {{0, 0}, {1, 1}, {0, 1}, {1, 1}};
+  nlohmann::json good = CleanUdpFinding();
+  good["version"] = 2;
+  good["args"].push_back("--schedule=pct");
+  good["schedule"] = ScheduleToJson(trace);
+  const std::string b64 = good["schedule"]["steps_b64"].get<std::string>();
+  std::vector<std::pair<std::string, std::string>> files;
+  auto spoiled = [&](auto&& change) {
+    nlohmann::json json = good;
+    change(json["schedule"]);
+    return json.dump();
+  };
+  files.emplace_back("truncated_steps",
+                     spoiled([&](auto& j) { j["steps_b64"] = b64.substr(0, b64.size() - 4); }));
+  files.emplace_back("bad_base64", spoiled([](auto& j) { j["steps_b64"] = "%%%%"; }));
+  files.emplace_back("wrong_count", spoiled([](auto& j) { j["step_count"] = 5; }));
+  files.emplace_back("huge_count", spoiled([](auto& j) { j["step_count"] = 4294967296ULL; }));
+  files.emplace_back("huge_run", spoiled([](auto& j) {
+                       j["steps_b64"] =
+                           absl::Base64Escape(std::string("\0\0\xff\xff\xff\xff\x0f", 7));
+                     }));
+  files.emplace_back("thread_out_of_range", spoiled([](auto& j) { j["threads"] = {"t0"}; }));
+  files.emplace_back("threads_not_strings", spoiled([](auto& j) { j["threads"] = {1, 2}; }));
+  files.emplace_back("edited_without_hash", spoiled([](auto& j) {
+                       j["steps_b64"] = EncodeScheduleSteps({{1, 1}, {1, 1}, {0, 1}, {1, 1}});
+                     }));
+  files.emplace_back("events_not_array", spoiled([](auto& j) { j["events"] = "timer"; }));
+  files.emplace_back("schedule_not_object", [&] {
+    nlohmann::json json = good;
+    json["schedule"] = 17;
+    return json.dump();
+  }());
+  for (const auto& [name, text] : files) {
+    const std::string path = dir.File(name + ".json");
+    Write(path, text);
+    const CommandRun run = RunNetrig({"replay", path, "--times=1"}, absl::Seconds(30));
+    ExpectCleanError(run, name);
+    EXPECT_THAT(run.err, HasSubstr("schedule")) << name;
+  }
+  // The unspoiled file loads (the replay may then find the run clean: exit 1, not 2).
+  const std::string path = dir.File("good.json");
+  Write(path, good.dump());
+  const CommandRun run = RunNetrig({"replay", path, "--times=1"}, absl::Seconds(60));
+  EXPECT_NE(run.exit_code, 2) << run.err << run.out;
 }
 
 // A FIFO would block a reader forever; /dev/zero would grow without end.

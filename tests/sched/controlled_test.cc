@@ -5,9 +5,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -128,8 +130,67 @@ TEST(ControlledScheduler, ADivergenceNamesTheStepThreadAndPoint) {
   const ScheduleTrace trace = RunLostUpdate(replay, &counter);
   EXPECT_TRUE(trace.diverged);
   EXPECT_EQ(trace.divergence_step, 1u);
-  EXPECT_THAT(trace.divergence, HasSubstr("at step 1: expected #57, enabled {"));
-  EXPECT_THAT(trace.divergence, HasSubstr("@"));
+  EXPECT_THAT(trace.divergence, HasSubstr("at step 1: expected #57, actual #57 does not exist"));
+  EXPECT_THAT(trace.divergence, HasSubstr("enabled {"));
+  EXPECT_EQ(trace.replayed_steps, 1u);
+}
+
+// The recorded thread is runnable but stopped at another point than in the recording: the
+// divergence names the step, the thread, the recorded point and the actual one.
+TEST(ControlledScheduler, ADivergenceAtAnotherPointNamesExpectedAndActual) {
+  int counter = 0;
+  const ScheduleTrace original = RunLostUpdate(Options(ScheduleStrategy::kPct, 8), &counter);
+  ASSERT_GT(original.steps.size(), 4u);
+  ControlledOptions replay = Options(ScheduleStrategy::kPct, 8);
+  replay.replay = original.steps;
+  replay.replay_threads = original.threads;
+  replay.replay_points = original.points;
+  replay.replay_points.push_back("edited.point");
+  replay.replay[3].point = static_cast<uint32_t>(replay.replay_points.size() - 1);
+  const ScheduleTrace trace = RunLostUpdate(replay, &counter);
+  ASSERT_TRUE(trace.diverged);
+  const std::string thread = original.threads[original.steps[3].thread];
+  const std::string actual = original.points[original.steps[3].point];
+  EXPECT_EQ(trace.divergence_detail.step, 3u);
+  EXPECT_EQ(trace.divergence_detail.expected_thread, thread);
+  EXPECT_EQ(trace.divergence_detail.expected_point, "edited.point");
+  EXPECT_EQ(trace.divergence_detail.actual, absl::StrCat(thread, "@", actual));
+  EXPECT_THAT(trace.divergence,
+              HasSubstr(absl::StrCat("at step 3: expected ", thread, "@edited.point, actual ",
+                                     thread, "@", actual)));
+  // The strategy (same seed, state kept in step) took over: the rest is the recording's.
+  EXPECT_EQ(trace.steps, original.steps);
+}
+
+// Strict replay forces the recording whatever the strategy's own seed would choose, and the
+// replay's trace is the recording's (same hash), so a run that followed it says so.
+TEST(ControlledScheduler, StrictReplayForcesTheRecordingOverAnotherSeed) {
+  int found = 0;
+  const ScheduleTrace original = RunLostUpdate(Options(ScheduleStrategy::kPct, 21), &found);
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    ControlledOptions replay = Options(ScheduleStrategy::kPct, seed);
+    replay.replay = original.steps;
+    replay.replay_threads = original.threads;
+    replay.replay_points = original.points;
+    replay.replay_events = original.events;
+    int counter = 0;
+    const ScheduleTrace trace = RunLostUpdate(replay, &counter);
+    EXPECT_FALSE(trace.diverged) << trace.divergence;
+    EXPECT_EQ(trace.replayed_steps, original.steps.size());
+    EXPECT_EQ(trace.steps, original.steps);
+    EXPECT_EQ(trace.Hash(), original.Hash());
+    EXPECT_EQ(counter, found);
+  }
+  // A recording longer than the run: the divergence is at the run's end.
+  ControlledOptions longer = Options(ScheduleStrategy::kPct, 21);
+  longer.replay = original.steps;
+  longer.replay.push_back(original.steps.back());
+  longer.replay_threads = original.threads;
+  int counter = 0;
+  const ScheduleTrace trace = RunLostUpdate(longer, &counter);
+  EXPECT_TRUE(trace.diverged);
+  EXPECT_THAT(trace.divergence,
+              HasSubstr(absl::StrCat("the run ended after ", original.steps.size(), " choices")));
 }
 
 TEST(ControlledScheduler, MutexesAreShadowedAndCondVarsWake) {
@@ -176,6 +237,52 @@ TEST(ControlledScheduler, TimeIsVirtual) {
   EXPECT_GE(harness_elapsed, absl::Seconds(30));
   EXPECT_LT(absl::Now() - real_start, absl::Seconds(5));
   EXPECT_FALSE(signaled);
+}
+
+int64_t MonotonicNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// libcurl's timers read CLOCK_MONOTONIC through clock_gettime: on a controlled thread that is the
+// scheduler's virtual time (a 30 s sleep passes at once, and steady_clock agrees), while the
+// real clock stays real for threads netrig does not control, for CLOCK_REALTIME, and once
+// control ends. Run in every preset: a sanitizer runtime's own clock_gettime must not win.
+TEST(ControlledScheduler, MonotonicClockIsVirtualOnControlledThreads) {
+  const int64_t real_before = MonotonicNs(CLOCK_MONOTONIC);
+  ControlledScheduler scheduler(Options(ScheduleStrategy::kRandom, 2));
+  scheduler.Begin();
+  const int64_t start = MonotonicNs(CLOCK_MONOTONIC);
+  const auto steady_start = std::chrono::steady_clock::now();
+  const absl::Time realtime_start = absl::Now();
+  int64_t in_thread_elapsed = 0;
+  Thread sleeper("sleeper", [&] {
+    const int64_t begin = MonotonicNs(CLOCK_MONOTONIC);
+    netrig::SleepFor(absl::Seconds(30));
+    in_thread_elapsed = MonotonicNs(CLOCK_BOOTTIME) - begin;
+  });
+  int64_t uncontrolled_elapsed = -1;
+  std::thread outsider([&] {
+    const int64_t begin = MonotonicNs(CLOCK_MONOTONIC);
+    absl::SleepFor(absl::Milliseconds(20));
+    uncontrolled_elapsed = MonotonicNs(CLOCK_MONOTONIC) - begin;
+  });
+  outsider.join();
+  sleeper.join();
+  const int64_t elapsed = MonotonicNs(CLOCK_MONOTONIC_COARSE) - start;
+  const auto steady_elapsed = std::chrono::steady_clock::now() - steady_start;
+  const absl::Duration realtime_elapsed = absl::Now() - realtime_start;
+  scheduler.End();
+  const int64_t real_after = MonotonicNs(CLOCK_MONOTONIC);
+  EXPECT_GE(in_thread_elapsed, 30'000'000'000);
+  EXPECT_GE(elapsed, 30'000'000'000);
+  EXPECT_GE(steady_elapsed, std::chrono::seconds(30));
+  EXPECT_LT(realtime_elapsed, absl::Seconds(20));   // CLOCK_REALTIME: real.
+  EXPECT_GE(uncontrolled_elapsed, 20'000'000);      // Real for a thread netrig did not start...
+  EXPECT_LT(uncontrolled_elapsed, 20'000'000'000);  // ...which did not see the 30 s jump.
+  EXPECT_GE(real_after, real_before);
+  EXPECT_LT(real_after - real_before, 20'000'000'000);  // Real again once control ends.
 }
 
 TEST(ControlledScheduler, PollProbesWhileOthersRun) {
