@@ -164,18 +164,17 @@ __attribute__((constructor)) void InstallDeathCallback() {
 }
 }  // namespace
 
-// Both run before the report's Die(): ours is put back in case libFuzzer replaced it, and calls
-// libFuzzer's. A leak report at exit keeps LSan's code (83) either way.
-void __asan_on_error() { __sanitizer_set_death_callback(ExitWithSanitizerCode); }
+// Both run when a report begins, before its Die(): ours is put back in case libFuzzer replaced
+// it, and calls libFuzzer's. A leak report at exit keeps LSan's code (83) either way. A
+// controlled run also keeps its trace as it stands now (the report's duration would move it on).
+void __asan_on_error() {
+  if (NetrigOnSanitizerReport != nullptr) NetrigOnSanitizerReport();
+  __sanitizer_set_death_callback(ExitWithSanitizerCode);
+}
 
 void __ubsan_on_report() {
   ubsan_reported = 1;
   __sanitizer_set_death_callback(ExitWithSanitizerCode);
-}
-
-// ASan calls this (a weak hook in its runtime) when a report begins.
-void __asan_on_error() {
-  if (NetrigOnSanitizerReport != nullptr) NetrigOnSanitizerReport();
 }
 
 NETRIG_UNINSTRUMENTED const char* __asan_default_options() {
