@@ -670,10 +670,15 @@ class Core : public std::enable_shared_from_this<Core> {
     for (;;) {
       std::deque<Command> commands;
       bool cancel_all = false;
+      // Seen with the commands, under one lock: every Resume() posted before the invalidation
+      // is then in `commands` and starts before the sweep below, which must not call it "never
+      // resumed". An invalidation that comes after the swap is swept on the next round.
+      bool sweep = false;
       {
         MutexLock lock(&mu_);
         commands.swap(commands_);
         cancel_all = std::exchange(cancel_all_, false);
+        sweep = invalidating_;
         if (commands.empty() && !cancel_all && !(invalidating_ && !swept_)) return;
       }
       for (Command& command : commands) {
@@ -688,7 +693,7 @@ class Core : public std::enable_shared_from_this<Core> {
       std::vector<std::shared_ptr<RawTask>> cancelled;
       {
         MutexLock lock(&mu_);
-        if (invalidating_) {
+        if (sweep) {
           swept_ = true;
           for (const auto& [id, task] : pending_) {
             if (cancel_all || !task->started_) cancelled.push_back(task);

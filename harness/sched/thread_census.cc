@@ -45,7 +45,9 @@ struct CensusRecord {
   std::atomic<const char*> last_point{nullptr};
   std::atomic<int64_t> callback_since_ns{0};  // 0: not in a watched callback.
   std::atomic<const char*> callback_what{nullptr};
-  int callback_depth = 0;  // Owning thread only.
+  // Owning thread only, but a record outlives its thread and the next owner's claim is hidden
+  // from TSan (census_mu is invisible to it): relaxed atomic, so that reuse is not a race.
+  std::atomic<int> callback_depth{0};
   // The stack slot: the capturer bumps `requested`, the handler fills `frames` and then publishes
   // `answered` = requested (release), the capturer reads after an acquire of `answered`.
   std::atomic<uint64_t> requested{0};
@@ -207,7 +209,7 @@ void NoteSchedulePoint(const char* point) {
 }  // namespace internal
 
 WatchedCallback::WatchedCallback(const char* what) : record_(internal::JoinCensus()) {
-  outermost_ = record_->callback_depth++ == 0;
+  outermost_ = record_->callback_depth.fetch_add(1, std::memory_order_relaxed) == 0;
   if (outermost_) {
     record_->callback_what.store(what, std::memory_order_relaxed);
     record_->callback_since_ns.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
@@ -215,7 +217,7 @@ WatchedCallback::WatchedCallback(const char* what) : record_(internal::JoinCensu
 }
 
 WatchedCallback::~WatchedCallback() {
-  --record_->callback_depth;
+  record_->callback_depth.fetch_sub(1, std::memory_order_relaxed);
   if (outermost_) record_->callback_since_ns.store(0, std::memory_order_relaxed);
 }
 
