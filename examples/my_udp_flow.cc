@@ -95,12 +95,14 @@ class ExampleUdpFlow final : public netrig::Flow {
   }
 
   void Close() override {
+    // Concurrent Close() calls take turns: else a second one could close the wake-up fd while
+    // the first still writes to it (TSan reported it). Reads and writes never take close_mu_.
+    netrig::MutexLock lock(&close_mu_);
     if (gate_.Close()) {  // The first Close() wakes blocked reads.
       const uint64_t one = 1;
       (void)!write(wake_fd_, &one, sizeof(one));
     }
     gate_.WaitIdle();  // No read or write uses the sockets any more.
-    netrig::MutexLock lock(&close_mu_);
     for (int* fd : {&fd4_, &fd6_, &wake_fd_}) {
       if (*fd >= 0) close(*fd);
       *fd = -1;

@@ -49,6 +49,7 @@
 //   }
 //
 //   void MyFlow::Close() {
+//     netrig::MutexLock lock(&close_mu_);      // Concurrent Close() calls take turns.
 //     if (gate_.Close()) WakeBlockedReads();  // The first Close() only.
 //     gate_.WaitIdle();                        // Every read and write that got in has left.
 //     CloseSockets();
