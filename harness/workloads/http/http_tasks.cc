@@ -123,8 +123,7 @@ void HttpStressWorkload::Operate(int worker, uint64_t /*index*/, absl::Time inte
     in_flight_.Release(1);
     return;
   }
-  record->task = *task;
-  TrackLive(record->ledger_id, slot.scope, *task);
+  TrackLive(*record, slot.scope, *task);
   ++slot.tasks_in_session;
   tasks_started_.fetch_add(1, std::memory_order_relaxed);
 
@@ -286,11 +285,15 @@ void HttpStressWorkload::OnComplete(TaskRecord& record, const HttpResult& result
       }
     }
   }
+  std::shared_ptr<HttpTask> task;
   {
     MutexLock lock(&live_mu_);
     live_tasks_.erase(record.ledger_id);
+    record.completed = true;
+    task = record.task.lock();
   }
-  if (record.cancel_after_completion) canceller_.Add(netrig::Now(), record.task.lock());
+  // Null when the task completed before MakeTask() returned: TrackLive() queues it then.
+  if (record.cancel_after_completion && task != nullptr) canceller_.Add(netrig::Now(), task);
   if (record.from_observer) {
     record.link->observer_follow_ups_open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -386,8 +389,7 @@ bool HttpStressWorkload::MakeFollowUp(const std::shared_ptr<SessionLink>& link, 
                                      task.status().ToString()));
     return false;
   }
-  record->task = *task;
-  TrackLive(record->ledger_id, link->scope, *task);
+  TrackLive(*record, link->scope, *task);
   follow_ups_.fetch_add(1, std::memory_order_relaxed);
   tasks_started_.fetch_add(1, std::memory_order_relaxed);  // Started like any task.
   (*task)->Resume();
@@ -534,11 +536,18 @@ void HttpStressWorkload::MaybeTouchObservers(Slot& slot, OperationRandom& rng) {
   }
 }
 
-void HttpStressWorkload::TrackLive(uint64_t id, uint64_t scope,
+void HttpStressWorkload::TrackLive(TaskRecord& record, uint64_t scope,
                                    const std::shared_ptr<HttpTask>& task) {
-  // Called before Resume() and Cancel(): the task cannot have completed yet.
-  MutexLock lock(&live_mu_);
-  live_tasks_.emplace(id, LiveTask{task, scope});
+  // Called before Resume() and Cancel(), but an invalidation from another task's callback may
+  // have completed the task already.
+  bool completed = false;
+  {
+    MutexLock lock(&live_mu_);
+    record.task = task;
+    completed = record.completed;
+    if (!completed) live_tasks_.emplace(record.ledger_id, LiveTask{task, scope});
+  }
+  if (completed && record.cancel_after_completion) canceller_.Add(netrig::Now(), task);
 }
 
 void HttpStressWorkload::ReapLoop() {

@@ -128,7 +128,10 @@ class HttpStressWorkload {
     bool cancel_after_completion = false;
     HttpVersion requested = HttpVersion::kHttp11;
     std::atomic<int> completions{0};
-    std::weak_ptr<HttpTask> task;  // Set before Resume(), read by the completion.
+    // Both under live_mu_: the completion can run before MakeTask() has returned (a callback
+    // invalidated the session, which cancels every task it holds, resumed or not).
+    std::weak_ptr<HttpTask> task;
+    bool completed = false;
     std::shared_ptr<SessionLink> link;
     // The task's re-entrance stream (DeriveSeed of its identity), and its fault-plan key.
     uint64_t reenter_seed = 0;
@@ -178,7 +181,8 @@ class HttpStressWorkload {
   // Starts invalidating the slot's session; the reaper destroys it once invalidated.
   void Retire(Slot& slot, bool cancel);
   void MaybeTouchObservers(Slot& slot, OperationRandom& rng);
-  void TrackLive(uint64_t id, uint64_t scope, const std::shared_ptr<HttpTask>& task);
+  // Records a task MakeTask() returned, unless it completed already.
+  void TrackLive(TaskRecord& record, uint64_t scope, const std::shared_ptr<HttpTask>& task);
   // Destroys retired sessions once invalidated. A session whose invalidation never completes
   // is reported and deliberately leaked: destroying it would block forever.
   void ReapLoop();
