@@ -27,18 +27,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "harness/base/sync_hooks.h"
+#include "harness/base/tsan_ignore.h"
 #include "harness/sched/clock.h"
 #include "harness/sched/control_hooks.h"
 #include "harness/sched/schedule_point.h"
 #include "harness/sched/thread.h"
-
-// TSan's annotation entry points, present only when the TSan runtime is linked.
-extern "C" void AnnotateIgnoreSyncBegin(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreSyncEnd(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line) __attribute__((weak));
 
 namespace netrig {
 
@@ -122,22 +115,6 @@ namespace {
 // How many IgnoreSync scopes this thread is inside (nonzero only in TSan builds).
 thread_local int tsan_ignore_depth = 0;
 
-void BeginTsanIgnores(bool accesses) {
-  if (AnnotateIgnoreSyncBegin == nullptr) return;
-  AnnotateIgnoreSyncBegin(__FILE__, __LINE__);
-  if (!accesses) return;
-  AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
-  AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
-}
-
-void EndTsanIgnores(bool accesses) {
-  if (AnnotateIgnoreSyncEnd == nullptr) return;
-  if (accesses) {
-    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
-    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
-  }
-  AnnotateIgnoreSyncEnd(__FILE__, __LINE__);
-}
 
 // Makes the scheduler invisible to TSan for the scope (TSan builds). Synchronization is
 // ignored because the baton must not order anything; memory accesses are ignored because the

@@ -19,15 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "harness/base/tsan_ignore.h"
 #include "harness/sched/thread.h"
-
-// TSan's annotation entry points (defined only in TSan builds; null elsewhere).
-extern "C" void AnnotateIgnoreSyncBegin(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreSyncEnd(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line) __attribute__((weak));
-extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line) __attribute__((weak));
 
 namespace netrig {
 namespace internal {
@@ -63,26 +56,10 @@ namespace {
 // Every thread takes census_mu when it joins and when it ends. Seen by TSan, that lock would
 // order each thread's end before the next thread's start, and hide the races of a
 // thread-per-task client between them (a result written by an ending task thread, read by the
-// next one without a lock). So each census_mu section is invisible to TSan: its synchronization
-// and its memory accesses (the books it guards, touched only under it) are ignored.
-class InvisibleToTsan {
- public:
-  InvisibleToTsan() {
-    if (AnnotateIgnoreSyncBegin == nullptr) return;
-    AnnotateIgnoreSyncBegin(__FILE__, __LINE__);
-    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
-    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
-  }
-  ~InvisibleToTsan() {
-    if (AnnotateIgnoreSyncEnd == nullptr) return;
-    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
-    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
-    AnnotateIgnoreSyncEnd(__FILE__, __LINE__);
-  }
-  InvisibleToTsan(const InvisibleToTsan&) = delete;
-  InvisibleToTsan& operator=(const InvisibleToTsan&) = delete;
-};
-
+// next one without a lock). So each census_mu section is a TsanInvisibleScope: its
+// synchronization and its memory accesses (the books it guards, touched only under it) are
+// ignored.
+//
 // A plain std::mutex, not netrig::Mutex: a controlled scheduler (controlled.h) makes every
 // netrig::Mutex operation a step of its schedule, and the census, taken at each thread's start
 // and end, would add steps whose order is timing (a replay's trace differed from its run's).
@@ -99,7 +76,7 @@ struct Leave {
   ~Leave() {
     CensusRecord* record = census_record;
     if (record == nullptr) return;
-    InvisibleToTsan invisible;
+    TsanInvisibleScope invisible;
     std::lock_guard<std::mutex> lock(census_mu);
     record->in_use = false;
     record->last_point.store(nullptr, std::memory_order_relaxed);
@@ -178,7 +155,7 @@ CensusRecord* JoinCensus(bool netrig_thread) {
   if (census_record != nullptr) return census_record;
   thread_local Leave leave;
   (void)leave;
-  InvisibleToTsan invisible;
+  TsanInvisibleScope invisible;
   std::lock_guard<std::mutex> lock(census_mu);
   CensusRecord* record = nullptr;
   for (CensusRecord* candidate : Records()) {
@@ -225,7 +202,7 @@ std::vector<ThreadSnapshot> ThreadsInCallbackLongerThan(absl::Duration limit) {
   const int64_t now_ns = absl::GetCurrentTimeNanos();
   const int64_t before_ns = now_ns - absl::ToInt64Nanoseconds(limit);
   std::vector<ThreadSnapshot> out;
-  internal::InvisibleToTsan invisible;
+  TsanInvisibleScope invisible;
   std::lock_guard<std::mutex> lock(internal::census_mu);
   for (const internal::CensusRecord* record : internal::Records()) {
     if (!record->in_use) continue;
@@ -241,7 +218,7 @@ std::vector<ThreadSnapshot> CaptureThreadStacks(absl::Duration timeout) {
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
   std::vector<ThreadSnapshot> out;
   // Held throughout: a thread cannot leave the census (and end) while it is being signalled.
-  internal::InvisibleToTsan invisible;
+  TsanInvisibleScope invisible;
   std::lock_guard<std::mutex> lock(internal::census_mu);
   std::vector<internal::CensusRecord*> asked;
   std::vector<uint64_t> tickets;

@@ -257,7 +257,10 @@ TEST(ReplayFinding, AnEditedChoiceIsReportedAsADivergence) {
 }
 
 // HTTP: libcurl's timers read the scheduler's virtual clock under control, so a controlled HTTP
-// finding replays strictly to the same trace (bug-observer-leak is found by every run).
+// finding replays strictly to the same trace (bug-observer-leak is found by every run). Without
+// faults: a planned close or reset reaches libcurl when the kernel delivers it, which the
+// scheduler does not own (with the default mix, 6 of 10 and 8 of 10 tsan runs diverged at one
+// step, t0.5.0 meeting connection.close or task.body first; without faults 10 of 10 followed).
 TEST(ReplayFinding, AControlledHttpFindingReplaysStrictly) {
   const std::string dir = TempDir();
   // netrig's own live-object check finds the leak (exit 1) in every preset; under ASan the
@@ -274,7 +277,8 @@ TEST(ReplayFinding, AControlledHttpFindingReplaysStrictly) {
   };
   CommandRun found = RunNetrig({"http", "--client=bug-observer-leak", "--schedule=pct", "--seed=5",
                                 "--operations=60", "--observer_probability=0.2", "--duration=30s",
-                                "--http=1.1", absl::StrCat("--finding_dir=", dir, "/found")},
+                                "--http=1.1", "--faults=none",
+                                absl::StrCat("--finding_dir=", dir, "/found")},
                                dir);
   ASSERT_EQ(found.child.exit_code, 1) << found.output;
   std::string path;
