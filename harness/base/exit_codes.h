@@ -18,6 +18,8 @@
 #ifndef NETRIG_HARNESS_BASE_EXIT_CODES_H_
 #define NETRIG_HARNESS_BASE_EXIT_CODES_H_
 
+#include <string>
+
 namespace netrig {
 
 inline constexpr int kExitOk = 0;
@@ -34,6 +36,9 @@ inline constexpr bool IsSanitizerExit(int code) { return code >= kExitAsan && co
 // The status of a run interrupted by `signal_number` (SIGINT: 130).
 inline constexpr int InterruptedExit(int signal_number) { return 128 + signal_number; }
 inline constexpr bool IsInterruptedExit(int code) { return code > 128 && code < 128 + 65; }
+
+// What `code` means, from the table above: "ThreadSanitizer report", "interrupted by signal 2".
+std::string ExitCodeMeaning(int code);
 
 }  // namespace netrig
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "harness/base/exit_codes.h"
 #include "harness/base/markup.h"
 #include "harness/base/program_name.h"
 #include "harness/base/svg_chart.h"
@@ -109,29 +110,6 @@ tr:target { background: #fff3c4; }
 footer { margin-top: 32px; color: #888; font-size: 12px; }
 )css";
 
-std::string ExitMeaning(int code) {
-  switch (code) {
-    case 0:
-      return "no violations";
-    case 1:
-      return "violations found";
-    case 2:
-      return "bad input or an output that could not be written";
-    case 3:
-      return "inconclusive";
-    case 81:
-      return "AddressSanitizer report";
-    case 82:
-      return "UndefinedBehaviorSanitizer report";
-    case 83:
-      return "LeakSanitizer report";
-    case 84:
-      return "ThreadSanitizer report";
-    default:
-      return code > 128 ? absl::StrCat("interrupted by signal ", code - 128) : "exit status";
-  }
-}
-
 std::string Verdict(const Json& report) {
   const std::optional<double> exit_code = NumberField(report, "exit_code");
   const std::optional<double> violations = NumberField(report, "violation_count");
@@ -150,7 +128,7 @@ std::string Verdict(const Json& report) {
                        : -1;
   const std::string css = code == 0 ? "ok" : code == 1 ? "finding" : "other";
   std::string text =
-      code >= 0 ? absl::StrCat("exit ", code, ": ", ExitMeaning(code)) : "exit status unknown";
+      code >= 0 ? absl::StrCat("exit ", code, ": ", ExitCodeMeaning(code)) : "exit status unknown";
   if (violations.has_value() && *violations > 0) {
     absl::StrAppend(&text, absl::StrFormat(" (%.0f violation%s: %s)", *violations,
                                            *violations == 1 ? "" : "s", kinds));
