@@ -115,7 +115,6 @@ namespace {
 // How many IgnoreSync scopes this thread is inside (nonzero only in TSan builds).
 thread_local int tsan_ignore_depth = 0;
 
-
 // Makes the scheduler invisible to TSan for the scope (TSan builds). Synchronization is
 // ignored because the baton must not order anything; memory accesses are ignored because the
 // scheduler's books, guarded by a lock TSan no longer sees, are also touched by code this file

@@ -275,11 +275,11 @@ TEST(ReplayFinding, AControlledHttpFindingReplaysStrictly) {
       unsetenv("ASAN_OPTIONS");
     }
   };
-  CommandRun found = RunNetrig({"http", "--client=bug-observer-leak", "--schedule=pct", "--seed=5",
-                                "--operations=60", "--observer_probability=0.2", "--duration=30s",
-                                "--http=1.1", "--faults=none",
-                                absl::StrCat("--finding_dir=", dir, "/found")},
-                               dir);
+  CommandRun found =
+      RunNetrig({"http", "--client=bug-observer-leak", "--schedule=pct", "--seed=5",
+                 "--operations=60", "--observer_probability=0.2", "--duration=30s", "--http=1.1",
+                 "--faults=none", absl::StrCat("--finding_dir=", dir, "/found")},
+                dir);
   ASSERT_EQ(found.child.exit_code, 1) << found.output;
   std::string path;
   for (const auto& entry : std::filesystem::directory_iterator(dir + "/found")) {
