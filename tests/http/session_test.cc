@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -377,6 +378,80 @@ TEST_P(SessionTest, H2cTaskAfterAnHttp11TaskToTheSameOriginGetsItsOwnConnection)
   EXPECT_TRUE(h2c_result.ok()) << h2c_result.error_message;
   EXPECT_EQ(h2c_result.version, HttpVersion::kH2cPriorKnowledge);
   EXPECT_EQ(server_->Stats().bad_requests, 0u);
+  session->FinishTasksAndInvalidate();
+  ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+}
+
+// libcurl 7.88 lets an h2c transfer join any busy connection of an origin once one of them is
+// HTTP/2, also an HTTP/1.1 one (serving an HTTP/1.1 task, or waiting for its Upgrade's 101),
+// where it never starts. The session routes h2c transfers itself (session_h2c.cc): a burst of
+// them waits for one opener and then multiplexes onto its connection, and no connection carries
+// both versions. For both ways of opening it: prior knowledge (kEither) and Upgrade (kUpgrade).
+TEST_P(SessionTest, H2cBurstSharesOneConnectionAndNoneWithHttp11) {
+  // Sets each request's version itself: one run is enough.
+  if (GetParam() != HttpVersion::kHttp11) GTEST_SKIP() << "version-independent";
+  for (H2cMode mode : {H2cMode::kEither, H2cMode::kUpgrade}) {
+    SCOPED_TRACE(H2cModeName(mode));
+    Recorder recorder;
+    HttpSessionOptions options;
+    options.h2c_mode = mode;
+    auto made = client_->NewSession(options);
+    ASSERT_TRUE(made.ok()) << made.status();
+    std::unique_ptr<HttpSession> session = std::move(*made);
+    std::vector<std::shared_ptr<HttpTask>> h2c_tasks, http11_tasks;
+    for (int i = 0; i < 40; ++i) {
+      const bool h2c = i % 2 == 0;
+      auto task = Start(*session, recorder, "/fault/delay,ms=20",
+                        h2c ? HttpVersion::kH2cPriorKnowledge : HttpVersion::kHttp11);
+      ASSERT_NE(task, nullptr);
+      (h2c ? h2c_tasks : http11_tasks).push_back(task);
+    }
+    ASSERT_TRUE(recorder.WaitFor(h2c_tasks.size() + http11_tasks.size()));
+    absl::flat_hash_set<uint64_t> h2c_connections, http11_connections;
+    for (const auto& task : h2c_tasks) {
+      const HttpResult result = recorder.Result(task->id());
+      EXPECT_TRUE(result.ok()) << result.error_message;
+      EXPECT_EQ(result.version, HttpVersion::kH2cPriorKnowledge);
+      h2c_connections.insert(result.connection_id);
+    }
+    for (const auto& task : http11_tasks) {
+      const HttpResult result = recorder.Result(task->id());
+      EXPECT_TRUE(result.ok()) << result.error_message;
+      http11_connections.insert(result.connection_id);
+    }
+    EXPECT_EQ(h2c_connections.size(), 1u);
+    for (uint64_t id : h2c_connections) EXPECT_FALSE(http11_connections.contains(id)) << id;
+    session->FinishTasksAndInvalidate();
+    ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
+  }
+  EXPECT_EQ(server_->Stats().bad_requests, 0u);
+}
+
+// The h2c transfers held for an opener go on when the opener is cancelled before its request went
+// out: one of them opens the connection instead.
+TEST_P(SessionTest, H2cTasksHeldForACancelledOpenerStillRun) {
+  // Sets each request's version itself: one run is enough.
+  if (GetParam() != HttpVersion::kHttp11) GTEST_SKIP() << "version-independent";
+  Recorder recorder;
+  auto session = NewSession();
+  auto opener = Start(*session, recorder, "/", HttpVersion::kH2cPriorKnowledge, absl::Seconds(5));
+  ASSERT_NE(opener, nullptr);
+  std::vector<std::shared_ptr<HttpTask>> held;
+  for (int i = 0; i < 10; ++i) {
+    held.push_back(
+        Start(*session, recorder, "/", HttpVersion::kH2cPriorKnowledge, absl::Seconds(5)));
+    ASSERT_NE(held.back(), nullptr);
+  }
+  opener->Cancel();
+  ASSERT_TRUE(recorder.WaitFor(held.size() + 1));
+  const HttpResult opener_result = recorder.Result(opener->id());
+  EXPECT_TRUE(opener_result.ok() || opener_result.error == HttpErrorKind::kCancelled)
+      << opener_result.error_message;
+  for (const auto& task : held) {
+    const HttpResult result = recorder.Result(task->id());
+    EXPECT_TRUE(result.ok()) << "task " << task->id() << ": " << result.error_message;
+    EXPECT_EQ(result.version, HttpVersion::kH2cPriorKnowledge);
+  }
   session->FinishTasksAndInvalidate();
   ASSERT_TRUE(session->WaitUntilInvalidated(absl::Seconds(30)));
 }

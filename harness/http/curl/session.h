@@ -25,14 +25,16 @@
 //     #10643), and such servers fail an Upgrade; so every h2c transfer asks for prior knowledge
 //     on a connection of its own (CURLOPT_FRESH_CONNECT and CURLOPT_FORBID_REUSE): no
 //     multiplexing.
-//   - kUpgrade (servers with h2c by Upgrade only, or without HTTP/2): every h2c transfer asks for
-//     HTTP/2 without prior knowledge: new connections start with an h2c Upgrade, later transfers
-//     multiplex onto upgraded ones; a server without HTTP/2 answers in HTTP/1.1.
-//   - kEither (the embedded server, the default): only the transfer that opens a session's first
-//     connection to an origin asks for prior knowledge; the others ask for HTTP/2, which
-//     multiplexes them onto it once it is up. If libcurl opens another connection meanwhile (the
-//     first one is still connecting, closing, or has no stream left), that one starts as
-//     HTTP/1.1 with an h2c Upgrade.
+//   - kUpgrade (servers with h2c by Upgrade only, or without HTTP/2): h2c transfers ask for
+//     HTTP/2 without prior knowledge: a new connection starts with an h2c Upgrade (a server
+//     without HTTP/2 answers in HTTP/1.1), later transfers multiplex onto it.
+//   - kEither (the embedded server, the default): the transfer that opens an h2c connection asks
+//     for prior knowledge on a fresh connection; the others ask for HTTP/2 and multiplex onto it.
+//   In both the session chooses the connection (session_h2c.cc): h2c transfers to an origin given
+//   as an address never share one with HTTP/1.1 transfers, wait for the connection being opened for
+//   them instead of opening their own, and move to a new one when it is full or closed.
+//   libcurl 7.88 left to itself puts h2c transfers on busy HTTP/1.1 connections, where they never
+//   start.
 // No CURLOPT_PIPEWAIT: libcurl 7.88 keeps waiting transfers in a pending queue where their
 // timeout does not apply. As a backstop the session itself ends any transfer still running one
 // second past its HttpRequest::timeout (libcurl also leaves transfers waiting for a free

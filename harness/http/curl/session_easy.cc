@@ -1,4 +1,6 @@
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,7 +11,10 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "harness/base/mutex.h"
 #include "harness/http/curl/session_internal.h"
@@ -58,6 +63,7 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
   }
   task->easy_ = easy;
   const HttpRequest& request = task->request_;
+  bool h2c_routed = false;  // See RouteH2cTask.
 
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
@@ -105,34 +111,12 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
                      static_cast<long>(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
     curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
-  } else if (request.version == HttpVersion::kH2cPriorKnowledge &&
-             options_.h2c_mode == H2cMode::kUpgrade) {
-    // Never the preface unasked: new connections start as HTTP/1.1 with an h2c Upgrade (a server
-    // without HTTP/2 answers them in HTTP/1.1), later transfers multiplex onto upgraded ones.
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2_0));
   } else if (request.version == HttpVersion::kH2cPriorKnowledge) {
-    // H2cMode::kEither. libcurl 7.88 fails a prior-knowledge transfer that reuses an HTTP/2
-    // connection ("Error in the HTTP2 framing layer", curl PR #10643, fixed in 8.0). So only a
-    // transfer that will open the origin's first h2c connection asks for prior knowledge; the
-    // others ask for HTTP/2, which multiplexes them onto an open h2c connection or opens one with
-    // an h2c Upgrade. No CURLOPT_PIPEWAIT: a transfer waiting to multiplex sits in libcurl 7.88's
-    // pending queue, where CURLOPT_TIMEOUT does not apply and only another transfer's progress
-    // moves it on. When the connection it waited for died (GOAWAY, RST, reset, close) before
-    // multiplexing, or an HTTP/1.1 connection to the origin left its multiplexing unknown, it
-    // waited forever. The prior-knowledge transfer takes a fresh connection: libcurl 7.88 would
-    // otherwise reuse an idle HTTP/1.1 connection to the origin and send the HTTP/2 preface in the
-    // middle of it (the server answers 400 and closes; the task fails or runs into its timeout).
-    std::string origin = OriginOf(request.url);
-    int& h2c_connections = h2c_connections_by_origin_[origin];
-    long version = CURL_HTTP_VERSION_2_0;
-    if (h2c_connections == 0) {
-      version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-      curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-      ++h2c_connections;  // Counts the connection this transfer is about to open.
-      task->opening_h2c_connection_ = true;
-    }
-    task->h2c_origin_ = std::move(origin);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, version);
+    // kUpgrade and kEither: HTTP/2 without prior knowledge, on a connection RouteH2cTask
+    // chooses (session_h2c.cc); kEither's opener of a connection asks for prior knowledge there.
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2_0));
+    task->h2c_origin_ = OriginOf(request.url);
+    h2c_routed = true;
   } else {
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   }
@@ -162,7 +146,12 @@ void SessionCore::StartTask(const std::shared_ptr<CurlTask>& task) {
                         ? absl::InfiniteFuture()
                         : netrig::Now() + request.timeout + kTimeoutGrace;
   running_.emplace(task->id(), task);
-  const CURLMcode added = curl_multi_add_handle(multi_, easy);
+  if (h2c_routed && !RouteH2cTask(task)) return;  // Held until its connection is up.
+  AddToMulti(task);
+}
+
+void SessionCore::AddToMulti(const std::shared_ptr<CurlTask>& task) {
+  const CURLMcode added = curl_multi_add_handle(multi_, task->easy_);
   if (added != CURLM_OK) {
     running_.erase(task->id());
     HttpResult result;
@@ -211,7 +200,7 @@ void SessionCore::OnCloseSocket(curl_socket_t fd) {
       std::shared_ptr<ConnectionRecord> record = std::move(it->second);
       connections_.erase(it);
       record->closed = true;
-      if (!record->h2c_origin.empty()) DropH2cConnection(record->h2c_origin);
+      if (record->h2c_alias >= 0) RetireH2cAlias(record->h2c_origin, record->h2c_alias);
       if (record->established) NotifyViability(*record, false);
       if (!bugs_.observers_retain_connections) record->registrations.clear();
       if (bugs_.reclaim_connections_on_resume) {
@@ -239,16 +228,7 @@ void SessionCore::OnRequestReady(CurlTask* task, int local_port) {
     auto previous = connections_.find(task->connection_id_);
     if (previous != connections_.end()) previous->second->DequeueTask(task->id());
   }
-  if (!task->h2c_origin_.empty()) {
-    if (found->h2c_origin.empty()) {
-      found->h2c_origin = task->h2c_origin_;
-      ++h2c_connections_by_origin_[found->h2c_origin];
-    }
-    if (task->opening_h2c_connection_) {
-      task->opening_h2c_connection_ = false;
-      DropH2cConnection(task->h2c_origin_);
-    }
-  }
+  if (task->h2c_opener_) H2cOpenerConnected(task, *found);
   task->connection_id_ = found->id;
   if (bugs_.reclaim_connections_on_resume) task->connection_raw_ = found;
   found->queued_tasks.push_back(task->id());

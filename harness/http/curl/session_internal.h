@@ -9,6 +9,8 @@
 //   session_task.cc     the task (CurlTask): its state names, Resume and Cancel
 //   session_easy.cc     easy-handle setup (SessionCore::StartTask), the libcurl callbacks (body,
 //                       open/close socket, request ready)
+//   session_h2c.cc      which connection an h2c transfer takes, and when (libcurl 7.88 left to
+//                       itself puts them on busy HTTP/1.1 connections)
 //   session_loop.cc     the event loop: commands, transfers ending, completion, invalidation,
 //                       teardown, observer notifications
 //
@@ -143,8 +145,9 @@ struct ConnectionRecord {
   uint64_t id = 0;
   curl_socket_t fd = CURL_SOCKET_BAD;
   std::string peer;
-  std::string h2c_origin;  // Set when an h2c request went out on it.
-  int local_port = -1;     // Learnt lazily (getsockname) once connected.
+  std::string h2c_origin;  // With h2c_alias: the h2c route this connection was opened for.
+  int h2c_alias = -1;
+  int local_port = -1;  // Learnt lazily (getsockname) once connected.
   bool established = false;
   bool closed = false;
   // Ids of the tasks whose requests went out on this connection and have not completed: the
@@ -227,10 +230,11 @@ class CurlTask final : public HttpTask, public std::enable_shared_from_this<Curl
   int64_t body_bytes_ = 0;
   std::string body_;
   uint64_t connection_id_ = 0;
-  ConnectionRecord* connection_raw_ = nullptr;    // Bug (a).
-  std::string h2c_origin_;                        // "http://host:port" for h2c requests.
+  ConnectionRecord* connection_raw_ = nullptr;  // Bug (a).
+  std::string h2c_origin_;                      // "http://host:port" for h2c requests.
+  int h2c_alias_ = -1;       // Routed by RouteH2cTask (counted in its alias) until released.
+  bool h2c_opener_ = false;  // Opens its alias's connection; see RouteH2cTask.
   absl::Time deadline_ = absl::InfiniteFuture();  // See EndOverdueTransfers.
-  bool opening_h2c_connection_ = false;           // Counted in h2c_connections_by_origin_.
   char error_buffer_[CURL_ERROR_SIZE] = {};
 };
 
@@ -250,6 +254,9 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
     // Normally empty by now; a session torn down with the event thread never started.
     DestroyPooledEasyHandles();
     if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    for (auto& [name, origin] : h2c_origins_) {
+      for (H2cAlias& alias : origin.aliases) alias.Free();
+    }
   }
 
   absl::Status Start() {
@@ -429,6 +436,21 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // curl_multi_wakeup); under a controlled scheduler, as probes.
   void WaitForWork();
   void StartTask(const std::shared_ptr<CurlTask>& task);
+  // curl_multi_add_handle for a task StartTask set up; completes the task if libcurl refuses.
+  void AddToMulti(const std::shared_ptr<CurlTask>& task);
+  // ---- h2c routing (session_h2c.cc) ----
+  // True if an h2c task set up for HTTP/2 (kUpgrade, kEither) may be added now, on the route
+  // chosen for it; false if it is held until its origin's next connection is up.
+  bool RouteH2cTask(const std::shared_ptr<CurlTask>& task);
+  // The opener's request is about to go out on `connection` (CURLOPT_PREREQFUNCTION).
+  void H2cOpenerConnected(CurlTask* task, ConnectionRecord& connection);
+  // The task's easy handle is returned: it leaves its alias.
+  void ReleaseH2cRoute(CurlTask* task);
+  // The alias's connection closed: no transfer goes there again until it is reopened.
+  void RetireH2cAlias(const std::string& origin, int alias);
+  // Held tasks whose gate opened go to the multi handle after this loop turn's
+  // curl_multi_perform, never from inside a libcurl callback (where adding one is not allowed).
+  void StartReleasedH2cTasks();
   void CancelTask(const std::shared_ptr<CurlTask>& task, const char* why);
   void FinishTransfer(CURL* easy, CURLcode code);
   void Complete(const std::shared_ptr<CurlTask>& task, HttpResult result);
@@ -438,12 +460,6 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   // when curl_easy_init fails.
   CURL* TakeEasy();
   void DestroyPooledEasyHandles();
-  void DropH2cConnection(const std::string& origin) {
-    auto it = h2c_connections_by_origin_.find(origin);
-    if (it != h2c_connections_by_origin_.end() && --it->second <= 0) {
-      h2c_connections_by_origin_.erase(it);
-    }
-  }
   void ReclaimClosedRecords() {
     MutexLock lock(&closed_mu_);
     closed_records_.clear();
@@ -508,8 +524,31 @@ class SessionCore : public std::enable_shared_from_this<SessionCore> {
   absl::flat_hash_map<curl_socket_t, uint64_t> connection_by_fd_;
   std::vector<std::shared_ptr<ObserverEntry>> event_observers_;
   uint64_t next_connection_id_ = 1;
-  // Open (or being opened) h2c connections per origin; see StartTask.
-  absl::flat_hash_map<std::string, int> h2c_connections_by_origin_;
+  // h2c routing state: see session_h2c.cc.
+  struct H2cAlias {
+    curl_slist* connect_to = nullptr;  // "::ALIAS:"; nullptr: the origin's own name.
+    curl_slist* resolve = nullptr;     // "ALIAS:PORT:ADDRESS".
+    int in_flight = 0;                 // Transfers routed here and not yet released.
+    bool retired = false;              // Its connection closed, or never opened.
+    void Free() {
+      curl_slist_free_all(connect_to);
+      curl_slist_free_all(resolve);
+      connect_to = resolve = nullptr;
+    }
+  };
+  struct H2cOrigin {
+    std::string host;  // As in the URL ("[::1]" for IPv6).
+    std::string port;
+    bool address_literal = false;
+    std::vector<H2cAlias> aliases;
+    int current = -1;        // The alias new transfers join; -1: the next one opens one.
+    bool gate_open = false;  // The current alias's opener is through: others may join it.
+    std::vector<std::shared_ptr<CurlTask>> held;
+  };
+  H2cOrigin& H2cOriginOf(const std::string& origin);
+  void OpenH2cGate(H2cOrigin& origin);
+  absl::flat_hash_map<std::string, H2cOrigin> h2c_origins_;
+  std::vector<std::shared_ptr<CurlTask>> h2c_released_;
   bool invalidation_seen_ = false;
   absl::Time next_overdue_check_ = absl::InfinitePast();
 };

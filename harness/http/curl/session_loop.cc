@@ -39,6 +39,7 @@ void SessionCore::Run() {
     while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
       if (message->msg == CURLMSG_DONE) FinishTransfer(message->easy_handle, message->data.result);
     }
+    StartReleasedH2cTasks();
     if (bugs_.reclaim_connections_on_resume) ReclaimClosedRecords();
     EndOverdueTransfers();
     if (AdvanceInvalidation()) {
@@ -213,10 +214,7 @@ void SessionCore::EndOverdueTransfers() {
 void SessionCore::ReleaseEasy(CurlTask* task) {
   CURL* easy = task->easy_;
   task->easy_ = nullptr;
-  if (task->opening_h2c_connection_) {
-    task->opening_h2c_connection_ = false;
-    DropH2cConnection(task->h2c_origin_);
-  }
+  if (task->h2c_alias_ >= 0) ReleaseH2cRoute(task);
   if (task->header_list_ != nullptr) {
     curl_slist_free_all(task->header_list_);
     task->header_list_ = nullptr;
