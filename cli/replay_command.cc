@@ -1,6 +1,7 @@
 // `netrig replay FILE`: reruns a stress finding file (harness/findings/replay.h) with its
 // recorded arguments and seeds, as a child of this very binary, and says whether it reproduced;
-// `--promote NAME` then copies a confirmed finding into corpora/regressions/.
+// `--promote NAME` then copies a confirmed finding into corpora/regressions/; `--minimize` shrinks
+// it first (harness/findings/minimize.h).
 //
 // A finding file is data, not authority: its arguments are read as the workload's own option
 // table reads a file (OptionTable::ParseRecorded): only workload options are taken, output paths
@@ -9,17 +10,23 @@
 // targets and peers only) applies. What runs, and what --promote writes, is the cleaned list.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "cli/command.h"
+#include "harness/base/program_name.h"
+#include "harness/base/shell_line.h"
 #include "harness/findings/child_process.h"
 #include "harness/findings/finding_file.h"
+#include "harness/findings/minimize.h"
 #include "harness/findings/replay.h"
 #include "harness/workloads/http/http_stress.h"
 #include "harness/workloads/udp/udp_stress.h"
@@ -37,6 +44,9 @@ struct ReplayCommandOptions {
   std::string regressions_dir = "corpora/regressions";
   absl::Duration run_timeout = absl::ZeroDuration();
   absl::Duration max_duration = absl::Minutes(5);
+  bool minimize = false;
+  std::string minimized;
+  int minimize_candidates = 40;
 };
 
 const OptionTable<ReplayCommandOptions>& ReplayTable() {
@@ -69,7 +79,19 @@ const OptionTable<ReplayCommandOptions>& ReplayTable() {
           .Duration("run_timeout", &O::run_timeout, absl::ZeroDuration(), absl::Hours(24),
                     "Per-run timeout; 0: three times the (capped) --duration plus a minute.")
           .Duration("max_duration", &O::max_duration, absl::Seconds(1), absl::Hours(24),
-                    "A recorded --duration above this is capped to it (and said so)."));
+                    "A recorded --duration above this is capped to it (and said so).")
+          .Bool("minimize", &O::minimize,
+                "Shrink the finding while it still reproduces (fewer operations, threads and\n"
+                "tasks in flight, no faults, fewer PCT change points, optional behaviours off;\n"
+                "each candidate gets --times runs) and write the smallest to --minimized: its\n"
+                "own run's file, with its own schedule, which replays strictly.",
+                OptionRole::kAction)
+          .String("minimized", &O::minimized,
+                  "Where --minimize writes; never over an existing file. Default: FILE with\n"
+                  "\".min.json\" in place of \".json\".",
+                  "FILE", OptionRole::kOutput)
+          .Int("minimize_candidates", &O::minimize_candidates, 1, 1000,
+               "--minimize: candidates tried at most."));
   return *table;
 }
 
@@ -128,6 +150,81 @@ absl::StatusOr<std::vector<std::string>> CleanFindingArgs(const Finding& finding
                                                  " is not a stress subcommand (udp, http)"));
 }
 
+// Where --minimize writes by default: "x.json" -> "x.min.json" (else ".min.json" appended).
+std::string MinimizedPath(const std::string& path) {
+  absl::string_view stem = path;
+  absl::ConsumeSuffix(&stem, ".json");
+  return absl::StrCat(stem, ".min.json");
+}
+
+// The size of a run, as the summary shows it: its operation bound and schedule length.
+std::string SizeOf(const Finding& finding) {
+  std::string operations = "unbounded";
+  for (const std::string& arg : finding.args) {
+    absl::string_view value = arg;
+    if (absl::ConsumePrefix(&value, "--operations=") && value != "0") {
+      operations = std::string(value);
+    }
+  }
+  std::string size = absl::StrCat("--operations ", operations);
+  if (finding.schedule.has_value()) {
+    absl::StrAppend(&size, ", ", finding.schedule->steps.size(), " scheduling choices");
+  }
+  return size;
+}
+
+int RunMinimize(const std::string& path, const Finding& finding, const ReplayOptions& replay,
+                const ReplayCommandOptions& flags) {
+  if (!flags.promote.empty() || flags.check_determinism > 0 || flags.expect == kExpectClean) {
+    PrintError("replay",
+               "--minimize shrinks a finding that reproduces: not with --promote, "
+               "--check_determinism or --expect=clean (minimize first, then promote the result)");
+    return kExitUsage;
+  }
+  const std::string out = flags.minimized.empty() ? MinimizedPath(path) : flags.minimized;
+  std::error_code exists_error;
+  if (std::filesystem::exists(out, exists_error)) {
+    PrintError("replay", absl::StrCat(out, " exists; --minimized names another file"));
+    return kExitUsage;
+  }
+  MinimizeOptions options;
+  options.replay = replay;
+  options.max_candidates = flags.minimize_candidates;
+  absl::StatusOr<MinimizeResult> result = MinimizeFinding(finding, options);
+  if (!result.ok()) {
+    if (absl::IsFailedPrecondition(result.status())) {
+      std::printf("netrig replay: not minimized: %s\n", result.status().message().data());
+      return kExitFinding;
+    }
+    PrintError("replay",
+               absl::StrCat(option_internal::Shorten(path), ": ", result.status().message()));
+    return kExitUsage;
+  }
+  if (result->interrupted) {
+    std::printf("netrig replay: minimizing interrupted; nothing written\n");
+    return InterruptedExit(SIGINT);
+  }
+  std::printf("netrig replay: minimized: %d of %zu candidate change(s) kept\n", result->kept,
+              result->steps.size());
+  for (const MinimizeStep& step : result->steps) {
+    if (step.kept) std::printf("  %s\n", step.change.c_str());
+  }
+  std::printf("netrig replay: %s -> %s\n", SizeOf(finding).c_str(),
+              SizeOf(result->smallest).c_str());
+  if (result->replays_strictly.has_value()) {
+    std::printf("netrig replay: the smallest replayed strictly: %s\n",
+                *result->replays_strictly ? "REPRODUCED" : "did not reproduce (see above)");
+  }
+  if (absl::Status written = WriteFindingFile(out, result->smallest); !written.ok()) {
+    PrintError("replay", written.message());
+    return kExitUsage;
+  }
+  std::printf("netrig replay: wrote %s; replay it: %s replay %s\n", out.c_str(),
+              ProgramName().c_str(), QuoteForShell(out).c_str());
+  std::fflush(stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 std::string ReplayFlagsHelp() { return ReplayTable().Help(); }
@@ -184,6 +281,7 @@ int RunReplay(const std::vector<std::string>& args) {
   }
   for (const std::string& note : notes) std::printf("netrig replay: %s\n", note.c_str());
   std::fflush(stdout);
+  if (flags.minimize) return RunMinimize(path, *finding, options, flags);
   absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
   if (!result.ok()) {
     PrintError("replay",

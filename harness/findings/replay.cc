@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -50,6 +51,21 @@ std::vector<std::string> KindsWritten(const std::string& dir) {
   std::sort(kinds.begin(), kinds.end());
   kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
   return kinds;
+}
+
+// The first finding file the child wrote into `dir` that parses; empty if none.
+std::optional<Finding> FindingWritten(const std::string& dir) {
+  std::error_code error;
+  std::vector<std::string> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() == ".json") paths.push_back(entry.path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  for (const std::string& path : paths) {
+    absl::StatusOr<Finding> written = ReadFindingFile(path);
+    if (written.ok()) return *std::move(written);
+  }
+  return std::nullopt;
 }
 
 // The controlled schedule's trace hash in a finding's report ("" when it ran uncontrolled).
@@ -233,6 +249,7 @@ absl::StatusOr<ReplayResult> ReplayFinding(const Finding& finding, const ReplayO
       break;
     }
     run.violation_kinds = KindsWritten(run_dir + "/findings");
+    run.written = FindingWritten(run_dir + "/findings");
     nlohmann::json schedule = ScheduleWritten(run_dir + "/report.json");
     if (!schedule.is_object()) schedule = ScheduleInFindings(run_dir + "/findings");
     if (schedule.is_object()) {

@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,9 @@ struct ReplayRun {
   bool reproduced = false;
   bool clean = false;
   std::string output_tail;  // The last lines of the child's output (its summary).
+  // The finding file the child wrote (its own args, seeds and, controlled, its own schedule);
+  // empty when it wrote none. `netrig replay --minimize` keeps the smallest that reproduced.
+  std::optional<Finding> written;
 };
 
 struct ReplayResult {

@@ -7,15 +7,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/findings/child_process.h"
 #include "harness/findings/finding_file.h"
+#include "harness/findings/minimize.h"
 #include "tests/support/paths.h"
 
 namespace netrig {
@@ -342,6 +346,105 @@ TEST(ReplayFinding, AKindTheRunDoesNotShowDoesNotReproduce) {
   EXPECT_FALSE(result->passed);
   EXPECT_FALSE(result->reproduced);
   EXPECT_TRUE(result->any_violation);
+}
+
+TEST(MinimizeFlags, EachFlagShrinksTowardItsFloor) {
+  const std::vector<std::string> args = {"--seed=1",        "--operations=400", "--faults=default",
+                                         "--pct_depth=3",   "--threads=2",      "--duration=30s",
+                                         "--reentrant=0.0", "--concurrency=1"};
+  auto value = [](const std::optional<std::vector<std::string>>& shrunk, absl::string_view flag) {
+    std::string found;
+    if (!shrunk.has_value()) return std::string("(none)");
+    for (const std::string& arg : *shrunk) {
+      absl::string_view rest = arg;
+      if (absl::ConsumePrefix(&rest, absl::StrCat("--", flag, "="))) found = std::string(rest);
+    }
+    return found;
+  };
+  EXPECT_EQ(value(ShrinkFlag(args, "operations"), "operations"), "200");
+  EXPECT_EQ(value(ShrinkFlag(args, "faults"), "faults"), "none");
+  EXPECT_EQ(value(ShrinkFlag(args, "pct_depth"), "pct_depth"), "2");
+  EXPECT_EQ(value(ShrinkFlag(args, "threads"), "threads"), "1");
+  EXPECT_EQ(value(ShrinkFlag({"--duration=30s"}, "duration"), "duration"), "15s");
+  EXPECT_FALSE(ShrinkFlag(args, "duration").has_value());  // Bounded by --operations.
+  // Already at the floor, already off in another spelling, or not recorded: no candidate.
+  EXPECT_FALSE(ShrinkFlag(args, "concurrency").has_value());
+  EXPECT_FALSE(ShrinkFlag(args, "reentrant").has_value());
+  EXPECT_FALSE(ShrinkFlag(args, "flows").has_value());
+  EXPECT_FALSE(ShrinkFlag(args, "seed").has_value());
+  EXPECT_FALSE(ShrinkFlag({"--operations=1"}, "operations").has_value());
+  EXPECT_FALSE(ShrinkFlag({"--operations=0"}, "operations").has_value());
+  EXPECT_FALSE(ShrinkFlag({"--faults=none"}, "faults").has_value());
+  // The changed flag replaces every earlier spelling of it, and nothing else moves.
+  const std::optional<std::vector<std::string>> shrunk =
+      ShrinkFlag({"--operations=8", "--seed=3", "--operations=6"}, "operations");
+  ASSERT_TRUE(shrunk.has_value());
+  EXPECT_THAT(*shrunk, ElementsAre("--seed=3", "--operations=3"));
+}
+
+// --minimize on a controlled finding: a smaller episode that still reproduces, with its own
+// (shorter) schedule, which replays strictly.
+TEST(MinimizeFinding, AControlledFindingShrinksAndStillReplaysStrictly) {
+  const std::string dir = TempDir();
+  absl::StatusOr<Finding> finding = ControlledUdpFinding(dir, "pct", 7, 200);
+  ASSERT_TRUE(finding.ok()) << finding.status();
+  ASSERT_TRUE(finding->schedule.has_value());
+  MinimizeOptions options;
+  options.replay.netrig_binary = netrig::testing::NetrigBinary();
+  options.replay.times = 2;
+  absl::StatusOr<MinimizeResult> result = MinimizeFinding(*finding, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GT(result->kept, 0);
+  const Finding& smallest = result->smallest;
+  ASSERT_TRUE(smallest.schedule.has_value());
+  EXPECT_LT(smallest.schedule->steps.size(), finding->schedule->steps.size());
+  EXPECT_THAT(smallest.args, ::testing::Contains("--faults=none"));
+  EXPECT_THAT(smallest.args, ::testing::Not(::testing::Contains("--operations=200")));
+  ASSERT_TRUE(result->replays_strictly.has_value());
+  EXPECT_TRUE(*result->replays_strictly);
+  // And again, from the file a user gets.
+  ASSERT_TRUE(WriteFindingFile(dir + "/small.json", smallest).ok());
+  absl::StatusOr<Finding> reread = ReadFindingFile(dir + "/small.json");
+  ASSERT_TRUE(reread.ok()) << reread.status();
+  ReplayOptions replay;
+  replay.netrig_binary = netrig::testing::NetrigBinary();
+  replay.times = 1;
+  absl::StatusOr<ReplayResult> replayed = ReplayFinding(*reread, replay);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  ASSERT_EQ(replayed->runs.size(), 1u);
+  EXPECT_TRUE(replayed->runs[0].strict);
+  EXPECT_EQ(replayed->runs[0].divergence, "");
+  EXPECT_TRUE(replayed->runs[0].reproduced) << replayed->runs[0].output_tail;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MinimizeFinding, AFindingThatDoesNotReproduceIsRefused) {
+  Finding finding = SeededUdpFinding();
+  finding.violations.push_back({{"kind", "duplicate_completion"}});
+  MinimizeOptions options;
+  options.replay.netrig_binary = netrig::testing::NetrigBinary();
+  options.replay.times = 1;
+  absl::StatusOr<MinimizeResult> result = MinimizeFinding(finding, options);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition) << result.status();
+}
+
+TEST(ReplayCommand, MinimizeWritesBesideTheFileAndNeverOverIt) {
+  const std::string dir = TempDir();
+  absl::StatusOr<Finding> finding = ControlledUdpFinding(dir, "random", 3, 100);
+  ASSERT_TRUE(finding.ok()) << finding.status();
+  ASSERT_TRUE(WriteFindingFile(dir + "/race.json", *finding).ok());
+  CommandRun run = RunNetrig({"replay", dir + "/race.json", "--minimize", "--times=1"}, dir);
+  EXPECT_EQ(run.child.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("minimized:"));
+  absl::StatusOr<Finding> smallest = ReadFindingFile(dir + "/race.min.json");
+  ASSERT_TRUE(smallest.ok()) << smallest.status() << "\n" << run.output;
+  EXPECT_EQ(smallest->command, "udp");
+  run = RunNetrig({"replay", dir + "/race.json", "--minimize", "--times=1"}, dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("exists"));
+  run = RunNetrig({"replay", dir + "/race.json", "--minimize", "--promote=x"}, dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PromoteFinding, WritesWithTheExpectationAndRefusesToOverwrite) {
