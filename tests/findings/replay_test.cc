@@ -192,6 +192,14 @@ absl::StatusOr<Finding> ControlledUdpFinding(const std::string& dir, const std::
   return ReadFindingFile(path);
 }
 
+// One replay of `finding` through the netrig binary (strict when it records its schedule).
+absl::StatusOr<ReplayResult> ReplayOnce(const Finding& finding) {
+  ReplayOptions options;
+  options.netrig_binary = netrig::testing::NetrigBinary();
+  options.times = 1;
+  return ReplayFinding(finding, options);
+}
+
 // A finding from a controlled run replays the recorded schedule itself: the same seeds give the
 // same trace, which the replay checks against the one in the finding.
 TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
@@ -200,10 +208,7 @@ TEST(ReplayFinding, AControlledFindingReplaysTheSameSchedule) {
   ASSERT_TRUE(finding.ok()) << finding.status();
   const std::string recorded = finding->report.at("schedule").at("trace_hash").get<std::string>();
   ASSERT_FALSE(recorded.empty());
-  ReplayOptions options;
-  options.netrig_binary = netrig::testing::NetrigBinary();
-  options.times = 1;
-  absl::StatusOr<ReplayResult> result = ReplayFinding(*finding, options);
+  absl::StatusOr<ReplayResult> result = ReplayOnce(*finding);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->runs.size(), 1u);
   EXPECT_TRUE(result->runs[0].reproduced);
@@ -406,10 +411,7 @@ TEST(MinimizeFinding, AControlledFindingShrinksAndStillReplaysStrictly) {
   ASSERT_TRUE(WriteFindingFile(dir + "/small.json", smallest).ok());
   absl::StatusOr<Finding> reread = ReadFindingFile(dir + "/small.json");
   ASSERT_TRUE(reread.ok()) << reread.status();
-  ReplayOptions replay;
-  replay.netrig_binary = netrig::testing::NetrigBinary();
-  replay.times = 1;
-  absl::StatusOr<ReplayResult> replayed = ReplayFinding(*reread, replay);
+  absl::StatusOr<ReplayResult> replayed = ReplayOnce(*reread);
   ASSERT_TRUE(replayed.ok()) << replayed.status();
   ASSERT_EQ(replayed->runs.size(), 1u);
   EXPECT_TRUE(replayed->runs[0].strict);
