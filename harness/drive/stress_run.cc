@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -253,6 +254,20 @@ void ResolveSeeds(StressOptions& options) {
     options.schedule_seed = DeriveSeed(*options.seed, "schedule");
   }
   if (options.schedule == "off") options.schedule_seed.reset();
+  if (options.schedule == "portfolio") {
+    const PortfolioMember member = PortfolioMemberFor(*options.schedule_seed);
+    options.schedule = member.strategy;
+    if (member.pct_depth > 0) options.pct_depth = member.pct_depth;
+  }
+}
+
+PortfolioMember PortfolioMemberFor(uint64_t schedule_seed) {
+  // No one strategy wins on every bug (the README's campaigns): PCT at a small depth finds the
+  // shallow orderings, random and POS others. Its own derived seed, so that which member runs
+  // does not correlate with the choices the member then makes from the schedule seed.
+  static constexpr PortfolioMember kMembers[] = {
+      {"random", 0}, {"pct", 1}, {"pct", 2}, {"pct", 3}, {"pos", 0}};
+  return kMembers[DeriveSeed(schedule_seed, "portfolio") % std::size(kMembers)];
 }
 
 bool StressResult::HasViolation(absl::string_view kind) const {

@@ -60,7 +60,8 @@ struct StressOptions {
   std::optional<uint64_t> perturb_seed;  // Unset: DeriveSeed(seed, "perturb").
   // Controlled scheduling (harness/sched/controlled.h): "off" (threads run free, perturbed or
   // not), or "random", "pct", "pos": the run's threads run one at a time, the strategy choosing
-  // at every scheduling point; perturbation is then off.
+  // at every scheduling point; perturbation is then off. "portfolio" is resolved by ResolveSeeds
+  // into one of them (PortfolioMember).
   std::string schedule = "off";
   std::optional<uint64_t> schedule_seed;  // Unset: DeriveSeed(seed, "schedule").
   int pct_depth = 3;
@@ -123,10 +124,12 @@ void AddStressOptions(OptionTable<T>& table) {
       .Seed("perturb_seed", &T::perturb_seed,
             "Schedule perturbation seed. Unset: derived from --seed.")
       .RecordedWhen([](const T& options) { return options.perturb && options.schedule == "off"; })
-      .Choice("schedule", &T::schedule, {"off", "random", "pct", "pos"},
+      .Choice("schedule", &T::schedule, {"off", "random", "pct", "pos", "portfolio"},
               "Controlled scheduling: off, or random|pct|pos to run the run's threads one at a\n"
               "time, the strategy choosing at every scheduling point (virtual time; see the\n"
-              "README). Replaces --perturb.")
+              "README). Replaces --perturb. portfolio: one of random, pct with depth 1, 2 or 3,\n"
+              "and pos, chosen by --schedule_seed (a campaign over seeds runs them all); the\n"
+              "run records, and replays, the one it used.")
       .Seed("schedule_seed", &T::schedule_seed,
             "Seed of the controlled schedule. Unset: derived from --seed.")
       .RecordedWhen([](const T& options) { return options.schedule != "off"; })
@@ -176,8 +179,18 @@ void AddStressOptions(OptionTable<T>& table) {
               "FILE", OptionRole::kOutput);
 }
 
+// The strategy and PCT depth --schedule=portfolio runs under `schedule_seed`: random, pct d=1,
+// pct d=2, pct d=3 or pos (depth 0 unless pct), each for a fifth of the seeds.
+struct PortfolioMember {
+  const char* strategy;
+  int pct_depth;
+};
+PortfolioMember PortfolioMemberFor(uint64_t schedule_seed);
+
 // Fills in `options.seed` (fresh when unset) and `options.perturb_seed` (derived when unset and
-// perturbing), so that the options render into replay arguments that carry every seed.
+// perturbing), and under control `options.schedule_seed` (derived when unset) and, for
+// --schedule=portfolio, the member it picks, so that the options render into replay arguments
+// that carry every seed and the strategy actually used.
 void ResolveSeeds(StressOptions& options);
 
 // What the run core hands a workload's Setup().

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -366,6 +368,35 @@ TEST(UdpStressControlled, DifferentScheduleSeedsGiveDifferentSchedules) {
     hashes[run] = result->report.at("schedule").at("trace_hash").get<std::string>();
   }
   EXPECT_NE(hashes[0], hashes[1]);
+}
+
+// --schedule=portfolio: each schedule seed picks one member; over seeds all five come up, and a
+// run records the member it used (its replay arguments name it, so a replay runs the same one).
+TEST(UdpStressControlled, APortfolioRunRecordsTheMemberItUsed) {
+  absl::flat_hash_set<std::string> members;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    const PortfolioMember member = PortfolioMemberFor(seed);
+    members.insert(absl::StrCat(member.strategy, "/", member.pct_depth));
+    EXPECT_EQ(std::string(member.strategy) == "pct", member.pct_depth > 0);
+  }
+  EXPECT_EQ(members.size(), 5u) << absl::StrJoin(members, " ");
+
+  UdpStressOptions options = Short("socket");
+  options.schedule = "portfolio";
+  options.schedule_seed = 7;
+  options.operations = 30;
+  options.duration = absl::Seconds(30);
+  const PortfolioMember expected = PortfolioMemberFor(7);
+  absl::StatusOr<StressResult> result = RunUdpStress(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const nlohmann::json& schedule = result->report.at("schedule");
+  EXPECT_EQ(schedule.at("strategy").get<std::string>(), expected.strategy);
+  const std::string replay = result->report.at("replay").get<std::string>();
+  EXPECT_THAT(replay, ::testing::HasSubstr(absl::StrCat("--schedule=", expected.strategy)));
+  EXPECT_THAT(replay, ::testing::Not(::testing::HasSubstr("portfolio")));
+  if (expected.pct_depth > 0) {
+    EXPECT_THAT(replay, ::testing::HasSubstr(absl::StrCat("--pct_depth=", expected.pct_depth)));
+  }
 }
 
 TEST(UdpStressControlled, ASeededBugIsFoundUnderControl) {
