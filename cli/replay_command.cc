@@ -22,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "cli/command.h"
+#include "harness/base/file_io.h"
 #include "harness/base/program_name.h"
 #include "harness/base/shell_line.h"
 #include "harness/findings/child_process.h"
@@ -183,8 +184,14 @@ int RunMinimize(const std::string& path, const Finding& finding, const ReplayOpt
   }
   const std::string out = flags.minimized.empty() ? MinimizedPath(path) : flags.minimized;
   std::error_code exists_error;
-  if (std::filesystem::exists(out, exists_error)) {
-    PrintError("replay", absl::StrCat(out, " exists; --minimized names another file"));
+  if (out == kStdoutPath || std::filesystem::exists(out, exists_error)) {
+    PrintError("replay", absl::StrCat(out, out == kStdoutPath ? " is standard output" : " exists",
+                                      "; --minimized names another file"));
+    return kExitUsage;
+  }
+  // Before the candidates run, not after: a path that cannot be written must not cost them.
+  if (absl::Status writable = CheckWritable(out); !writable.ok()) {
+    PrintError("replay", absl::StrCat("--minimized: ", writable.message()));
     return kExitUsage;
   }
   MinimizeOptions options;

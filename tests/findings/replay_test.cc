@@ -446,6 +446,14 @@ TEST(ReplayCommand, MinimizeWritesBesideTheFileAndNeverOverIt) {
   EXPECT_THAT(run.output, HasSubstr("exists"));
   run = RunNetrig({"replay", dir + "/race.json", "--minimize", "--promote=x"}, dir);
   EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  // Refused before any candidate runs: a directory that does not exist, standard output.
+  run = RunNetrig({"replay", dir + "/race.json", "--minimize", "--minimized=" + dir + "/no/x.json"},
+                  dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("--minimized:"));
+  EXPECT_THAT(run.output, ::testing::Not(HasSubstr("candidate 1")));
+  run = RunNetrig({"replay", dir + "/race.json", "--minimize", "--minimized=-"}, dir);
+  EXPECT_EQ(run.child.exit_code, 2) << run.output;
   std::filesystem::remove_all(dir);
 }
 
