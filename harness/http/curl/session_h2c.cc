@@ -20,8 +20,9 @@
 // next transfer opens another alias. A held task is cancelled, invalidated or timed out like
 // any running one (it is in running_, only not in the multi handle).
 //
-// A URL naming a host rather than an address keeps its own name and the old hazard: aliasing
-// it would mean resolving it here. netrig's embedded server is always an address.
+// A URL naming a host rather than an address (or an IPv6 address with a zone, which
+// CURLOPT_RESOLVE does not take) keeps its own name and the old hazard: aliasing it would mean
+// resolving it here. netrig's embedded server is always an address.
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -34,6 +35,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "harness/http/curl/session_internal.h"
 #include "harness/http/http_client.h"
 
@@ -51,9 +54,15 @@ SessionCore::H2cOrigin& SessionCore::H2cOriginOf(const std::string& name) {
       curl_url_get(url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
     origin.host = host;
     origin.port = port;
+    // An IPv4 address, or an IPv6 one without a zone: CURLOPT_RESOLVE refuses "[fe80::1%25lo]"
+    // as an address, and an alias it cannot resolve would fail every h2c task.
     in_addr ipv4;
+    in6_addr ipv6;
+    absl::string_view inner = origin.host;
     origin.address_literal =
-        absl::StartsWith(origin.host, "[") || inet_pton(AF_INET, origin.host.c_str(), &ipv4) == 1;
+        inet_pton(AF_INET, origin.host.c_str(), &ipv4) == 1 ||
+        (absl::ConsumePrefix(&inner, "[") && absl::ConsumeSuffix(&inner, "]") &&
+         inet_pton(AF_INET6, std::string(inner).c_str(), &ipv6) == 1);
   }
   curl_free(host);
   curl_free(port);
